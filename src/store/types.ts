@@ -1,0 +1,56 @@
+/**
+ * The storage core: the only storage module the HTTP and domain layers import.
+ *
+ * A store maps a citizen's PIN, as an integer key (< 2^40), to opaque record
+ * bytes (the keyed hashes built by src/domain/record.ts). Engines (LMDB,
+ * native-free-index) implement this interface and leak none of their types.
+ */
+
+/** One write in a batch: `value: null` deletes the key. */
+export interface StoreEntry {
+  readonly key: number
+  readonly value: Uint8Array | null
+}
+
+export interface StoreStats {
+  /** Number of records (metadata excluded). */
+  readonly entries: number
+  /** Bytes the engine's files take on disk. */
+  readonly bytesOnDisk: number
+  /** Bytes the engine holds in process memory for its index (not the OS page cache). */
+  readonly bytesInMemory: number
+}
+
+export interface KeyRange {
+  /** Inclusive lower bound. */
+  readonly start?: number
+  /** Exclusive upper bound. */
+  readonly end?: number
+}
+
+export interface StorageCore {
+  readonly kind: 'lmdb' | 'native-free'
+  /**
+   * Synchronous point read for the hot path; a miss is undefined. The bytes may
+   * point into a reused buffer and are valid only until the next call on this store.
+   */
+  getFast (key: number): Uint8Array | undefined
+  /** Point read returning a copy the caller may keep. */
+  get (key: number): Uint8Array | undefined
+  /** Reads many keys from one consistent snapshot; results are copies, in input order. */
+  getMany (keys: readonly number[]): Array<Uint8Array | undefined>
+  /**
+   * Applies every entry and metadata change in one atomic transaction and resolves
+   * once the batch is durable on disk (not merely visible).
+   */
+  writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>): Promise<void>
+  /** Reads a metadata value (e.g. the hash-key fingerprint) written by writeBatch. */
+  getMeta (name: string): Uint8Array | undefined
+  /** Number of records. */
+  count (): number
+  /** Records in ascending key order, from one consistent snapshot; values are copies. */
+  entries (range?: KeyRange): IterableIterator<[number, Uint8Array]>
+  stats (): StoreStats
+  /** Waits for pending writes, then releases files. Idempotent. */
+  close (): Promise<void>
+}
