@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    // forks, not threads: native addons (lmdb, uWS) and worker_threads clash in one isolate pool
+    pool: 'forks',
+    include: ['test/**/*.test.ts', 'native-free-index/test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000
+  }
+})
