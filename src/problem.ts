@@ -1,0 +1,28 @@
+/**
+ * RFC 9457 problem details. `type` is a relative URI naming the code; GET /errors
+ * on the service lists every code, and README "Error codes" documents them.
+ */
+import { ERROR_CODES, ServiceError, type ErrorCode } from './errors.js'
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  code: ErrorCode
+  detail?: string
+  requestId?: string
+}
+
+export function problemFor (code: ErrorCode, detail?: string, requestId?: string): Problem {
+  const entry = ERROR_CODES[code]
+  const p: Problem = { type: `/errors#${code}`, title: entry.title, status: entry.status, code }
+  if (detail !== undefined) p.detail = detail
+  if (requestId !== undefined) p.requestId = requestId
+  return p
+}
+
+/** Maps anything thrown to a problem; unknown errors become a 500 that leaks nothing. */
+export function toProblem (err: unknown, requestId?: string): Problem {
+  if (err instanceof ServiceError) return problemFor(err.code, err.detail, requestId)
+  return problemFor('IDV_ERR_INTERNAL', undefined, requestId)
+}
