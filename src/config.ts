@@ -1,0 +1,114 @@
+/**
+ * Configuration: read once at start-up from the environment and command-line
+ * flags (flags win), validated as a whole, frozen. Nothing else reads process.env.
+ */
+import { basename, dirname, join, resolve } from 'node:path'
+import { ConfigError } from './errors.js'
+
+export type StoreKind = 'lmdb' | 'native-free'
+
+export interface Config {
+  readonly host: string
+  readonly port: number
+  readonly dataDir: string
+  readonly store: StoreKind
+  /** HMAC key for attribute hashes; never stored in the index. */
+  readonly hashKeyFile: string
+  readonly maxBodyBytes: number
+  readonly maxBatchBodyBytes: number
+  readonly maxBatchItems: number
+  readonly logLevel: string
+  /** Size and seed of the demo population `idv demo` creates in an empty index. */
+  readonly demoCitizens: number
+  readonly demoSeed: number
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  store: 'lmdb',
+  maxBodyBytes: 64 * 1024,
+  maxBatchBodyBytes: 16 * 1024 * 1024,
+  maxBatchItems: 10_000,
+  logLevel: 'info',
+  demoCitizens: 100_000,
+  demoSeed: 1
+} as const satisfies Omit<Config, 'hashKeyFile'>
+
+/** Environment variable for each setting (README "Configuration" mirrors this). */
+export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
+  host: 'IDV_HOST',
+  port: 'IDV_PORT',
+  dataDir: 'IDV_DATA_DIR',
+  store: 'IDV_STORE',
+  hashKeyFile: 'IDV_HASH_KEY_FILE',
+  maxBodyBytes: 'IDV_MAX_BODY_BYTES',
+  maxBatchBodyBytes: 'IDV_MAX_BATCH_BODY_BYTES',
+  maxBatchItems: 'IDV_MAX_BATCH_ITEMS',
+  logLevel: 'IDV_LOG_LEVEL',
+  demoCitizens: 'IDV_DEMO_CITIZENS',
+  demoSeed: 'IDV_DEMO_SEED'
+}
+
+const STORES = new Set<string>(['lmdb', 'native-free'])
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+/** The default key file sits next to the data directory, not in it: copying the index does not copy the key. */
+export function defaultHashKeyFile (dataDir: string): string {
+  const abs = resolve(dataDir)
+  return join(dirname(abs), `${basename(abs)}.hash-key`)
+}
+
+export type ConfigInput = { readonly [K in keyof Config]?: string | number | undefined }
+
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigInput = {}): Config {
+  const problems: string[] = []
+  const raw = (name: keyof Config): string | number | undefined => {
+    const flag = flags[name]
+    if (flag !== undefined) return flag
+    if (name === 'port' && env.IDV_PORT === undefined && env.PORT !== undefined) return env.PORT
+    return env[ENV_NAMES[name]]
+  }
+  const int = (name: keyof Config, fallback: number, min: number, max: number): number => {
+    const v = raw(name)
+    if (v === undefined || v === '') return fallback
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${ENV_NAMES[name]} (--${kebab(name)}) must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`)
+      return fallback
+    }
+    return n
+  }
+  const str = (name: keyof Config, fallback: string): string => {
+    const v = raw(name)
+    return v === undefined || v === '' ? fallback : String(v)
+  }
+
+  const dataDir = str('dataDir', DEFAULTS.dataDir)
+  const store = str('store', DEFAULTS.store)
+  if (!STORES.has(store)) problems.push(`${ENV_NAMES.store} (--store) must be lmdb or native-free, got ${JSON.stringify(store)}`)
+  const logLevel = str('logLevel', DEFAULTS.logLevel)
+  if (!LEVELS.has(logLevel)) problems.push(`${ENV_NAMES.logLevel} must be one of ${[...LEVELS].join(', ')}`)
+  const maxBodyBytes = int('maxBodyBytes', DEFAULTS.maxBodyBytes, 256, 1024 ** 3)
+  const maxBatchBodyBytes = int('maxBatchBodyBytes', DEFAULTS.maxBatchBodyBytes, 256, 1024 ** 3)
+  const config: Config = {
+    host: str('host', DEFAULTS.host),
+    port: int('port', DEFAULTS.port, 0, 65535),
+    dataDir,
+    store: store as StoreKind,
+    hashKeyFile: str('hashKeyFile', defaultHashKeyFile(dataDir)),
+    maxBodyBytes,
+    maxBatchBodyBytes,
+    maxBatchItems: int('maxBatchItems', DEFAULTS.maxBatchItems, 1, 1_000_000),
+    logLevel,
+    demoCitizens: int('demoCitizens', DEFAULTS.demoCitizens, 1, 200_000_000),
+    demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return Object.freeze(config)
+}
+
+function kebab (name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+}

@@ -1,0 +1,67 @@
+/**
+ * Writing responses on uWS: status lines encoded once, problems as RFC 9457
+ * JSON, and large bodies sent with backpressure (tryEnd + onWritable) so a slow
+ * reader of a 10,000-item batch answer cannot make the server buffer without bound.
+ */
+import type { HttpResponse } from 'uWebSockets.js'
+import { ERROR_CODES, type ErrorCode } from '../errors.js'
+import { problemFor, type Problem } from '../problem.js'
+
+const REASONS: Record<number, string> = {
+  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 413: 'Content Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests',
+  500: 'Internal Server Error', 503: 'Service Unavailable'
+}
+const STATUS_LINES = new Map<number, string>(Object.entries(REASONS).map(([code, reason]) => [Number(code), `${code} ${reason}`]))
+
+export function statusLine (status: number): string {
+  return STATUS_LINES.get(status) ?? `${status} Unknown`
+}
+
+export const PROBLEM_JSON = 'application/problem+json'
+
+/** Bodies above this are streamed with backpressure instead of copied into uWS at once. */
+const LARGE_BODY = 64 * 1024
+
+/**
+ * Writes a whole response. Call inside a corked context (the top of a handler,
+ * an onData callback, or res.cork()).
+ */
+export function send (res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, requestId?: string, close = false): void {
+  res.writeStatus(statusLine(status)).writeHeader('content-type', contentType).writeHeader('cache-control', 'no-store')
+  if (requestId !== undefined) res.writeHeader('x-request-id', requestId)
+  if (typeof body !== 'string' && body.byteLength > LARGE_BODY && !close) {
+    sendWithBackpressure(res, body)
+    return
+  }
+  res.end(body, close)
+}
+
+export function sendProblem (res: HttpResponse, problem: Problem, close = false, extraHeaders?: Readonly<Record<string, string>>): void {
+  res.writeStatus(statusLine(problem.status)).writeHeader('content-type', PROBLEM_JSON).writeHeader('cache-control', 'no-store')
+  if (problem.requestId !== undefined) res.writeHeader('x-request-id', problem.requestId)
+  if (extraHeaders !== undefined) for (const [k, v] of Object.entries(extraHeaders)) res.writeHeader(k, v)
+  res.end(JSON.stringify(problem), close)
+}
+
+export function sendError (res: HttpResponse, code: ErrorCode, detail?: string, requestId?: string, close = false): void {
+  const extra = code === 'IDV_ERR_NOT_READY' ? { 'retry-after': '1' } : undefined
+  sendProblem(res, problemFor(code, detail, requestId), close, extra)
+}
+
+/** Streams a body, resuming from onWritable when the socket's buffer is full. The caller must have registered onAborted. */
+function sendWithBackpressure (res: HttpResponse, body: Uint8Array): void {
+  const total = body.byteLength
+  const start = res.getWriteOffset()
+  const [ok, done] = res.tryEnd(body, total)
+  if (ok || done) return
+  res.onWritable((offset) => {
+    const [ok2] = res.tryEnd(body.subarray(offset - start), total)
+    return ok2
+  })
+}
+
+/** The list served at GET /errors, so a problem's `type` (/errors#CODE) resolves to something useful. */
+export function errorCatalogue (): string {
+  return JSON.stringify(Object.entries(ERROR_CODES).map(([code, e]) => ({ code, status: e.status, title: e.title, fix: e.fix })))
+}

@@ -1,0 +1,55 @@
+/**
+ * Runs the service until SIGTERM/SIGINT: open the store, check the hash key,
+ * serve, and on a signal stop accepting, close the store and resolve.
+ */
+import type { Config } from './config.js'
+import { RecordCodec } from './domain/record.js'
+import { readHashKey } from './hash-key.js'
+import type { Logger } from './log.js'
+import { createServer, type RunningServer } from './server.js'
+import { bindHashKey, openStore } from './store/open.js'
+import type { StorageCore } from './store/types.js'
+
+export interface RunningService {
+  readonly server: RunningServer
+  readonly store: StorageCore
+  readonly url: string
+  /** Resolves once a shutdown signal has been handled. */
+  readonly stopped: Promise<void>
+  stop (): Promise<void>
+}
+
+export async function startService (config: Config, log: Logger, hashKey: Uint8Array = readHashKey(config.hashKeyFile)): Promise<RunningService> {
+  const store = await openStore(config.store, config.dataDir)
+  try {
+    await bindHashKey(store, new RecordCodec(hashKey))
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+  const server = await createServer(config, { store, hashKey, log })
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`
+  log.info({ url, store: config.store, entries: store.count() }, 'serving')
+
+  let stopping: Promise<void> | undefined
+  let resolveStopped!: () => void
+  const stopped = new Promise<void>((resolve) => { resolveStopped = resolve })
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      await server.close()
+      await store.close()
+      log.info('stopped')
+      resolveStopped()
+    })()
+    return await stopping
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.info({ signal }, 'shutting down')
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    void stop()
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  return { server, store, url, stopped, stop }
+}
