@@ -1,0 +1,221 @@
+/**
+ * EF.SOD parsing: CMS SignedData (RFC 5652) wrapping an ICAO LDSSecurityObject
+ * (Doc 9303 Part 10 §4.6.2). Parsing only: no hashing, no signature checks.
+ *
+ * Design:
+ * - asn1js does all decoding, with resource limits (depth, node count) and
+ *   `parseEmbedded: false`, because a SOD is attacker-supplied and asn1js by
+ *   default speculatively decodes every OCTET/BIT STRING as nested BER.
+ * - The SignedData is matched against a declarative schema that keeps the
+ *   certificates as raw DER blocks. pkijs Certificate objects are expensive
+ *   to build, and the trust store caches DS certificates by DER hash, so a
+ *   certificate is parsed by pkijs only the first time it is seen.
+ * - The result is an answer, never an exception: the caller gets
+ *   `{ ok: false, detail }` for anything malformed, including exceptions
+ *   thrown from inside asn1js/pkijs on hostile input.
+ */
+import * as asn1js from 'asn1js'
+import * as pkijs from 'pkijs'
+import { DerError, decodeWhole, errorText, fail, smallInteger } from './der.js'
+
+export const OID_SIGNED_DATA = '1.2.840.113549.1.7.2'
+export const OID_LDS_SECURITY_OBJECT = '2.23.136.1.1.1'
+const OID_CONTENT_TYPE = '1.2.840.113549.1.9.3'
+const OID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4'
+const OID_SIGNING_TIME = '1.2.840.113549.1.9.5'
+
+/** The signer identifier: IssuerAndSerialNumber (the ICAO norm) or a subjectKeyIdentifier. */
+export type SignerId =
+  | { readonly kind: 'issuer-serial', readonly issuer: Uint8Array, readonly serial: Uint8Array }
+  | { readonly kind: 'ski', readonly ski: Uint8Array }
+
+export interface ParsedSod {
+  /** LDSSecurityObject hashAlgorithm OID. */
+  readonly ldsHashOid: string
+  /** Data group number → stored hash. */
+  readonly dgHashes: ReadonlyMap<number, Uint8Array>
+  /** The LDSSecurityObject bytes (the messageDigest is computed over these). */
+  readonly eContent: Uint8Array
+  /** SignerInfo.digestAlgorithm OID. */
+  readonly signerDigestOid: string
+  readonly signatureAlgorithm: pkijs.AlgorithmIdentifier
+  readonly signature: Uint8Array
+  /** The signed attributes re-tagged as SET OF (0x31): the bytes the signature covers. */
+  readonly signedAttrs: Uint8Array
+  readonly contentTypeAttr?: string
+  readonly messageDigest?: Uint8Array
+  readonly signingTime?: Date
+  readonly signerId: SignerId
+  /** DER of each plain X.509 certificate in SignedData.certificates. */
+  readonly certificates: readonly Uint8Array[]
+}
+
+export type SodParseResult = { readonly ok: true, readonly sod: ParsedSod } | { readonly ok: false, readonly detail: string }
+
+/**
+ * SignedData with the certificates kept as raw blocks. Mirrors pkijs
+ * SignedData.schema() except for `certificates`, so a certificate's inside is
+ * not schema-matched on every call.
+ */
+const SIGNED_DATA_SCHEMA = new asn1js.Sequence({
+  value: [
+    new asn1js.Integer({ name: 'version' }),
+    new asn1js.Set({ value: [new asn1js.Repeated({ name: 'digestAlgorithms', value: new asn1js.Any() })] }),
+    pkijs.EncapsulatedContentInfo.schema({ names: { blockName: 'encapContentInfo' } }),
+    new asn1js.Constructed({
+      optional: true,
+      idBlock: { tagClass: 3, tagNumber: 0 },
+      value: [new asn1js.Repeated({ name: 'certificates', value: new asn1js.Any() })]
+    }),
+    new asn1js.Constructed({
+      optional: true,
+      idBlock: { tagClass: 3, tagNumber: 1 },
+      value: [new asn1js.Repeated({ name: 'crls', value: new asn1js.Any() })]
+    }),
+    new asn1js.Set({ value: [new asn1js.Repeated({ name: 'signerInfos', value: new asn1js.Any() })] })
+  ]
+})
+
+export function parseSod (bytes: Uint8Array, maxBytes: number): SodParseResult {
+  if (bytes.byteLength === 0) return { ok: false, detail: 'SOD is empty' }
+  if (bytes.byteLength > maxBytes) return { ok: false, detail: `SOD is ${bytes.byteLength} bytes, more than ${maxBytes}` }
+  try {
+    return { ok: true, sod: parseSodOrThrow(bytes) }
+  } catch (err) {
+    // pkijs/asn1js throw plain Errors (and RangeError on pathological nesting);
+    // all of them mean the same thing to the caller: this is not a SOD.
+    return { ok: false, detail: err instanceof DerError ? err.message : `SOD does not parse: ${errorText(err)}` }
+  }
+}
+
+function parseSodOrThrow (bytes: Uint8Array): ParsedSod {
+  let root = decodeWhole(bytes, 'SOD')
+  // EF.SOD as read from the chip is [APPLICATION 23] { ContentInfo }; accept the bare ContentInfo too.
+  if (root.idBlock.tagClass === 2) {
+    if (root.idBlock.tagNumber !== 23 || !(root instanceof asn1js.Constructed)) fail('SOD outer tag is not 0x77')
+    const inner = root.valueBlock.value
+    if (inner.length !== 1 || inner[0] === undefined) fail('SOD tag 0x77 must hold exactly one ContentInfo')
+    root = inner[0]
+  }
+  const contentInfo = new pkijs.ContentInfo({ schema: root })
+  if (contentInfo.contentType !== OID_SIGNED_DATA) fail(`ContentInfo type ${contentInfo.contentType} is not SignedData`)
+
+  const signedData = contentInfo.content as asn1js.AsnType
+  const matched = asn1js.compareSchema(signedData, signedData, SIGNED_DATA_SCHEMA)
+  if (!matched.verified) fail('SignedData does not match its schema')
+  const parts = matched.result as Record<string, unknown>
+
+  const encap = new pkijs.EncapsulatedContentInfo({ schema: parts.encapContentInfo })
+  if (encap.eContentType !== OID_LDS_SECURITY_OBJECT) fail(`eContentType ${encap.eContentType} is not id-icao-mrtd-security-ldsSecurityObject`)
+  if (encap.eContent === undefined) fail('SOD has no encapsulated LDSSecurityObject (detached content)')
+  // getValue() concatenates the segments of a constructed (BER) OCTET STRING.
+  const eContent = new Uint8Array(encap.eContent.getValue())
+
+  const signerBlocks = (parts.signerInfos as asn1js.AsnType[] | undefined) ?? []
+  // ICAO 9303 Part 10: the SOD carries exactly one SignerInfo.
+  if (signerBlocks.length !== 1) fail(`SOD has ${signerBlocks.length} SignerInfos, expected 1`)
+  const signer = new pkijs.SignerInfo({ schema: signerBlocks[0] })
+
+  const certificates: Uint8Array[] = []
+  for (const block of (parts.certificates as asn1js.AsnType[] | undefined) ?? []) {
+    // Only plain certificates (SEQUENCE); attribute certificates and other choices are tagged [n].
+    if (block instanceof asn1js.Sequence) certificates.push(block.valueBeforeDecodeView)
+  }
+
+  const { ldsHashOid, dgHashes } = parseLdsSecurityObject(eContent)
+  const attrs = readSignedAttributes(signer)
+  return {
+    ldsHashOid,
+    dgHashes,
+    eContent,
+    signerDigestOid: signer.digestAlgorithm.algorithmId,
+    signatureAlgorithm: signer.signatureAlgorithm,
+    signature: signer.signature.valueBlock.valueHexView,
+    ...attrs,
+    signerId: readSignerId(signer),
+    certificates
+  }
+}
+
+function readSignerId (signer: pkijs.SignerInfo): SignerId {
+  const sid: unknown = signer.sid
+  if (sid instanceof pkijs.IssuerAndSerialNumber) {
+    return { kind: 'issuer-serial', issuer: new Uint8Array(sid.issuer.valueBeforeDecode), serial: sid.serialNumber.valueBlock.valueHexView }
+  }
+  // [0] SubjectKeyIdentifier: pkijs keeps the IMPLICIT-tagged block; its content is the key id.
+  if (sid instanceof asn1js.BaseBlock && sid.idBlock.tagClass === 3 && sid.idBlock.tagNumber === 0) {
+    const view = (sid.valueBlock as { valueHexView?: Uint8Array }).valueHexView
+    if (view !== undefined && view.byteLength > 0) return { kind: 'ski', ski: view }
+  }
+  return fail('SignerInfo sid is neither IssuerAndSerialNumber nor subjectKeyIdentifier')
+}
+
+interface SignedAttrs {
+  signedAttrs: Uint8Array
+  contentTypeAttr?: string
+  messageDigest?: Uint8Array
+  signingTime?: Date
+}
+
+function readSignedAttributes (signer: pkijs.SignerInfo): SignedAttrs {
+  // ICAO requires signed attributes: the signature covers them, not the LDSSecurityObject directly.
+  if (signer.signedAttrs === undefined || signer.signedAttrs.encodedValue.byteLength === 0) fail('SignerInfo has no signed attributes')
+  // The signature is computed over the DER of SET OF Attribute (tag 0x31), not the [0] IMPLICIT tag on the wire (RFC 5652 §5.4).
+  const signedAttrs = new Uint8Array(signer.signedAttrs.encodedValue.slice(0))
+  signedAttrs[0] = 0x31
+  const out: SignedAttrs = { signedAttrs }
+  const seen = new Set<string>()
+  for (const attr of signer.signedAttrs.attributes) {
+    if (attr.type === OID_CONTENT_TYPE || attr.type === OID_MESSAGE_DIGEST || attr.type === OID_SIGNING_TIME) {
+      // RFC 5652 §11: these attributes are single-valued and must not repeat; a second one could smuggle a digest.
+      if (seen.has(attr.type)) fail(`signed attribute ${attr.type} appears twice`)
+      seen.add(attr.type)
+      if (attr.values.length !== 1) fail(`signed attribute ${attr.type} has ${attr.values.length} values`)
+    }
+    const value: unknown = attr.values[0]
+    if (attr.type === OID_CONTENT_TYPE) {
+      if (!(value instanceof asn1js.ObjectIdentifier)) fail('contentType attribute is not an OID')
+      out.contentTypeAttr = value.valueBlock.toString()
+    } else if (attr.type === OID_MESSAGE_DIGEST) {
+      if (!(value instanceof asn1js.OctetString)) fail('messageDigest attribute is not an OCTET STRING')
+      out.messageDigest = new Uint8Array(value.getValue())
+    } else if (attr.type === OID_SIGNING_TIME) {
+      if (!(value instanceof asn1js.UTCTime) && !(value instanceof asn1js.GeneralizedTime)) fail('signingTime attribute is not a time')
+      const date = value.toDate()
+      if (Number.isNaN(date.getTime())) fail('signingTime attribute is not a valid date')
+      out.signingTime = date
+    }
+  }
+  return out
+}
+
+/**
+ * LDSSecurityObject ::= SEQUENCE { version INTEGER (0|1), hashAlgorithm AlgorithmIdentifier,
+ *   dataGroupHashValues SEQUENCE OF SEQUENCE { dataGroupNumber INTEGER (1..16), hashValue OCTET STRING },
+ *   ldsVersionInfo LDSVersionInfo OPTIONAL }
+ */
+function parseLdsSecurityObject (eContent: Uint8Array): { ldsHashOid: string, dgHashes: Map<number, Uint8Array> } {
+  const root = decodeWhole(eContent, 'LDSSecurityObject')
+  if (!(root instanceof asn1js.Sequence)) fail('LDSSecurityObject is not a SEQUENCE')
+  const [version, hashAlg, values] = root.valueBlock.value
+  if (!(version instanceof asn1js.Integer) || !(hashAlg instanceof asn1js.Sequence) || !(values instanceof asn1js.Sequence)) {
+    fail('LDSSecurityObject fields are not INTEGER, AlgorithmIdentifier, SEQUENCE')
+  }
+  const v = smallInteger(version)
+  if (v !== 0 && v !== 1) fail(`LDSSecurityObject version ${v} is not 0 or 1`)
+  const ldsHashOid = new pkijs.AlgorithmIdentifier({ schema: hashAlg }).algorithmId
+  const dgHashes = new Map<number, Uint8Array>()
+  for (const entry of values.valueBlock.value) {
+    if (!(entry instanceof asn1js.Sequence)) fail('DataGroupHash is not a SEQUENCE')
+    const [num, hash] = entry.valueBlock.value
+    if (!(num instanceof asn1js.Integer) || !(hash instanceof asn1js.OctetString) || entry.valueBlock.value.length !== 2) {
+      fail('DataGroupHash is not { INTEGER, OCTET STRING }')
+    }
+    const n = smallInteger(num)
+    if (n < 1 || n > 16) fail(`data group number ${n} is outside 1..16`)
+    if (dgHashes.has(n)) fail(`DG${n} is listed twice`)
+    dgHashes.set(n, new Uint8Array(hash.getValue()))
+  }
+  if (dgHashes.size === 0) fail('LDSSecurityObject lists no data groups')
+  return { ldsHashOid, dgHashes }
+}
