@@ -7,6 +7,7 @@ import { RecordCodec } from './domain/record.js'
 import { readHashKey } from './hash-key.js'
 import type { Logger } from './log.js'
 import { createServer, type RunningServer } from './server.js'
+import { loadNativeUws } from './http/uws.js'
 import { bindHashKey, openStore } from './store/open.js'
 import type { StorageCore } from './store/types.js'
 
@@ -20,6 +21,7 @@ export interface RunningService {
 }
 
 export async function startService (config: Config, log: Logger, hashKey: Uint8Array = readHashKey(config.hashKeyFile)): Promise<RunningService> {
+  loadNativeUws() // fail before touching the store if only the slow fallback is available
   const store = await openStore(config.store, config.dataDir)
   try {
     await bindHashKey(store, new RecordCodec(hashKey))

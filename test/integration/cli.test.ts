@@ -1,0 +1,110 @@
+/**
+ * The `idv` command as an operator runs it (built code, real processes):
+ * the demo's two-command promise, gen → keygen → load → serve, signals, and the
+ * refusal to serve on uWebSockets.js's slow JavaScript fallback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { packageRoot } from '../../src/paths.js'
+
+const CLI = join(packageRoot(), 'dist', 'src', 'cli.js')
+let dir: string
+beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'idv-cli-')) })
+afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+async function run (args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''; let stderr = ''
+  child.stdout.on('data', (d) => { stdout += d })
+  child.stderr.on('data', (d) => { stderr += d })
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  return { code, stdout, stderr }
+}
+
+/** Starts a long-running command and waits until its stdout matches `ready`. */
+async function start (args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess, out: () => string, match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout!.on('data', (d) => { out += d })
+  child.stderr!.on('data', (d) => { out += d })
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const m = out.match(ready)
+    if (m !== null) return { child, out: () => out, match: m }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`did not become ready:\n${out}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+async function stop (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  child.kill(signal)
+  return await exited
+}
+
+describe('idv', () => {
+  it('demo: fills an empty index once, prints a curl that matches, stops cleanly on SIGTERM', async () => {
+    const dataDir = join(dir, 'demo', 'data')
+    const env = { IDV_DATA_DIR: dataDir, IDV_PORT: '0', IDV_DEMO_CITIZENS: '3000' }
+    const first = await start(['demo'], env, /curl -s (\S+) -H 'content-type: application\/json' -d '(.+)'/)
+    const [, url, body] = first.match
+    const res = await fetch(url!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body! })
+    expect((await res.json()).match).toBe(true)
+    expect(first.out()).toContain('loaded 3000 records')
+    expect(await stop(first.child)).toBe(0)
+    // The key file sits next to the data, owner-only.
+    expect((await stat(`${dataDir}.hash-key`)).mode & 0o777).toBe(0o600)
+
+    const second = await start(['demo'], env, /idv is serving at (\S+)/)
+    expect(second.out()).not.toContain('generating')
+    expect(await stop(second.child, 'SIGINT')).toBe(0)
+  }, 90_000)
+
+  it('gen → keygen → load → serve', async () => {
+    const file = join(dir, 'pop.ndjson')
+    const key = join(dir, 'k', 'hash.key')
+    const dataDir = join(dir, 'served')
+    expect((await run(['gen', '--count', '2000', '--seed', '3', '--out', file])).code).toBe(0)
+    expect((await run(['keygen', '--out', key])).code).toBe(0)
+    expect((await run(['keygen', '--out', key])).code).not.toBe(0)
+    const load = await run(['load', file, '--data-dir', dataDir, '--hash-key-file', key])
+    expect(load.code).toBe(0)
+    expect(load.stdout).toMatch(/loaded 2000 records/)
+    expect(load.stdout).toMatch(/bytes per citizen/)
+    const serve = await start(['serve', '--data-dir', dataDir, '--hash-key-file', key, '--port', '0'], {}, /"url":"(http[^"]+)"/)
+    const first = (await run(['gen', '--count', '1', '--seed', '3', '--out', join(dir, 'one.ndjson')])).code
+    expect(first).toBe(0)
+    const c = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'one.ndjson'), 'utf8'))
+    const res = await fetch(`${serve.match[1]!}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pin: c.pin, attributes: { fullName: c.fullName } }) })
+    expect((await res.json()).attributes.fullName).toBe('match')
+    expect(serve.out()).not.toContain(c.pin)
+    expect(await stop(serve.child)).toBe(0)
+  }, 90_000)
+
+  it('refuses to serve with a different hash key than the index was built with', async () => {
+    const other = join(dir, 'other.key')
+    await run(['keygen', '--out', other])
+    const r = await run(['serve', '--data-dir', join(dir, 'served'), '--hash-key-file', other, '--port', '0'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('hash key does not match')
+  })
+
+  it('refuses to serve on the slow JavaScript fallback of uWebSockets.js', async () => {
+    const r = await run(['serve', '--data-dir', join(dir, 'served'), '--hash-key-file', join(dir, 'k', 'hash.key'), '--port', '0'], { UWS_USE_FALLBACK: '1' })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('refusing to serve on the slow fallback')
+  })
+
+  it('reports every bad setting at once', async () => {
+    const r = await run(['serve', '--port', '99999', '--store', 'oracle'], { IDV_MAX_BODY_BYTES: 'lots' })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('IDV_PORT')
+    expect(r.stderr).toContain('IDV_STORE')
+    expect(r.stderr).toContain('IDV_MAX_BODY_BYTES')
+  })
+})

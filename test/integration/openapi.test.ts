@@ -1,0 +1,76 @@
+/**
+ * Real responses, errors included, checked against docs/openapi.yaml: every
+ * status we produce is documented for its operation, and every body validates
+ * against the documented schema for its content type.
+ */
+import Ajv2020Module from 'ajv/dist/2020.js'
+import { Unpackr, Packr } from 'msgpackr'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { loadOpenApi } from '../../src/routes/ops.js'
+import { startTestServer, type TestServer } from '../helpers/server.js'
+
+const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module
+const doc = loadOpenApi() as any
+const ajv = new (Ajv2020 as any)({ strict: false, allErrors: true })
+ajv.addSchema(doc, 'openapi')
+
+let s: TestServer
+beforeAll(async () => { s = await startTestServer({ citizens: 100 }) })
+afterAll(async () => { await s.close() })
+
+function resolveRef (node: any): any {
+  while (node?.$ref !== undefined) {
+    const path = (node.$ref as string).replace(/^#\//, '').split('/')
+    node = path.reduce((n: any, k) => n[k], doc)
+  }
+  return node
+}
+
+/** Checks status, content type and body of a real response against the document. */
+async function conforms (res: Response, path: string, method: string): Promise<void> {
+  const op = doc.paths[path]?.[method]
+  expect(op, `${method} ${path} is documented`).toBeDefined()
+  const documented = resolveRef(op.responses[String(res.status)])
+  expect(documented, `${method} ${path} documents status ${res.status}`).toBeDefined()
+  const type = res.headers.get('content-type')!
+  const media = documented.content?.[type]
+  expect(media, `${method} ${path} ${res.status} documents ${type}`).toBeDefined()
+  const raw = Buffer.from(await res.arrayBuffer())
+  const body = type.includes('msgpack') ? new Unpackr({ useRecords: false }).unpack(raw) : JSON.parse(raw.toString())
+  const pointer = media.schema.$ref !== undefined ? `openapi${media.schema.$ref as string}` : undefined
+  const validate = pointer !== undefined ? ajv.getSchema(pointer) : ajv.compile(media.schema)
+  const ok = validate(body)
+  expect(validate.errors ?? [], `${method} ${path} ${res.status}: ${JSON.stringify(body).slice(0, 300)}`).toEqual([])
+  expect(ok).toBe(true)
+}
+
+const post = async (path: string, body: string | Uint8Array, type = 'application/json', headers: Record<string, string> = {}) =>
+  await fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': type, ...headers }, body })
+
+it('documents and matches every verify answer and error', async () => {
+  const c = s.citizens[0]!
+  const good = JSON.stringify({ pin: c.pin, attributes: { fullName: c.fullName, dateOfBirth: c.dateOfBirth } })
+  await conforms(await post('/v1/verify', good), '/v1/verify', 'post')
+  await conforms(await post('/v1/verify', new Packr({ useRecords: false }).pack(JSON.parse(good)), 'application/vnd.msgpack'), '/v1/verify', 'post')
+  await conforms(await post('/v1/verify', JSON.stringify({ pin: '001099999999', attributes: { fullName: 'NGUYEN VAN A' } })), '/v1/verify', 'post')
+  await conforms(await post('/v1/verify', '{'), '/v1/verify', 'post')
+  await conforms(await post('/v1/verify', good, 'text/plain'), '/v1/verify', 'post')
+  await conforms(await post('/v1/verify', good, 'application/json', { accept: 'image/png' }), '/v1/verify', 'post')
+  await conforms(await post('/v1/verify', JSON.stringify({ pin: c.pin, attributes: { fullName: 'x'.repeat(70_000) } })), '/v1/verify', 'post')
+  // A 405 is documented on the route's one operation.
+  await conforms(await fetch(`${s.url}/v1/verify`), '/v1/verify', 'post')
+})
+
+it('documents and matches batch answers', async () => {
+  const c = s.citizens[1]!
+  const items = [{ pin: c.pin, attributes: { gender: c.gender } }, { pin: 'bad', attributes: {} }]
+  await conforms(await post('/v1/verify/batch', JSON.stringify({ items })), '/v1/verify/batch', 'post')
+  await conforms(await post('/v1/verify/batch', new Packr({ useRecords: false }).pack({ items }), 'application/vnd.msgpack'), '/v1/verify/batch', 'post')
+  await conforms(await post('/v1/verify/batch', '{"items":[]}'), '/v1/verify/batch', 'post')
+})
+
+it('documents and matches the operations routes', async () => {
+  for (const path of ['/livez', '/healthz', '/readyz', '/openapi.json', '/errors']) {
+    await conforms(await fetch(`${s.url}${path}`), path, 'get')
+  }
+})
