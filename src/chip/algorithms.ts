@@ -10,6 +10,7 @@
  * issuer carries the same AlgorithmIdentifier, so PSS parameters are parsed
  * once, not once per chip.
  */
+import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import type { AlgorithmIdentifier } from 'pkijs'
 
@@ -76,6 +77,17 @@ export function resolveDigest (oid: string): HashName | { unsupported: string } 
   return { unsupported: `digest ${REFUSED_DIGESTS.get(oid) ?? oid} is not supported (SHA-256/384/512 only)` }
 }
 
+/**
+ * Digest and PKCS#1/ECDSA AlgorithmIdentifiers carry no parameters or NULL
+ * (RFC 5754, RFC 4055, RFC 5758). Anything else is rejected: these fields are
+ * outside every signature in a SOD, so tolerating junk there would make one
+ * chip have many byte forms.
+ */
+export function hasNoParams (alg: AlgorithmIdentifier): boolean {
+  const p: unknown = alg.algorithmParams
+  return p === undefined || p instanceof asn1js.Null
+}
+
 const schemeCache = new Map<string, SignatureScheme | { unsupported: string }>()
 const SCHEME_CACHE_MAX = 256
 
@@ -88,8 +100,9 @@ const SCHEME_CACHE_MAX = 256
 export function resolveSignature (alg: AlgorithmIdentifier, digestHash: HashName | undefined): SignatureScheme | { unsupported: string } {
   const oid = alg.algorithmId
   const fixed = FIXED_SCHEMES.get(oid)
-  if (fixed !== undefined) return fixed
+  if (fixed !== undefined) return hasNoParams(alg) ? fixed : { unsupported: `${fixed.name} with parameters` }
   if (oid === OID_RSA || oid === OID_EC_PUBLIC_KEY) {
+    if (!hasNoParams(alg)) return { unsupported: `signature algorithm ${oid} with parameters` }
     if (digestHash === undefined) return { unsupported: `signature algorithm ${oid} names no hash` }
     return oid === OID_RSA
       ? { name: `rsaEncryption(${digestHash})`, family: 'rsa', hash: digestHash }

@@ -6,6 +6,14 @@
  * limits, no speculative decoding of OCTET/BIT STRING contents (asn1js's
  * default, which would parse every hash and signature as nested BER), no
  * copy of the input, and trailing bytes treated as malformed.
+ *
+ * `strictDer` additionally rejects BER that is not DER (indefinite or
+ * non-minimal lengths, long-form tags, constructed strings, non-minimal
+ * INTEGERs, odd BOOLEANs). ICAO 9303 Part 10 requires security objects in
+ * DER "to preserve the integrity of the signatures within them": parts of a
+ * SignedData (outer headers, certificate framing) are not covered by any
+ * signature, and accepting alternative encodings there would let one chip
+ * have many byte forms.
  */
 import * as asn1js from 'asn1js'
 
@@ -20,11 +28,48 @@ export function fail (detail: string): never {
 }
 
 /** Decodes one complete BER value; trailing bytes are malformed, not ignored. */
-export function decodeWhole (bytes: Uint8Array, what: string): asn1js.AsnType {
+export function decodeWhole (bytes: Uint8Array, what: string, strictDer = false): asn1js.AsnType {
   const { offset, result } = asn1js.fromBER(bytes, BER_LIMITS)
   if (offset === -1) fail(`${what}: ${result.error || 'not valid BER'}`)
   if (offset !== bytes.byteLength) fail(`${what}: ${bytes.byteLength - offset} trailing bytes`)
+  if (strictDer) assertDer(result, what)
   return result
+}
+
+/** Walks an asn1js tree and fails on the first encoding that DER forbids (X.690 §10, §11). */
+export function assertDer (node: asn1js.AsnType, what: string): void {
+  const { idBlock, lenBlock } = node
+  if (lenBlock.isIndefiniteForm) fail(`${what}: indefinite length is not DER`)
+  if (lenBlock.longFormUsed && (lenBlock.length < 128 || lenBlock.blockLength !== 1 + byteLength(lenBlock.length))) fail(`${what}: non-minimal length is not DER`)
+  if (idBlock.tagNumber < 31 && idBlock.blockLength > 1) fail(`${what}: long-form tag is not DER`)
+  // Length-block warnings are not consulted: asn1js 3.1 flags a long-form length whose *last* byte is 0
+  // (e.g. 256 = 82 01 00) as "needlessly long"; the minimal-length rule is checked above instead.
+  if (node.warnings.length > 0 || idBlock.warnings.length > 0 || node.valueBlock.warnings.length > 0) {
+    fail(`${what}: ${node.warnings[0] ?? idBlock.warnings[0] ?? node.valueBlock.warnings[0] ?? 'encoding warning'}`)
+  }
+  if (idBlock.tagClass === 1) {
+    // Universal BIT STRING (3), OCTET STRING (4) and string types are primitive in DER.
+    if (idBlock.isConstructed && idBlock.tagNumber !== 16 && idBlock.tagNumber !== 17) fail(`${what}: constructed string is not DER`)
+    if (node instanceof asn1js.Integer) {
+      const v = node.valueBlock.valueHexView
+      const b0 = v[0] ?? 0
+      const b1 = v[1] ?? 0
+      if (v.byteLength > 1 && ((b0 === 0x00 && b1 < 0x80) || (b0 === 0xff && b1 >= 0x80))) fail(`${what}: non-minimal INTEGER is not DER`)
+    }
+    if (node instanceof asn1js.Boolean) {
+      const v = node.valueBlock.valueHexView
+      if (v.byteLength !== 1 || (v[0] !== 0x00 && v[0] !== 0xff)) fail(`${what}: BOOLEAN is not 00 or FF`)
+    }
+  }
+  if (node instanceof asn1js.Constructed) {
+    for (const child of node.valueBlock.value) assertDer(child, what)
+  }
+}
+
+function byteLength (n: number): number {
+  let len = 0
+  do { len++; n = Math.floor(n / 256) } while (n > 0)
+  return len
 }
 
 /** An INTEGER that must fit in 31 bits; longer encodings are malformed here, never silently truncated. */

@@ -16,6 +16,7 @@
  */
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
+import { hasNoParams } from './algorithms.js'
 import { DerError, decodeWhole, errorText, fail, smallInteger } from './der.js'
 
 export const OID_SIGNED_DATA = '1.2.840.113549.1.7.2'
@@ -89,7 +90,7 @@ export function parseSod (bytes: Uint8Array, maxBytes: number): SodParseResult {
 }
 
 function parseSodOrThrow (bytes: Uint8Array): ParsedSod {
-  let root = decodeWhole(bytes, 'SOD')
+  let root = decodeWhole(bytes, 'SOD', true)
   // EF.SOD as read from the chip is [APPLICATION 23] { ContentInfo }; accept the bare ContentInfo too.
   if (root.idBlock.tagClass === 2) {
     if (root.idBlock.tagNumber !== 23 || !(root instanceof asn1js.Constructed)) fail('SOD outer tag is not 0x77')
@@ -104,6 +105,9 @@ function parseSodOrThrow (bytes: Uint8Array): ParsedSod {
   const matched = asn1js.compareSchema(signedData, signedData, SIGNED_DATA_SCHEMA)
   if (!matched.verified) fail('SignedData does not match its schema')
   const parts = matched.result as Record<string, unknown>
+  // RFC 5652 §5.1: version 3 whenever eContentType is not id-data, which is always the case for a SOD.
+  const version = parts.version
+  if (!(version instanceof asn1js.Integer) || smallInteger(version) !== 3) fail('SignedData version is not 3')
 
   const encap = new pkijs.EncapsulatedContentInfo({ schema: parts.encapContentInfo })
   if (encap.eContentType !== OID_LDS_SECURITY_OBJECT) fail(`eContentType ${encap.eContentType} is not id-icao-mrtd-security-ldsSecurityObject`)
@@ -115,6 +119,11 @@ function parseSodOrThrow (bytes: Uint8Array): ParsedSod {
   // ICAO 9303 Part 10: the SOD carries exactly one SignerInfo.
   if (signerBlocks.length !== 1) fail(`SOD has ${signerBlocks.length} SignerInfos, expected 1`)
   const signer = new pkijs.SignerInfo({ schema: signerBlocks[0] })
+  if (!hasNoParams(signer.digestAlgorithm)) fail('SignerInfo digestAlgorithm has parameters')
+  // The SignedData digestAlgorithms set is unsigned; it must at least name the signer's digest.
+  const digestAlgorithms = ((parts.digestAlgorithms as asn1js.AsnType[] | undefined) ?? []).map(b => new pkijs.AlgorithmIdentifier({ schema: b }))
+  if (!digestAlgorithms.some(a => a.algorithmId === signer.digestAlgorithm.algorithmId)) fail('SignedData digestAlgorithms does not list the signer digest')
+  if (!digestAlgorithms.every(hasNoParams)) fail('SignedData digestAlgorithms entry has parameters')
 
   const certificates: Uint8Array[] = []
   for (const block of (parts.certificates as asn1js.AsnType[] | undefined) ?? []) {
@@ -132,19 +141,22 @@ function parseSodOrThrow (bytes: Uint8Array): ParsedSod {
     signatureAlgorithm: signer.signatureAlgorithm,
     signature: signer.signature.valueBlock.valueHexView,
     ...attrs,
-    signerId: readSignerId(signer),
+    signerId: readSignerId(signer, signer.version),
     certificates
   }
 }
 
-function readSignerId (signer: pkijs.SignerInfo): SignerId {
+function readSignerId (signer: pkijs.SignerInfo, version: number): SignerId {
   const sid: unknown = signer.sid
   if (sid instanceof pkijs.IssuerAndSerialNumber) {
+    // RFC 5652 §5.3: version 1 goes with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
+    if (version !== 1) fail('SignerInfo version is not 1 for issuerAndSerialNumber')
     return { kind: 'issuer-serial', issuer: new Uint8Array(sid.issuer.valueBeforeDecode), serial: sid.serialNumber.valueBlock.valueHexView }
   }
   // [0] SubjectKeyIdentifier: pkijs keeps the IMPLICIT-tagged block; its content is the key id.
   if (sid instanceof asn1js.BaseBlock && sid.idBlock.tagClass === 3 && sid.idBlock.tagNumber === 0) {
     const view = (sid.valueBlock as { valueHexView?: Uint8Array }).valueHexView
+    if (version !== 3) fail('SignerInfo version is not 3 for subjectKeyIdentifier')
     if (view !== undefined && view.byteLength > 0) return { kind: 'ski', ski: view }
   }
   return fail('SignerInfo sid is neither IssuerAndSerialNumber nor subjectKeyIdentifier')
@@ -195,15 +207,18 @@ function readSignedAttributes (signer: pkijs.SignerInfo): SignedAttrs {
  *   ldsVersionInfo LDSVersionInfo OPTIONAL }
  */
 function parseLdsSecurityObject (eContent: Uint8Array): { ldsHashOid: string, dgHashes: Map<number, Uint8Array> } {
-  const root = decodeWhole(eContent, 'LDSSecurityObject')
+  const root = decodeWhole(eContent, 'LDSSecurityObject', true)
   if (!(root instanceof asn1js.Sequence)) fail('LDSSecurityObject is not a SEQUENCE')
-  const [version, hashAlg, values] = root.valueBlock.value
+  const [version, hashAlg, values, versionInfo, ...extra] = root.valueBlock.value
   if (!(version instanceof asn1js.Integer) || !(hashAlg instanceof asn1js.Sequence) || !(values instanceof asn1js.Sequence)) {
     fail('LDSSecurityObject fields are not INTEGER, AlgorithmIdentifier, SEQUENCE')
   }
+  if (extra.length > 0 || (versionInfo !== undefined && !(versionInfo instanceof asn1js.Sequence))) fail('LDSSecurityObject has unexpected trailing fields')
   const v = smallInteger(version)
   if (v !== 0 && v !== 1) fail(`LDSSecurityObject version ${v} is not 0 or 1`)
-  const ldsHashOid = new pkijs.AlgorithmIdentifier({ schema: hashAlg }).algorithmId
+  const ldsHashAlg = new pkijs.AlgorithmIdentifier({ schema: hashAlg })
+  if (!hasNoParams(ldsHashAlg)) fail('LDSSecurityObject hashAlgorithm has parameters')
+  const ldsHashOid = ldsHashAlg.algorithmId
   const dgHashes = new Map<number, Uint8Array>()
   for (const entry of values.valueBlock.value) {
     if (!(entry instanceof asn1js.Sequence)) fail('DataGroupHash is not a SEQUENCE')

@@ -148,7 +148,7 @@ export class TrustStore {
   #verifyDs (der: Uint8Array): DsVerdict {
     let cert: pkijs.Certificate
     try {
-      cert = new pkijs.Certificate({ schema: decodeWhole(der, 'DS certificate') })
+      cert = new pkijs.Certificate({ schema: decodeWhole(der, 'DS certificate', true) })
     } catch (err) {
       return { failure: { reason: REASONS.DS_NOT_TRUSTED, detail: `DS certificate does not parse: ${errorText(err)}` }, notBefore: NaN, notAfter: NaN, keyUsageOk: false, issuers: [] }
     }
@@ -173,8 +173,11 @@ export class TrustStore {
 
     if (key === undefined) return untrusted(REASONS.UNSUPPORTED_ALGORITHM, 'DS public key cannot be loaded (explicit EC parameters or unknown key type)')
     if (!isSupportedKey(key)) return untrusted(REASONS.UNSUPPORTED_ALGORITHM, `DS key type ${key.asymmetricKeyType ?? 'unknown'} is not supported`)
-    // RFC 5280 §4.1.1.2: the outer signatureAlgorithm must equal the one inside the TBS.
-    if (cert.signature.algorithmId !== cert.signatureAlgorithm.algorithmId) return untrusted(REASONS.DS_NOT_TRUSTED, 'DS certificate signature algorithm differs from its TBS')
+    // RFC 5280 §4.1.1.2: the outer signatureAlgorithm (unsigned) must equal the one inside the TBS, byte for byte.
+    if (!Buffer.from(cert.signature.toSchema().toBER(false)).equals(Buffer.from(cert.signatureAlgorithm.toSchema().toBER(false)))) {
+      return untrusted(REASONS.DS_NOT_TRUSTED, 'DS certificate signature algorithm differs from its TBS')
+    }
+    if (cert.signatureValue.valueBlock.unusedBits !== 0) return untrusted(REASONS.DS_NOT_TRUSTED, 'DS certificate signature has unused bits')
     const scheme = resolveSignature(cert.signatureAlgorithm, undefined)
     if ('unsupported' in scheme) return untrusted(REASONS.UNSUPPORTED_ALGORITHM, `DS certificate: ${scheme.unsupported}`)
 

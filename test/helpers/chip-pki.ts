@@ -444,12 +444,23 @@ export function signSod (lds: Uint8Array, ds: TestCert, o: Omit<ChipOptions, 'ci
   const signedData = new pkijs.SignedData({
     version: 3,
     digestAlgorithms: [new pkijs.AlgorithmIdentifier({ algorithmId: HASH_OIDS[o.signerHash], algorithmParams: new asn1js.Null() })],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: OID.lds, eContent: new asn1js.OctetString({ valueHex: lds }) }),
+    encapContentInfo: derEncapsulatedContent(lds),
     ...(o.includeCertificate === false ? {} : { certificates: [ds.cert] }),
     signerInfos: [signerInfo]
   })
   const contentInfo = new pkijs.ContentInfo({ contentType: OID.signedData, content: signedData.toSchema(false) })
   return wrapSod(new Uint8Array(contentInfo.toSchema().toBER(false)), o.wrap ?? true)
+}
+
+/**
+ * pkijs's EncapsulatedContentInfo constructor re-chunks eContent into a
+ * constructed (BER) OCTET STRING; ICAO requires DER, so put the primitive
+ * one back after construction.
+ */
+function derEncapsulatedContent (lds: Uint8Array): pkijs.EncapsulatedContentInfo {
+  const encap = new pkijs.EncapsulatedContentInfo({ eContentType: OID.lds })
+  encap.eContent = new asn1js.OctetString({ valueHex: lds })
+  return encap
 }
 
 /** EF.SOD framing: [APPLICATION 23] around the ContentInfo. */
