@@ -19,7 +19,7 @@ afterAll(async () => { await s.close() })
 async function expectProblem (res: Response, status: number, code: string): Promise<any> {
   expect(res.status).toBe(status)
   expect(res.headers.get('content-type')).toBe('application/problem+json')
-  const body = await res.json()
+  const body = (await res.json()) as any
   expect(body).toMatchObject({ type: `/errors#${code}`, status, code })
   expect(typeof body.title).toBe('string')
   return body
@@ -31,7 +31,7 @@ async function stillServing (): Promise<void> {
   expect(r.body.attributes.fullName).toBe('match')
 }
 
-const post = async (path: string, body: BodyInit, contentType = 'application/json', extra: Record<string, string> = {}) =>
+const post = async (path: string, body: string | Uint8Array, contentType = 'application/json', extra: Record<string, string> = {}) =>
   await fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': contentType, ...extra }, body })
 
 describe('400 for malformed input', () => {
@@ -171,9 +171,9 @@ describe('operations routes', () => {
   })
 
   it('serves the OpenAPI document and the error catalogue', async () => {
-    const doc = await (await fetch(`${s.url}/openapi.json`)).json()
+    const doc = (await (await fetch(`${s.url}/openapi.json`)).json()) as any
     expect(doc.openapi).toBe('3.1.0')
-    const errors = await (await fetch(`${s.url}/errors`)).json()
+    const errors = (await (await fetch(`${s.url}/errors`)).json()) as any
     expect(errors.map((e: { code: string }) => e.code)).toContain('IDV_ERR_PAYLOAD_TOO_LARGE')
   })
 })

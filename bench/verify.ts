@@ -1,0 +1,119 @@
+/**
+ * Single-thread POST /v1/verify throughput and latency over an N-citizen LMDB
+ * index (default 1M), against a uWebSockets.js hello-world measured in the same
+ * run with the same load. Targets (issue 2): verify ≥ 50% of hello-world
+ * throughput, p99 < 5 ms at 100 connections.
+ *
+ * Usage: npm run bench:verify -- [--citizens N] [--duration S] [--connections C]
+ * The servers run as child processes; autocannon runs here, so on 2 cores the
+ * server and the load generator each have one.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { execSync } from 'node:child_process'
+import autocannon from 'autocannon'
+import { packageRoot } from '../src/paths.js'
+import { ensureDataset, sampleCitizens } from './lib/dataset.js'
+import { startChild } from './lib/child.js'
+
+const { values } = parseArgs({
+  options: {
+    citizens: { type: 'string', default: '1000000' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '100' },
+    warmup: { type: 'string', default: '3' }
+  }
+})
+const citizens = Number(values.citizens)
+const duration = Number(values.duration)
+const connections = Number(values.connections)
+const warmup = Number(values.warmup)
+const root = packageRoot()
+
+interface Figures { rps: number, p50: number, p90: number, p99: number, p999: number, max: number, errors: number, non2xx: number, timeouts: number }
+
+async function measure (url: string, requests: autocannon.Request[], seconds: number): Promise<Figures> {
+  const r = await autocannon({ url, connections, duration: seconds, pipelining: 1, requests })
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p90: r.latency.p90,
+    p99: r.latency.p99,
+    p999: r.latency.p99_9,
+    max: r.latency.max,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    timeouts: r.timeouts
+  }
+}
+
+/** 70% full matches, 20% a wrong birth date, 10% unknown PINs: each a prebuilt request. */
+function verifyRequests (): autocannon.Request[] {
+  const sample = sampleCitizens(Math.min(citizens, 5000))
+  return sample.map((c, i) => {
+    const kind = i % 10
+    const pin = kind === 9 ? `${c.pin.slice(0, 6)}${String((Number(c.pin.slice(6)) + 500_000) % 1_000_000).padStart(6, '0')}` : c.pin
+    const dateOfBirth = kind >= 7 && kind < 9 ? '1900-01-01' : c.dateOfBirth
+    return {
+      method: 'POST',
+      path: '/v1/verify',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pin, attributes: { fullName: c.fullName, dateOfBirth, gender: c.gender } })
+    }
+  })
+}
+
+const dataset = await ensureDataset('lmdb', citizens)
+const requests = verifyRequests()
+
+const hello = await startChild([join(root, 'dist', 'bench', 'hello-world.js')], /listening (\d+)/)
+const helloUrl = `http://127.0.0.1:${hello.match[1]!}`
+const service = await startChild(
+  [join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--log-level', 'warn'],
+  /serving/, { IDV_LOG_LEVEL: 'info' }
+)
+const serviceUrl = (service.match.input!.match(/"url":"([^"]+)"/) ?? [])[1]!
+let helloFig: Figures
+let verifyFig: Figures
+try {
+  await measure(helloUrl, requests, warmup)
+  await measure(serviceUrl, requests, warmup)
+  helloFig = await measure(helloUrl, requests, duration)
+  verifyFig = await measure(serviceUrl, requests, duration)
+} finally {
+  await hello.stop()
+  await service.stop()
+}
+
+const ratio = verifyFig.rps / helloFig.rps
+const slo = {
+  ratioTarget: 0.5,
+  p99TargetMs: 5,
+  pass: ratio >= 0.5 && verifyFig.p99 < 5 && verifyFig.errors === 0 && verifyFig.non2xx === 0
+}
+const git = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
+const result = {
+  scenario: 'verify-single-thread',
+  git,
+  node: process.version,
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  config: { citizens, duration, connections, pipelining: 1, mix: '70% match, 20% wrong birth date, 10% unknown PIN' },
+  helloWorld: helloFig,
+  verify: verifyFig,
+  ratio,
+  slo
+}
+const fmt = (f: Figures): string => `${Math.round(f.rps).toString().padStart(8)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  max ${f.max} ms  errors ${f.errors}  non-2xx ${f.non2xx}`
+console.log(`\nPOST /v1/verify over ${citizens.toLocaleString('en')} citizens, ${connections} connections, ${duration} s, 1 server thread`)
+console.log(`  hello-world ${fmt(helloFig)}`)
+console.log(`  verify      ${fmt(verifyFig)}`)
+console.log(`  verify / hello-world = ${(ratio * 100).toFixed(1)}% (target ≥ 50%), p99 ${verifyFig.p99} ms (target < 5 ms): ${slo.pass ? 'PASS' : 'FAIL'}`)
+const dir = join(root, 'bench', 'results')
+mkdirSync(dir, { recursive: true })
+const file = join(dir, `${new Date().toISOString().slice(0, 10)}-${git}-verify-single-thread.json`)
+writeFileSync(file, JSON.stringify(result, null, 2))
+console.log(`  result: ${file}`)
+process.exitCode = slo.pass ? 0 : 1
