@@ -1,0 +1,223 @@
+/**
+ * Configuration: defaults, environment, the PORT convention, flags over env,
+ * every problem reported at once, a frozen result, and the key file placed
+ * next to (not inside) the data directory.
+ */
+import { dirname, join, relative, resolve, sep } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DEFAULTS, ENV_NAMES, defaultHashKeyFile, loadConfig } from '../../src/config.js'
+import { ConfigError } from '../../src/errors.js'
+
+function problems (env: NodeJS.ProcessEnv, flags = {}): readonly string[] {
+  try {
+    loadConfig(env, flags)
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError)
+    return (e as ConfigError).problems
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('loadConfig defaults', () => {
+  it('uses the documented defaults with an empty environment', () => {
+    const c = loadConfig({}, {})
+    expect(c).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      dataDir: './data',
+      store: 'lmdb',
+      hashKeyFile: defaultHashKeyFile('./data'),
+      maxBodyBytes: 65_536,
+      maxBatchBodyBytes: 16 * 1024 * 1024,
+      maxBatchItems: 10_000,
+      logLevel: 'info',
+      demoCitizens: 100_000,
+      demoSeed: 1
+    })
+    expect(c.hashKeyFile).toBe(resolve('data.hash-key'))
+    for (const [k, v] of Object.entries(DEFAULTS)) expect(c[k as keyof typeof c], k).toBe(v)
+  })
+
+  it('treats empty strings as unset', () => {
+    const env: NodeJS.ProcessEnv = {}
+    for (const name of Object.values(ENV_NAMES)) env[name] = ''
+    expect(loadConfig(env)).toEqual(loadConfig({}))
+  })
+
+  it('reads only the environment it is given', () => {
+    const saved = process.env.IDV_PORT
+    process.env.IDV_PORT = '1234'
+    try {
+      expect(loadConfig({}).port).toBe(8080)
+    } finally {
+      if (saved === undefined) delete process.env.IDV_PORT
+      else process.env.IDV_PORT = saved
+    }
+  })
+})
+
+describe('environment overrides', () => {
+  it('every setting has an IDV_ variable that overrides its default', () => {
+    const c = loadConfig({
+      IDV_HOST: '0.0.0.0',
+      IDV_PORT: '9090',
+      IDV_DATA_DIR: '/srv/idv/index',
+      IDV_STORE: 'native-free',
+      IDV_HASH_KEY_FILE: '/etc/idv/key',
+      IDV_MAX_BODY_BYTES: '1024',
+      IDV_MAX_BATCH_BODY_BYTES: '2048',
+      IDV_MAX_BATCH_ITEMS: '5',
+      IDV_LOG_LEVEL: 'debug',
+      IDV_DEMO_CITIZENS: '10',
+      IDV_DEMO_SEED: '4294967295'
+    })
+    expect(c).toEqual({
+      host: '0.0.0.0',
+      port: 9090,
+      dataDir: '/srv/idv/index',
+      store: 'native-free',
+      hashKeyFile: '/etc/idv/key',
+      maxBodyBytes: 1024,
+      maxBatchBodyBytes: 2048,
+      maxBatchItems: 5,
+      logLevel: 'debug',
+      demoCitizens: 10,
+      demoSeed: 4_294_967_295
+    })
+  })
+
+  it('ENV_NAMES covers every setting with an IDV_ prefix', () => {
+    expect(Object.keys(ENV_NAMES).sort()).toEqual(Object.keys(loadConfig({})).sort())
+    for (const v of Object.values(ENV_NAMES)) expect(v).toMatch(/^IDV_[A-Z_]+$/)
+  })
+
+  it('the default key file follows IDV_DATA_DIR unless IDV_HASH_KEY_FILE is set', () => {
+    expect(loadConfig({ IDV_DATA_DIR: '/srv/idv/index' }).hashKeyFile).toBe('/srv/idv/index.hash-key')
+    expect(loadConfig({ IDV_DATA_DIR: '/srv/idv/index', IDV_HASH_KEY_FILE: '/k' }).hashKeyFile).toBe('/k')
+    expect(loadConfig({}, { dataDir: '/a/b' }).hashKeyFile).toBe('/a/b.hash-key')
+  })
+})
+
+describe('PORT and IDV_PORT', () => {
+  it('PORT is used when IDV_PORT is not set', () => {
+    expect(loadConfig({ PORT: '3000' }).port).toBe(3000)
+  })
+
+  it('IDV_PORT wins over PORT', () => {
+    expect(loadConfig({ PORT: '3000', IDV_PORT: '4000' }).port).toBe(4000)
+  })
+
+  it('a --port flag wins over both', () => {
+    expect(loadConfig({ PORT: '3000', IDV_PORT: '4000' }, { port: 5000 }).port).toBe(5000)
+    expect(loadConfig({ PORT: '3000' }, { port: '5001' }).port).toBe(5001)
+  })
+
+  it('a bad PORT is reported under IDV_PORT', () => {
+    const p = problems({ PORT: 'http' })
+    expect(p).toHaveLength(1)
+    expect(p[0]).toMatch(/^IDV_PORT \(--port\) must be an integer from 0 to 65535, got "http"$/)
+  })
+
+  it('accepts 0 (ephemeral) and 65535, refuses -1, 65536 and fractions', () => {
+    expect(loadConfig({ IDV_PORT: '0' }).port).toBe(0)
+    expect(loadConfig({ IDV_PORT: '65535' }).port).toBe(65535)
+    for (const p of ['-1', '65536', '80.5', 'eighty']) expect(problems({ IDV_PORT: p }), p).toHaveLength(1)
+  })
+})
+
+describe('flags over environment', () => {
+  it('flags win for every kind of setting, strings and numbers', () => {
+    const env = { IDV_HOST: 'env-host', IDV_DATA_DIR: '/env', IDV_STORE: 'lmdb', IDV_LOG_LEVEL: 'warn', IDV_MAX_BATCH_ITEMS: '7', IDV_DEMO_SEED: '3' }
+    const c = loadConfig(env, { host: 'flag-host', dataDir: '/flag', store: 'native-free', logLevel: 'error', maxBatchItems: 9, demoSeed: '11' })
+    expect(c.host).toBe('flag-host')
+    expect(c.dataDir).toBe('/flag')
+    expect(c.hashKeyFile).toBe('/flag.hash-key')
+    expect(c.store).toBe('native-free')
+    expect(c.logLevel).toBe('error')
+    expect(c.maxBatchItems).toBe(9)
+    expect(c.demoSeed).toBe(11)
+  })
+
+  it('an undefined flag falls through to the environment', () => {
+    expect(loadConfig({ IDV_HOST: 'env-host' }, { host: undefined }).host).toBe('env-host')
+  })
+
+  it('a bad flag is reported even when the environment value is good', () => {
+    const p = problems({ IDV_MAX_BATCH_ITEMS: '5' }, { maxBatchItems: 0 })
+    expect(p).toHaveLength(1)
+    expect(p[0]).toContain('--max-batch-items')
+  })
+})
+
+describe('validation', () => {
+  it('reports several bad values together in one ConfigError', () => {
+    const env = {
+      IDV_PORT: 'abc',
+      IDV_STORE: 'redis',
+      IDV_LOG_LEVEL: 'loud',
+      IDV_MAX_BODY_BYTES: '100',
+      IDV_MAX_BATCH_BODY_BYTES: '1e12',
+      IDV_MAX_BATCH_ITEMS: '0',
+      IDV_DEMO_CITIZENS: '1.5',
+      IDV_DEMO_SEED: '-1'
+    }
+    let err: unknown
+    try { loadConfig(env) } catch (e) { err = e }
+    expect(err).toBeInstanceOf(ConfigError)
+    const e = err as ConfigError
+    expect(e.problems.length).toBe(8)
+    const joined = e.problems.join('\n')
+    for (const name of Object.keys(env)) expect(joined, name).toContain(name)
+    expect(e.message).toContain('invalid configuration')
+    for (const p of e.problems) expect(e.message).toContain(p)
+  })
+
+  it('bounds of the integer settings', () => {
+    expect(loadConfig({ IDV_MAX_BODY_BYTES: '256' }).maxBodyBytes).toBe(256)
+    expect(problems({ IDV_MAX_BODY_BYTES: '255' })).toHaveLength(1)
+    expect(loadConfig({ IDV_MAX_BODY_BYTES: String(1024 ** 3) }).maxBodyBytes).toBe(1024 ** 3)
+    expect(problems({ IDV_MAX_BODY_BYTES: String(1024 ** 3 + 1) })).toHaveLength(1)
+    expect(loadConfig({ IDV_MAX_BATCH_ITEMS: '1' }).maxBatchItems).toBe(1)
+    expect(loadConfig({ IDV_MAX_BATCH_ITEMS: '1000000' }).maxBatchItems).toBe(1_000_000)
+    expect(problems({ IDV_MAX_BATCH_ITEMS: '1000001' })).toHaveLength(1)
+    expect(loadConfig({ IDV_DEMO_CITIZENS: '200000000' }).demoCitizens).toBe(200_000_000)
+    expect(problems({ IDV_DEMO_CITIZENS: '200000001' })).toHaveLength(1)
+    expect(loadConfig({ IDV_DEMO_SEED: '0' }).demoSeed).toBe(0)
+    expect(problems({ IDV_DEMO_SEED: '4294967296' })).toHaveLength(1)
+  })
+
+  it('store and log level must be from their lists', () => {
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) expect(loadConfig({ IDV_LOG_LEVEL: level }).logLevel).toBe(level)
+    expect(problems({ IDV_LOG_LEVEL: 'INFO' })).toHaveLength(1)
+    expect(problems({ IDV_STORE: 'LMDB' })).toHaveLength(1)
+    expect(problems({ IDV_STORE: 'redis' })[0]).toContain('"redis"')
+  })
+})
+
+describe('result', () => {
+  it('is frozen', () => {
+    const c = loadConfig({})
+    expect(Object.isFrozen(c)).toBe(true)
+    expect(() => { (c as { port: number }).port = 1 }).toThrow(TypeError)
+    expect(c.port).toBe(8080)
+  })
+})
+
+describe('defaultHashKeyFile', () => {
+  for (const dataDir of ['./data', 'data', 'data/', '/var/lib/idv/index', '/var/lib/idv/index/', '../elsewhere/idx', 'a/b/c']) {
+    it(`sits next to, not inside, ${JSON.stringify(dataDir)}`, () => {
+      const abs = resolve(dataDir)
+      const file = defaultHashKeyFile(dataDir)
+      expect(file).toBe(resolve(file)) // absolute
+      expect(dirname(file)).toBe(dirname(abs))
+      expect(file.startsWith(abs + sep)).toBe(false)
+      expect(relative(abs, file).startsWith('..')).toBe(true)
+    })
+  }
+
+  it('names the file after the data directory', () => {
+    expect(defaultHashKeyFile('/var/lib/idv/index')).toBe('/var/lib/idv/index.hash-key')
+    expect(defaultHashKeyFile('/var/lib/idv/index/')).toBe('/var/lib/idv/index.hash-key')
+    expect(defaultHashKeyFile('data')).toBe(join(process.cwd(), 'data.hash-key'))
+  })
+})
