@@ -135,8 +135,10 @@ export class DeltaWriter {
   }
 
   /**
-   * Appends one entry (value null = tombstone) and links it into the table.
-   * The caller reserved room; publication (the committed count) is the caller's job.
+   * Appends one entry (value null = tombstone) and links it into the table; returns
+   * the entry it supersedes, or -1 when the delta had none for this key (one probe
+   * serves both, which matters during bulk loads). The caller reserved room;
+   * publication (the committed count) is the caller's job.
    */
   append (key: number, value: Uint8Array | null): number {
     const e = this.used++
@@ -156,14 +158,16 @@ export class DeltaWriter {
     const table = view.table
     const mask = view.mask
     let h = hashKey(key) & mask
+    let prev = -1
     for (;;) {
       const slot = table[h]!
-      if (slot === 0) { view.lenPrev[e * 2 + 1] = -1; break }
-      if (view.keyLoc[(slot - 1) * 2] === key) { view.lenPrev[e * 2 + 1] = slot - 1; break }
+      if (slot === 0) break
+      if (view.keyLoc[(slot - 1) * 2] === key) { prev = slot - 1; break }
       h = (h + 1) & mask
     }
+    view.lenPrev[e * 2 + 1] = prev
     Atomics.store(table, h, e + 1)
-    return e
+    return prev
   }
 
   private allocate (len: number): number {

@@ -168,6 +168,7 @@ export class Engine extends IndexReader {
   private readonly jobs: Job[] = []
   private flushing = false
   private compacting: Promise<void> | null = null
+  private compactQueued: Promise<void> | null = null
   private compactions = 0
   private lastCompactionError: string | undefined
   private failure: NativeFreeIndexError | null = null
@@ -315,14 +316,25 @@ export class Engine extends IndexReader {
     })
   }
 
-  /** Rewrites the index into a new segment and truncates the log. */
+  /**
+   * Rewrites the index into a new segment and starts an empty log. Everything
+   * acknowledged before the call is in the segment when it resolves: if a
+   * compaction is already running, one more runs after it (calls coalesce).
+   */
   compact (): Promise<void> {
     const refused = this.refusal()
     if (refused !== null) return Promise.reject(refused)
     if (this.compacting === null) {
       this.compacting = this.runCompaction().finally(() => { this.compacting = null })
+      return this.compacting
     }
-    return this.compacting
+    if (this.compactQueued === null) {
+      this.compactQueued = this.compacting.catch(() => {}).then(() => {
+        this.compactQueued = null
+        return this.compact()
+      })
+    }
+    return this.compactQueued
   }
 
   /** Waits for queued writes and any compaction, then releases the files. Idempotent. */
@@ -330,6 +342,7 @@ export class Engine extends IndexReader {
     if (this.closePromise === null) {
       this.closing = true
       this.closePromise = (async () => {
+        if (this.compactQueued !== null) await this.compactQueued.catch(() => {})
         if (this.compacting !== null) await this.compacting.catch(() => {})
         if (!this.readOnly) await this.runTask(() => {}).catch(() => {})
         this.log?.close()
@@ -410,15 +423,15 @@ export class Engine extends IndexReader {
 
   private applyEntry (key: number, value: Uint8Array | null): void {
     const dw = this.dw
-    const e = dw.view.find(key, dw.used)
-    const existed = e >= 0 ? dw.view.lenPrev[e * 2] !== TOMBSTONE : this.baseView.find(key) >= 0
+    // A delete of an absent key still appends a tombstone: harmless, and it keeps
+    // the write path to one hash probe.
+    const prev = dw.append(key, value)
+    const existed = prev >= 0 ? dw.view.lenPrev[prev * 2] !== TOMBSTONE : this.baseView.find(key) >= 0
     if (value === null) {
-      if (!existed) return
-      this.recordCount--
+      if (existed) this.recordCount--
     } else if (!existed) {
       this.recordCount++
     }
-    dw.append(key, value)
   }
 
   /** Makes everything applied so far visible: a counter bump, or a new epoch if buffers changed. */
