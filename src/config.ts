@@ -67,13 +67,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
   const raw = (name: keyof Config): string | number | undefined => {
     const flag = flags[name]
     if (flag !== undefined) return flag
-    if (name === 'port' && env.IDV_PORT === undefined && env.PORT !== undefined) return env.PORT
-    return env[ENV_NAMES[name]]
+    const value = env[ENV_NAMES[name]]
+    if (name === 'port' && (value === undefined || value === '') && env.PORT !== undefined && env.PORT !== '') return env.PORT
+    return value
   }
   const int = (name: keyof Config, fallback: number, min: number, max: number): number => {
     const v = raw(name)
     if (v === undefined || v === '') return fallback
-    const n = Number(v)
+    const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN
     if (!Number.isInteger(n) || n < min || n > max) {
       problems.push(`${ENV_NAMES[name]} (--${kebab(name)}) must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`)
       return fallback

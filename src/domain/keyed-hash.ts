@@ -24,15 +24,13 @@ const K = new Int32Array([
 ])
 const IV = new Int32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19])
 
-/** Maximum message length; longer input is a caller bug (attribute values are length-checked first). */
-export const MAX_MESSAGE_BYTES = 4096
-
 export class KeyedHasher {
   readonly #inner = new Int32Array(8)
   readonly #outer = new Int32Array(8)
   readonly #state = new Int32Array(8)
   readonly #w = new Int32Array(64)
-  readonly #block = new Uint8Array(MAX_MESSAGE_BYTES + 128)
+  /** The message tail plus padding: at most two blocks. */
+  readonly #block = new Uint8Array(128)
 
   constructor (key: Uint8Array) {
     if (key.length < 32 || key.length > 64) throw new RangeError('HMAC key must be 32 to 64 bytes')
@@ -45,11 +43,10 @@ export class KeyedHasher {
   }
 
   /**
-   * HMAC-SHA-256 of `message[0..length)`, truncated to `out.length` (≤ 32) bytes
-   * written at `out[outOffset..]`.
+   * HMAC-SHA-256 of `message[0..length)` (any length), truncated to `outLength`
+   * (≤ 32) bytes written at `out[outOffset..]`.
    */
   digestInto (message: Uint8Array, length: number, out: Uint8Array, outOffset: number, outLength: number): void {
-    if (length > MAX_MESSAGE_BYTES) throw new RangeError('message too long for KeyedHasher')
     const st = this.#state
     const blk = this.#block
     st.set(this.#inner)

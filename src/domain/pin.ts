@@ -59,14 +59,15 @@ export function centuryGenderDigit (year: number, gender: Gender): number {
 
 /**
  * Why a PIN disagrees with a birth date and gender, or undefined when it agrees.
- * `dateOfBirth` must already be a valid ISO date.
+ * `dateOfBirth` must already be a valid ISO date. The reason names the rule,
+ * never the values: it ends up in reject files and logs.
  */
 export function pinConsistencyProblem (pin: string, dateOfBirth: string, gender: Gender): string | undefined {
   const year = Number(dateOfBirth.slice(0, 4))
   const expected = centuryGenderDigit(year, gender)
-  if (expected < 0) return `birth year ${year} is outside the centuries a PIN can encode`
-  if (pin.charCodeAt(3) - 48 !== expected) return `century/gender digit ${pin[3]} does not match ${gender} born ${year} (expected ${expected})`
-  if (pin.slice(4, 6) !== dateOfBirth.slice(2, 4)) return `year digits ${pin.slice(4, 6)} do not match birth year ${year}`
+  if (expected < 0) return 'the birth year is outside the centuries a PIN can encode (1900–2399)'
+  if (pin.charCodeAt(3) - 48 !== expected) return 'century/gender digit (4th) does not match the birth year and gender'
+  if (pin.slice(4, 6) !== dateOfBirth.slice(2, 4)) return 'year digits (5th–6th) do not match the birth year'
   return undefined
 }
 

@@ -55,8 +55,7 @@ export function canonicalValue (attribute: AttributeName, value: string): string
  */
 export class RecordCodec {
   readonly #hasher: KeyedHasher
-  readonly #message = new Uint8Array(4096)
-  readonly #view = Buffer.from(this.#message.buffer, this.#message.byteOffset, this.#message.byteLength)
+  #message = Buffer.allocUnsafe(1024)
 
   constructor (hashKey: Uint8Array) {
     this.#hasher = new KeyedHasher(hashKey)
@@ -64,13 +63,16 @@ export class RecordCodec {
 
   /** Writes the keyed hash of `canonical` for `slot` of citizen `key` into out[offset..offset+16). */
   hashInto (slot: number, key: number, canonical: string, out: Uint8Array, offset: number): void {
+    // Values are length-checked in characters, but NFD can expand them: never truncate what is hashed.
+    const needed = 6 + Buffer.byteLength(canonical, 'utf8')
+    if (needed > this.#message.length) this.#message = Buffer.allocUnsafe(needed)
     const m = this.#message
     m[0] = slot
     // The 40-bit key, big-endian. Division keeps it exact beyond 2^32.
     const hi = Math.floor(key / 0x100000000)
     const lo = key >>> 0
     m[1] = hi; m[2] = lo >>> 24; m[3] = lo >>> 16; m[4] = lo >>> 8; m[5] = lo
-    const written = this.#view.write(canonical, 6, m.length - 6, 'utf8')
+    const written = m.write(canonical, 6, 'utf8')
     this.#hasher.digestInto(m, 6 + written, out, offset, HASH_BYTES)
   }
 

@@ -68,15 +68,21 @@ export function decodeBody (body: Uint8Array, type: MediaType, allowBytes = fals
   } catch (err) {
     throw new ServiceError('IDV_ERR_MALFORMED_BODY', type === 'json' ? 'body is not valid UTF-8 JSON' : 'body is not valid MessagePack')
   }
-  const problem = plainValueProblem(value, allowBytes, 0)
+  const problem = plainValueProblem(value, allowBytes, 0, type === 'msgpack')
   if (problem !== undefined) throw new ServiceError('IDV_ERR_MALFORMED_BODY', problem)
   return value
 }
 
-function plainValueProblem (v: unknown, allowBytes: boolean, depth: number): string | undefined {
+/**
+ * Why `v` is not plain data, or undefined. `msgpack`: msgpackr turns invalid
+ * UTF-8 into U+FFFD instead of failing, so a replacement character there is
+ * refused, as the strict JSON decoder refuses the invalid bytes themselves.
+ */
+function plainValueProblem (v: unknown, allowBytes: boolean, depth: number, msgpack: boolean): string | undefined {
   if (v === null) return undefined
   switch (typeof v) {
     case 'string':
+      return msgpack && v.includes('\uFFFD') ? 'strings must be valid UTF-8' : undefined
     case 'boolean':
       return undefined
     case 'number':
@@ -89,7 +95,7 @@ function plainValueProblem (v: unknown, allowBytes: boolean, depth: number): str
   if (depth >= MAX_DEPTH) return `nesting deeper than ${MAX_DEPTH} levels`
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const p = plainValueProblem(v[i], allowBytes, depth + 1)
+      const p = plainValueProblem(v[i], allowBytes, depth + 1, msgpack)
       if (p !== undefined) return p
     }
     return undefined
@@ -100,7 +106,7 @@ function plainValueProblem (v: unknown, allowBytes: boolean, depth: number): str
   const proto = Object.getPrototypeOf(v) as unknown
   if (proto !== Object.prototype && proto !== null) return 'only plain maps, arrays, strings, numbers, booleans and nil are allowed'
   for (const key in v as Record<string, unknown>) {
-    const p = plainValueProblem((v as Record<string, unknown>)[key], allowBytes, depth + 1)
+    const p = plainValueProblem((v as Record<string, unknown>)[key], allowBytes, depth + 1, msgpack)
     if (p !== undefined) return p
   }
   return undefined

@@ -162,18 +162,18 @@ describe('pinConsistencyProblem', () => {
 
   it('refuses the wrong gender for the example PIN', () => {
     const p = pinConsistencyProblem('001099012345', '1999-05-17', 'female')
-    expect(p).toMatch(/century\/gender digit 0/)
-    expect(p).toMatch(/expected 1/)
+    expect(p).toMatch(/century\/gender digit/)
+    expect(p).not.toMatch(/female|1999/)
   })
 
   it('refuses the right year digits in the wrong century (2099 vs 1999)', () => {
-    expect(pinConsistencyProblem('001099012345', '2099-05-17', 'male')).toMatch(/expected 2/)
+    expect(pinConsistencyProblem('001099012345', '2099-05-17', 'male')).toMatch(/century\/gender digit/)
     expect(pinConsistencyProblem('001299012345', '2099-05-17', 'male')).toBeUndefined()
   })
 
   it('refuses mismatched year digits', () => {
-    expect(pinConsistencyProblem('001098012345', '1999-05-17', 'male')).toMatch(/year digits 98/)
-    expect(pinConsistencyProblem('001090012345', '1909-05-17', 'male')).toMatch(/year digits 90/)
+    expect(pinConsistencyProblem('001098012345', '1999-05-17', 'male')).toMatch(/year digits/)
+    expect(pinConsistencyProblem('001090012345', '1909-05-17', 'male')).toMatch(/year digits/)
     expect(pinConsistencyProblem('001009012345', '1909-05-17', 'male')).toBeUndefined()
   })
 
