@@ -20,8 +20,11 @@ export interface OpenStoreOptions {
 export async function openStore (kind: StoreKind, dir: string, options: OpenStoreOptions = {}): Promise<StorageCore> {
   switch (kind) {
     case 'lmdb': return await openLmdbStore(dir, options)
-    case 'native-free':
-      throw new ConfigError(['the native-free engine is not available in this build yet'])
+    case 'native-free': {
+      // Loaded on demand: an LMDB deployment never loads the other engine, and vice versa.
+      const { openNativeFreeStore } = await import('./native-free.js')
+      return await openNativeFreeStore(dir, options)
+    }
   }
 }
 
