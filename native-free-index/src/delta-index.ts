@@ -17,8 +17,9 @@
  * because the writer never touches them again.
  */
 import { hashKey } from './keys.js'
-import { toViews } from './arena.js'
+import { copyBytes, toViews } from './arena.js'
 
+/** Value length marking a delete; equal to the log's DELETE_LENGTH so lengths pass straight through. */
 export const TOMBSTONE = -1
 
 export interface DeltaState {
@@ -135,26 +136,26 @@ export class DeltaWriter {
   }
 
   /**
-   * Appends one entry (value null = tombstone) and links it into the table; returns
+   * Appends one entry (src[offset, offset + length), or a tombstone when length is TOMBSTONE) and links it into the table; returns
    * the entry it supersedes, or -1 when the delta had none for this key (one probe
    * serves both, which matters during bulk loads). The caller reserved room;
    * publication (the committed count) is the caller's job.
    */
-  append (key: number, value: Uint8Array | null): number {
+  append (key: number, src: Uint8Array, offset: number, length: number): number {
     const e = this.used++
     const view = this.view
     let g = 0
-    if (value !== null) {
-      g = this.allocate(value.length)
-      if (value.length > 0) {
+    if (length !== TOMBSTONE) {
+      g = this.allocate(length)
+      if (length > 0) {
         const size = 2 ** this.chunkBits
         const c = Math.floor(g / size)
-        this.view.chunks[c]!.set(value, g - c * size)
+        copyBytes(this.view.chunks[c]!, g - c * size, src, offset, length)
       }
     }
     view.keyLoc[e * 2] = key
     view.keyLoc[e * 2 + 1] = g
-    view.lenPrev[e * 2] = value === null ? TOMBSTONE : value.length
+    view.lenPrev[e * 2] = length
     const table = view.table
     const mask = view.mask
     let h = hashKey(key) & mask

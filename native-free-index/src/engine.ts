@@ -126,6 +126,8 @@ interface TaskJob {
 }
 type Job = BatchJob | TaskJob
 
+const EMPTY = new Uint8Array(0)
+
 const walName = (gen: number): string => `wal-${String(gen).padStart(12, '0')}.log`
 const FILE_RE = /^(seg|wal)-(\d{12})\.(nfi|log|tmp)$/
 
@@ -175,7 +177,7 @@ export class Engine extends IndexReader {
   private closing = false
   private closePromise: Promise<void> | null = null
   private readonly applier: BatchVisitor = {
-    entry: (key, value) => { this.applyEntry(key, value) },
+    entry: (key, payload, offset, length) => { this.applyEntry(key, payload, offset, length) },
     meta: (name, value) => { this.meta.set(name, new Uint8Array(value)); this.metaChanged = true }
   }
 
@@ -421,13 +423,13 @@ export class Engine extends IndexReader {
     }
   }
 
-  private applyEntry (key: number, value: Uint8Array | null): void {
+  private applyEntry (key: number, src: Uint8Array, offset: number, length: number): void {
     const dw = this.dw
     // A delete of an absent key still appends a tombstone: harmless, and it keeps
     // the write path to one hash probe.
-    const prev = dw.append(key, value)
+    const prev = dw.append(key, src, offset, length)
     const existed = prev >= 0 ? dw.view.lenPrev[prev * 2] !== TOMBSTONE : this.baseView.find(key) >= 0
-    if (value === null) {
+    if (length === TOMBSTONE) {
       if (existed) this.recordCount--
     } else if (!existed) {
       this.recordCount++
@@ -511,8 +513,8 @@ export class Engine extends IndexReader {
     for (let e = committed; e < old.used; e++) {
       const key = oldView.keyLoc[e * 2]!
       const len = oldView.lenPrev[e * 2]!
-      const value = len === TOMBSTONE ? null : viewValue(oldView.chunks, this.options.chunkBits, oldView.keyLoc[e * 2 + 1]!, len)
-      this.applyEntry(key, value)
+      const value = len === TOMBSTONE ? EMPTY : viewValue(oldView.chunks, this.options.chunkBits, oldView.keyLoc[e * 2 + 1]!, len)
+      this.applyEntry(key, value, 0, len)
     }
     this.dw.changed = true
     this.publish()

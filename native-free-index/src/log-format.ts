@@ -134,7 +134,8 @@ export function readHeader (buf: Uint8Array, off: number): RecordHeader | null {
 }
 
 export interface BatchVisitor {
-  entry (key: number, value: Uint8Array | null): void
+  /** A put of payload[offset, offset + length), or a delete when length is DELETE_LENGTH. */
+  entry (key: number, payload: Uint8Array, offset: number, length: number): void
   meta (name: string, value: Uint8Array): void
 }
 
@@ -157,10 +158,10 @@ export function visitPayload (payload: Uint8Array, visitor: BatchVisitor): boole
     const len = dv.getInt32(p + 8, true)
     p += 12
     if (len === DELETE_LENGTH) {
-      visitor.entry(key, null)
+      visitor.entry(key, payload, p, DELETE_LENGTH)
     } else {
       if (len < 0 || p + len > end) return false
-      visitor.entry(key, payload.subarray(p, p + len))
+      visitor.entry(key, payload, p, len)
       p += len
     }
   }

@@ -4,6 +4,7 @@
  * answers from it, so multi-key reads never mix two commits.
  */
 import type { EpochView } from './epoch.js'
+import { copyBytes } from './arena.js'
 
 export interface KeyRange {
   /** Inclusive lower bound. */
@@ -21,7 +22,7 @@ export interface KeyRange {
 function copyOf (value: Uint8Array | undefined): Uint8Array | undefined {
   if (value === undefined) return undefined
   const pooled = Buffer.allocUnsafe(value.length)
-  pooled.set(value)
+  copyBytes(pooled, 0, value, 0, value.length)
   return new Uint8Array(pooled.buffer, pooled.byteOffset, value.length)
 }
 
