@@ -191,16 +191,22 @@ export class Engine extends IndexReader {
 
   /** Opens (creating if needed) the store in dir and recovers it. */
   static async open (dir: string, options: OpenOptions = {}): Promise<Engine> {
-    const engine = new Engine(dir, resolveOptions(options))
-    try {
-      engine.recover()
-    } catch (err) {
-      engine.lock?.release()
-      engine.log?.close()
-      engine.publisher.close()
-      throw err
+    const resolved = resolveOptions(options)
+    // A read-only open races the writer's compaction, which deletes superseded files
+    // between our directory listing and our reads: start over a few times.
+    for (let attempt = 0; ; attempt++) {
+      const engine = new Engine(dir, resolved)
+      try {
+        engine.recover()
+        return engine
+      } catch (err) {
+        engine.lock?.release()
+        engine.log?.close()
+        engine.publisher.close()
+        const vanished = (err as NodeJS.ErrnoException).code === 'ENOENT' && resolved.readOnly && fs.existsSync(dir)
+        if (!vanished || attempt >= 3) throw err
+      }
     }
-    return engine
   }
 
   private recover (): void {
