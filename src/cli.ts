@@ -43,6 +43,7 @@ function serveOptions (cmd: Command): Command {
   return storeOptions(cmd)
     .option('--port <n>', 'listen port, 0 for any (IDV_PORT or PORT, default 8080)')
     .option('--host <addr>', 'listen address (IDV_HOST, default 127.0.0.1)')
+    .option('--csca-dir <dir>', 'CSCA certificates for /v1/chip/verify (IDV_CSCA_DIR); re-read on SIGHUP or change')
 }
 
 function configFrom (opts: Record<string, unknown>): Config {
@@ -52,7 +53,8 @@ function configFrom (opts: Record<string, unknown>): Config {
     hashKeyFile: opts.hashKeyFile as string | undefined,
     logLevel: opts.logLevel as string | undefined,
     port: opts.port as string | undefined,
-    host: opts.host as string | undefined
+    host: opts.host as string | undefined,
+    cscaDir: opts.cscaDir as string | undefined
   }
   return loadConfig(process.env, flags)
 }

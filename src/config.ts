@@ -2,6 +2,7 @@
  * Configuration: read once at start-up from the environment and command-line
  * flags (flags win), validated as a whole, frozen. Nothing else reads process.env.
  */
+import { availableParallelism } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { ConfigError } from './errors.js'
 
@@ -18,6 +19,15 @@ export interface Config {
   readonly maxBatchBodyBytes: number
   readonly maxBatchItems: number
   readonly logLevel: string
+  /** Directory of CSCA certificates (PEM or DER) for chip verification; '' disables /v1/chip/verify. */
+  readonly cscaDir: string
+  /** Optional CRL file (PEM or DER) checked for Document Signer serials. */
+  readonly crlFile: string
+  /** Worker threads of the crypto pool (chip verification). */
+  readonly cryptoThreads: number
+  /** Chips waiting or running in the pool before new ones get 503. */
+  readonly cryptoMaxQueue: number
+  readonly maxChipBodyBytes: number
   /** Size and seed of the demo population `idv demo` creates in an empty index. */
   readonly demoCitizens: number
   readonly demoSeed: number
@@ -32,9 +42,13 @@ export const DEFAULTS = {
   maxBatchBodyBytes: 16 * 1024 * 1024,
   maxBatchItems: 10_000,
   logLevel: 'info',
+  cscaDir: '',
+  crlFile: '',
+  cryptoMaxQueue: 4096,
+  maxChipBodyBytes: 512 * 1024,
   demoCitizens: 100_000,
   demoSeed: 1
-} as const satisfies Omit<Config, 'hashKeyFile'>
+} as const satisfies Omit<Config, 'hashKeyFile' | 'cryptoThreads'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
 export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
@@ -47,6 +61,11 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   maxBatchBodyBytes: 'IDV_MAX_BATCH_BODY_BYTES',
   maxBatchItems: 'IDV_MAX_BATCH_ITEMS',
   logLevel: 'IDV_LOG_LEVEL',
+  cscaDir: 'IDV_CSCA_DIR',
+  crlFile: 'IDV_CRL_FILE',
+  cryptoThreads: 'IDV_CRYPTO_THREADS',
+  cryptoMaxQueue: 'IDV_CRYPTO_MAX_QUEUE',
+  maxChipBodyBytes: 'IDV_MAX_CHIP_BODY_BYTES',
   demoCitizens: 'IDV_DEMO_CITIZENS',
   demoSeed: 'IDV_DEMO_SEED'
 }
@@ -103,6 +122,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     maxBatchBodyBytes,
     maxBatchItems: int('maxBatchItems', DEFAULTS.maxBatchItems, 1, 1_000_000),
     logLevel,
+    cscaDir: str('cscaDir', DEFAULTS.cscaDir),
+    crlFile: str('crlFile', DEFAULTS.crlFile),
+    cryptoThreads: int('cryptoThreads', availableParallelism(), 1, 1024),
+    cryptoMaxQueue: int('cryptoMaxQueue', DEFAULTS.cryptoMaxQueue, 1, 10_000_000),
+    maxChipBodyBytes: int('maxChipBodyBytes', DEFAULTS.maxChipBodyBytes, 1024, 64 * 1024 ** 2),
     demoCitizens: int('demoCitizens', DEFAULTS.demoCitizens, 1, 200_000_000),
     demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1)
   }

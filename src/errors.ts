@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   IDV_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', fix: 'Send a smaller body; the limit is in detail (batches allow more than single requests).' },
   IDV_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', fix: 'Send Content-Type application/json or application/vnd.msgpack.' },
   IDV_ERR_NOT_READY: { status: 503, title: 'Service not ready', fix: 'Retry after the time in Retry-After.' },
+  IDV_ERR_OVERLOADED: { status: 503, title: 'Service overloaded', fix: 'The crypto pool is full; retry after the time in Retry-After.' },
+  IDV_ERR_CHIP_NOT_CONFIGURED: { status: 503, title: 'Chip verification not configured', fix: 'The operator must set IDV_CSCA_DIR to a directory of CSCA certificates.' },
   IDV_ERR_INTERNAL: { status: 500, title: 'Internal error', fix: 'A bug: report the requestId to the operators.' }
 } as const satisfies Record<string, { status: number, title: string, fix: string }>
 

@@ -10,7 +10,9 @@ import { Verifier } from './domain/verifier.js'
 import { RequestIds } from './http/request-id.js'
 import { loadNativeUws } from './http/uws.js'
 import type { Logger } from './log.js'
+import { registerChipRoutes } from './routes/chip.js'
 import { registerOpsRoutes } from './routes/ops.js'
+import { ChipPool } from './crypto/chip-pool.js'
 import { registerVerifyRoutes } from './routes/verify.js'
 import type { StorageCore } from './store/types.js'
 
@@ -22,6 +24,8 @@ export interface ServerDeps {
 
 export interface RunningServer {
   readonly port: number
+  /** The crypto pool, when chip verification is configured. */
+  readonly chipPool: ChipPool | undefined
   /** Stops accepting, marks not ready and closes the listen socket. */
   close (): Promise<void>
 }
@@ -32,13 +36,18 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
   let ready = false
   const isReady = (): boolean => ready
   const verifier = new Verifier(deps.store, new RecordCodec(deps.hashKey))
+  const ids = new RequestIds()
+  const chipPool = config.cscaDir === ''
+    ? undefined
+    : new ChipPool({ threads: config.cryptoThreads, maxQueue: config.cryptoMaxQueue, trustDir: config.cscaDir, ...(config.crlFile !== '' ? { crlFile: config.crlFile } : {}) })
   registerVerifyRoutes(app, {
     verifier,
-    ids: new RequestIds(),
+    ids,
     log: deps.log,
     limits: config,
     isReady
   })
+  registerChipRoutes(app, { verifier, pool: chipPool, ids, log: deps.log, maxBodyBytes: config.maxChipBodyBytes, isReady })
   registerOpsRoutes(app, { isReady })
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
@@ -46,17 +55,22 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
       if (socket === false) reject(new Error(`cannot listen on ${config.host}:${config.port} (in use or not permitted)`))
       else resolve(socket)
     })
+  }).catch(async (err: unknown) => {
+    await chipPool?.close()
+    throw err
   })
   const port = uws.us_socket_local_port(listenSocket)
   ready = true
   let closed = false
   return {
     port,
+    chipPool,
     async close () {
       if (closed) return
       closed = true
       ready = false
       uws.us_listen_socket_close(listenSocket)
+      await chipPool?.close()
     }
   }
 }

@@ -45,13 +45,20 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
     })()
     return await stopping
   }
+  const onReload = (): void => {
+    log.info('SIGHUP: reloading the CSCA trust store')
+    server.chipPool?.reloadTrust()
+  }
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down')
     process.off('SIGTERM', onSignal)
     process.off('SIGINT', onSignal)
+    process.off('SIGHUP', onReload)
     void stop()
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  process.on('SIGHUP', onReload)
+  if (server.chipPool === undefined) log.warn('IDV_CSCA_DIR is not set: /v1/chip/verify answers 503 until it is')
   return { server, store, url, stopped, stop }
 }

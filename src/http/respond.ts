@@ -45,7 +45,7 @@ export function sendProblem (res: HttpResponse, problem: Problem, close = false,
 }
 
 export function sendError (res: HttpResponse, code: ErrorCode, detail?: string, requestId?: string, close = false): void {
-  const extra = code === 'IDV_ERR_NOT_READY' ? { 'retry-after': '1' } : undefined
+  const extra = code === 'IDV_ERR_NOT_READY' || code === 'IDV_ERR_OVERLOADED' ? { 'retry-after': '1' } : undefined
   sendProblem(res, problemFor(code, detail, requestId), close, extra)
 }
 

@@ -21,7 +21,7 @@ export function loadOpenApi (): unknown {
 
 /** Routes and the methods each allows, for 405 answers with an Allow header. */
 const ROUTES: ReadonlyArray<readonly [string, string]> = [
-  ['/v1/verify', 'POST'], ['/v1/verify/batch', 'POST'],
+  ['/v1/verify', 'POST'], ['/v1/verify/batch', 'POST'], ['/v1/chip/verify', 'POST'],
   ['/livez', 'GET'], ['/healthz', 'GET'], ['/readyz', 'GET'], ['/openapi.json', 'GET'], ['/errors', 'GET']
 ]
 

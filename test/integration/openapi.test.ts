@@ -8,6 +8,7 @@ import { Unpackr, Packr } from 'msgpackr'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { loadOpenApi } from '../../src/routes/ops.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
+import { AN, createTestPki, makeChip, type TestPki } from '../helpers/chip-pki.js'
 
 const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module
 const doc = loadOpenApi() as any
@@ -15,7 +16,11 @@ const ajv = new (Ajv2020 as any)({ strict: false, allErrors: true })
 ajv.addSchema(doc, 'openapi')
 
 let s: TestServer
-beforeAll(async () => { s = await startTestServer({ citizens: 100 }) })
+let pki: TestPki
+beforeAll(async () => {
+  pki = createTestPki()
+  s = await startTestServer({ citizens: 100, config: { cscaDir: pki.trustDir, cryptoThreads: 1 } })
+}, 60_000)
 afterAll(async () => { await s.close() })
 
 function resolveRef (node: any): any {
@@ -72,5 +77,21 @@ it('documents and matches batch answers', async () => {
 it('documents and matches the operations routes', async () => {
   for (const path of ['/livez', '/healthz', '/readyz', '/openapi.json', '/errors']) {
     await conforms(await fetch(`${s.url}${path}`), path, 'get')
+  }
+})
+
+it('documents and matches chip verification answers and errors', async () => {
+  const chip = makeChip({ citizen: AN, ds: pki.ds.ecdsa })
+  const dataGroups = Object.fromEntries([...chip.dataGroups].map(([n, b]) => [String(n), Buffer.from(b).toString('base64')]))
+  const good = JSON.stringify({ sod: Buffer.from(chip.sod).toString('base64'), dataGroups })
+  await conforms(await post('/v1/chip/verify', good), '/v1/chip/verify', 'post')
+  const tampered = JSON.stringify({ sod: Buffer.from(chip.sod).toString('base64'), dataGroups: { ...dataGroups, 2: 'AAAA' } })
+  await conforms(await post('/v1/chip/verify', tampered), '/v1/chip/verify', 'post')
+  await conforms(await post('/v1/chip/verify', '{"sod":1}'), '/v1/chip/verify', 'post')
+  const plain = await startTestServer({ citizens: 1 })
+  try {
+    await conforms(await fetch(`${plain.url}/v1/chip/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: good }), '/v1/chip/verify', 'post')
+  } finally {
+    await plain.close()
   }
 })

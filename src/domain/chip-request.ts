@@ -1,0 +1,40 @@
+/**
+ * Validates a chip verification request: `{sod, dataGroups: {"1": …, "13": …}}`,
+ * byte strings as base64 text in JSON or raw bytes in MessagePack. Returns a
+ * ServiceError as a value for the route to answer with.
+ */
+import { ServiceError } from '../errors.js'
+import type { ChipTaskItem } from '../workers/chip-worker.js'
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const DG_KEY = /^(?:[1-9]|1[0-6])$/
+
+function bytes (value: unknown, field: string): Uint8Array | ServiceError {
+  if (value instanceof Uint8Array) return value
+  if (typeof value !== 'string') return new ServiceError('IDV_ERR_INVALID_FIELD', `${field} must be base64 text (JSON) or bytes (MessagePack)`)
+  const text = value.replace(/\s+/g, '')
+  if (text === '' || !BASE64.test(text)) return new ServiceError('IDV_ERR_INVALID_FIELD', `${field} is not valid base64`)
+  return Buffer.from(text, 'base64')
+}
+
+export function parseChipRequest (input: unknown): ChipTaskItem | ServiceError {
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || input instanceof Uint8Array) {
+    return new ServiceError('IDV_ERR_INVALID_FIELD', 'body must be an object with sod and dataGroups')
+  }
+  const body = input as Record<string, unknown>
+  const sod = bytes(body.sod, 'sod')
+  if (sod instanceof ServiceError) return sod
+  const groups = body.dataGroups
+  if (typeof groups !== 'object' || groups === null || Array.isArray(groups) || groups instanceof Uint8Array) {
+    return new ServiceError('IDV_ERR_INVALID_FIELD', 'dataGroups must be an object keyed by data-group number')
+  }
+  const dataGroups: Array<[number, Uint8Array]> = []
+  for (const [key, value] of Object.entries(groups)) {
+    if (!DG_KEY.test(key)) return new ServiceError('IDV_ERR_INVALID_FIELD', `dataGroups key ${JSON.stringify(key.slice(0, 20))} is not a data-group number 1–16`)
+    const b = bytes(value, `dataGroups.${key}`)
+    if (b instanceof ServiceError) return b
+    dataGroups.push([Number(key), b])
+  }
+  if (!dataGroups.some(([n]) => n === 1)) return new ServiceError('IDV_ERR_INVALID_FIELD', 'dataGroups must include "1" (DG1, the MRZ)')
+  return { sod, dataGroups }
+}

@@ -1,0 +1,116 @@
+/**
+ * POST /v1/chip/verify: passive authentication of a CCCD chip (ICAO 9303) on
+ * the crypto pool, then the chip's identity matched against the register exactly
+ * as /v1/verify does. The answer says whether the chip is genuine (each check
+ * with a stable reason code) and whether the register agrees; it repeats neither
+ * the chip's data nor the register's.
+ */
+import type { HttpResponse, HttpRequest, TemplatedApp } from 'uWebSockets.js'
+import type { ChipIdentity, ChipResult } from '../chip/types.js'
+import { ChipPoolError, type ChipPool } from '../crypto/chip-pool.js'
+import { parseChipRequest } from '../domain/chip-request.js'
+import { pinToKey } from '../domain/pin.js'
+import type { AttributeName } from '../domain/record.js'
+import type { Verifier, VerifyOutcome } from '../domain/verifier.js'
+import { ServiceError } from '../errors.js'
+import { readBody } from '../http/body.js'
+import { CONTENT_TYPES, decodeBody, packr, requestMediaType, responseMediaType } from '../http/media.js'
+import type { RequestIds } from '../http/request-id.js'
+import { send, sendError, sendProblem } from '../http/respond.js'
+import type { Logger } from '../log.js'
+import { toProblem } from '../problem.js'
+
+export interface ChipRouteDeps {
+  readonly verifier: Verifier
+  /** Undefined when no CSCA trust store is configured. */
+  readonly pool: ChipPool | undefined
+  readonly ids: RequestIds
+  readonly log: Logger
+  readonly maxBodyBytes: number
+  isReady (): boolean
+}
+
+export interface ChipAnswer {
+  requestId: string
+  /** The chip is genuine and the register holds an active citizen whose attributes all match. */
+  match: boolean
+  valid: boolean
+  reason?: string
+  checks: ChipResult['checks']
+  signatureAlgorithm?: string
+  digestAlgorithm?: string
+  /** The register's answer for the chip's identity; null when the chip is not valid. */
+  registry: VerifyOutcome | null
+}
+
+export function registerChipRoutes (app: TemplatedApp, deps: ChipRouteDeps): void {
+  app.post('/v1/chip/verify', (res, req) => { handle(res, req, deps) })
+}
+
+function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void {
+  const requestId = deps.ids.next()
+  if (!deps.isReady()) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
+  if (deps.pool === undefined) { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'set IDV_CSCA_DIR to a directory of CSCA certificates', requestId, true); return }
+  const pool = deps.pool
+  const contentType = req.getHeader('content-type')
+  const requestType = requestMediaType(contentType)
+  if (requestType === undefined) { sendError(res, 'IDV_ERR_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json or application/vnd.msgpack', requestId, true); return }
+  const responseType = responseMediaType(req.getHeader('accept'), requestType)
+  if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
+  let aborted = false
+  const answer = (write: () => void): void => { if (!aborted) res.cork(write) }
+  readBody(res, req.getHeader('content-length'), deps.maxBodyBytes, {
+    onBody (body) {
+      let item
+      try {
+        item = parseChipRequest(decodeBody(body, requestType, true))
+        if (item instanceof ServiceError) throw item
+      } catch (err) {
+        answer(() => { sendProblem(res, toProblem(err, requestId)) })
+        return
+      }
+      const pending = pool.submit(item)
+      if (pending === undefined) {
+        answer(() => { sendError(res, 'IDV_ERR_OVERLOADED', 'chip verification is at capacity', requestId) })
+        return
+      }
+      pending.then((result) => {
+        const reply = buildAnswer(requestId, result, deps.verifier)
+        answer(() => { send(res, 200, CONTENT_TYPES[responseType], responseType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply), requestId) })
+      }, (err: unknown) => {
+        const code = err instanceof ChipPoolError ? err.code : undefined
+        deps.log.error({ err, requestId, code }, 'chip verification failed')
+        // A trust store that cannot load fails closed, as an operator problem rather than a bug.
+        if (code === 'IDV_ERR_TRUST_STORE') answer(() => { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'the CSCA trust store cannot be loaded (see the service log)', requestId) })
+        else answer(() => { sendError(res, 'IDV_ERR_INTERNAL', 'chip verification failed; the worker was replaced', requestId) })
+      })
+    },
+    onTooLarge () {
+      res.cork(() => { sendError(res, 'IDV_ERR_PAYLOAD_TOO_LARGE', `the body limit here is ${deps.maxBodyBytes} bytes`, requestId, true) })
+    },
+    onAborted () { aborted = true }
+  })
+}
+
+function buildAnswer (requestId: string, result: ChipResult, verifier: Verifier): ChipAnswer {
+  const registry = result.valid && result.identity !== undefined ? matchRegistry(result.identity, verifier) : null
+  const a: ChipAnswer = { requestId, match: registry?.match ?? false, valid: result.valid, checks: result.checks, registry }
+  if (result.reason !== undefined) a.reason = result.reason
+  if (result.signatureAlgorithm !== undefined) a.signatureAlgorithm = result.signatureAlgorithm
+  if (result.digestAlgorithm !== undefined) a.digestAlgorithm = result.digestAlgorithm
+  return a
+}
+
+/**
+ * The chip's identity against the register. The MRZ name has no diacritics, so
+ * without a verified DG13 the name can at best be `match_without_diacritics`.
+ */
+function matchRegistry (id: ChipIdentity, verifier: Verifier): VerifyOutcome {
+  const attributes: Array<readonly [AttributeName, string]> = [
+    ['fullName', id.fullName ?? id.mrzName],
+    ['dateOfBirth', id.dateOfBirth],
+    ['gender', id.gender]
+  ]
+  if (id.expiryDate !== undefined) attributes.push(['cardExpiryDate', id.expiryDate])
+  return verifier.verify({ key: pinToKey(id.pin), attributes })
+}

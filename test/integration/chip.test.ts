@@ -1,0 +1,157 @@
+/**
+ * POST /v1/chip/verify end to end: a real server, a real Piscina crypto pool,
+ * a test PKI (CSCA + Document Signers) and chips for citizens in the register.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Packr, Unpackr } from 'msgpackr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CitizenRecord } from '../../src/domain/citizen.js'
+import { AN, DUONG, createTestPki, makeChip, type KeyAlg, type TestChip, type TestCitizen, type TestPki } from '../helpers/chip-pki.js'
+import { startTestServer, type TestServer } from '../helpers/server.js'
+import { prng } from '../helpers/chip-pki.js'
+
+const toRecord = (c: TestCitizen, status: CitizenRecord['status'] = 'active'): CitizenRecord => ({
+  pin: c.pin, fullName: c.fullName, dateOfBirth: c.dateOfBirth, gender: c.gender, status,
+  ...(c.expiry !== null ? { cardExpiryDate: c.expiry, cardIssueDate: '2024-01-01' } : {})
+})
+// Registered under AN's PIN with another name; DUONG's PIN is absent (unknown) in the second server.
+const KHOA: TestCitizen = { ...AN, pin: '001099054321', fullName: 'Nguyễn Văn Khoa' }
+const DECEASED: TestCitizen = { ...AN, pin: '001099011111', fullName: 'Nguyễn Văn Bảy' }
+
+let pki: TestPki
+let s: TestServer
+beforeAll(async () => {
+  pki = createTestPki()
+  s = await startTestServer({
+    citizens: 100,
+    extra: [toRecord(AN), toRecord(DUONG), { ...toRecord(KHOA), fullName: 'Nguyễn Văn Khoá Khác' }, toRecord(DECEASED, 'deceased')],
+    config: { cscaDir: pki.trustDir, cryptoThreads: 2 }
+  })
+}, 60_000)
+afterAll(async () => { await s.close() })
+
+function jsonBody (chip: TestChip): string {
+  const dataGroups: Record<string, string> = {}
+  for (const [n, b] of chip.dataGroups) dataGroups[String(n)] = Buffer.from(b).toString('base64')
+  return JSON.stringify({ sod: Buffer.from(chip.sod).toString('base64'), dataGroups })
+}
+
+async function verifyChip (body: string | Uint8Array, type = 'application/json', url = s.url): Promise<{ status: number, body: any }> {
+  const res = await fetch(`${url}/v1/chip/verify`, { method: 'POST', headers: { 'content-type': type }, body })
+  const raw = Buffer.from(await res.arrayBuffer())
+  const ct = res.headers.get('content-type') ?? ''
+  return { status: res.status, body: ct.includes('msgpack') ? new Unpackr({ useRecords: false }).unpack(raw) : JSON.parse(raw.toString()) }
+}
+
+describe('POST /v1/chip/verify', () => {
+  it.each(['rsa', 'rsa-pss', 'ecdsa'] as KeyAlg[])('accepts a genuine %s chip and matches the register with DG13 diacritics', async (alg) => {
+    const r = await verifyChip(jsonBody(makeChip({ citizen: AN, ds: pki.ds[alg] })))
+    expect(r.status).toBe(200)
+    expect(r.body.valid).toBe(true)
+    expect(r.body.checks.every((c: { ok: boolean }) => c.ok)).toBe(true)
+    expect(r.body.registry).toEqual({ match: true, citizen: 'active', attributes: { fullName: 'match', dateOfBirth: 'match', gender: 'match', cardExpiryDate: 'match' } })
+    expect(r.body.match).toBe(true)
+    expect(JSON.stringify(r.body)).not.toContain(AN.pin)
+  })
+
+  it('without DG13 the name can at best match without diacritics', async () => {
+    const r = await verifyChip(jsonBody(makeChip({ citizen: DUONG, ds: pki.ds.ecdsa, dataGroups: [1, 2] })))
+    expect(r.body.valid).toBe(true)
+    expect(r.body.registry.attributes.fullName).toBe('match_without_diacritics')
+    expect(r.body.match).toBe(false)
+  })
+
+  it('reports a tampered data group and answers no registry match', async () => {
+    for (const dg of [1, 2, 13]) {
+      const r = await verifyChip(jsonBody(makeChip({ citizen: AN, ds: pki.ds.ecdsa, tamperDg: dg })))
+      expect(r.status).toBe(200)
+      expect(r.body).toMatchObject({ valid: false, reason: 'DG_HASH_MISMATCH', registry: null, match: false })
+    }
+  })
+
+  it('reports an untrusted Document Signer and a bad signature', async () => {
+    expect((await verifyChip(jsonBody(makeChip({ citizen: AN, ds: pki.rogueDs })))).body.reason).toBe('DS_NOT_TRUSTED')
+    expect((await verifyChip(jsonBody(makeChip({ citizen: AN, ds: pki.ds.rsa, tamperSignature: true })))).body.reason).toBe('SOD_SIGNATURE_INVALID')
+  })
+
+  it('matches a genuine chip against unknown, inactive and differently named citizens', async () => {
+    const unknown = { ...AN, pin: '001099099999' }
+    expect((await verifyChip(jsonBody(makeChip({ citizen: unknown, ds: pki.ds.ecdsa })))).body.registry.citizen).toBe('unknown')
+    const dead = (await verifyChip(jsonBody(makeChip({ citizen: DECEASED, ds: pki.ds.ecdsa })))).body
+    expect(dead).toMatchObject({ valid: true, match: false, registry: { citizen: 'inactive' } })
+    const other = (await verifyChip(jsonBody(makeChip({ citizen: KHOA, ds: pki.ds.ecdsa })))).body
+    expect(other).toMatchObject({ valid: true, match: false, registry: { citizen: 'active', attributes: { fullName: 'mismatch' } } })
+  })
+
+  it('takes raw bytes in MessagePack and answers in MessagePack', async () => {
+    const chip = makeChip({ citizen: AN, ds: pki.ds.ecdsa })
+    const body = new Packr({ useRecords: false }).pack({ sod: Buffer.from(chip.sod), dataGroups: Object.fromEntries([...chip.dataGroups].map(([n, b]) => [String(n), Buffer.from(b)])) })
+    const r = await verifyChip(body, 'application/vnd.msgpack')
+    expect(r.body).toMatchObject({ valid: true, match: true })
+  })
+
+  it('refuses malformed requests with problems, not 500s', async () => {
+    const cases = ['{}', '{"sod":"!!!","dataGroups":{"1":"AAAA"}}', '{"sod":"AAAA","dataGroups":{"99":"AAAA"}}', '{"sod":"AAAA","dataGroups":{"2":"AAAA"}}', '[]']
+    for (const body of cases) {
+      const r = await verifyChip(body)
+      expect(r.status, body).toBe(400)
+      expect(r.body.code).toBe('IDV_ERR_INVALID_FIELD')
+    }
+  })
+
+  it('answers 300 randomly mutated chips with invalid verdicts, never a 500', async () => {
+    const chip = makeChip({ citizen: AN, ds: pki.ds.ecdsa })
+    const rand = prng(7)
+    const answers = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
+      const sod = Buffer.from(chip.sod)
+      if (i % 3 === 0) {
+        const cut = sod.subarray(0, Math.floor(rand() * sod.length))
+        return await verifyChip(JSON.stringify({ sod: cut.toString('base64') || 'AAAA', dataGroups: { 1: Buffer.from(chip.dataGroups.get(1)!).toString('base64') } }))
+      }
+      for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) sod[Math.floor(rand() * sod.length)] = Math.floor(rand() * 256)
+      return await verifyChip(JSON.stringify({ sod: sod.toString('base64'), dataGroups: { 1: Buffer.from(chip.dataGroups.get(1)!).toString('base64') } }))
+    }))
+    for (const a of answers) {
+      expect(a.status).toBe(200)
+      if (a.body.valid === false) expect(typeof a.body.reason).toBe('string')
+    }
+    expect(answers.filter((a) => a.body.valid === true).length).toBeLessThan(5)
+  })
+
+  it('picks up a new CSCA dropped into the trust directory without a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idv-trust-'))
+    mkdirSync(dir, { recursive: true })
+    const second = await startTestServer({ citizens: 10, extra: [toRecord(AN)], config: { cscaDir: dir, cryptoThreads: 1 } })
+    try {
+      const body = jsonBody(makeChip({ citizen: AN, ds: pki.ds.ecdsa }))
+      // An empty trust directory fails closed, as a configuration problem.
+      const before = await verifyChip(body, 'application/json', second.url)
+      expect(before.status).toBe(503)
+      expect(before.body.code).toBe('IDV_ERR_CHIP_NOT_CONFIGURED')
+      copyFileSync(join(pki.trustDir, 'csca.pem'), join(dir, 'csca.pem'))
+      let valid = false
+      for (let i = 0; i < 50 && !valid; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        valid = (await verifyChip(body, 'application/json', second.url)).body.valid === true
+      }
+      expect(valid).toBe(true)
+    } finally {
+      await second.close()
+    }
+  })
+})
+
+describe('without a trust store', () => {
+  it('answers 503 with a code that tells the operator what to set', async () => {
+    const plain = await startTestServer({ citizens: 10 })
+    try {
+      const r = await verifyChip('{}', 'application/json', plain.url)
+      expect(r.status).toBe(503)
+      expect(r.body.code).toBe('IDV_ERR_CHIP_NOT_CONFIGURED')
+    } finally {
+      await plain.close()
+    }
+  })
+})
