@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Piscina } from 'piscina'
 import { RECORD_BYTES } from '../src/domain/record.js'
-import { ENCODE_WORKER, loadFile } from '../src/load/loader.js'
+import { DEFAULT_CHUNK_BYTES, ENCODE_WORKER, loadFile } from '../src/load/loader.js'
 import { openStore } from '../src/store/open.js'
 import type { StoreEntry } from '../src/store/types.js'
 import type { EncodedChunk } from '../src/load/encode-chunk.js'
@@ -33,6 +33,7 @@ if (!existsSync(file)) {
   console.error(`generating ${citizens} citizens → ${file}`)
   await writePopulation({ count: citizens, seed: 1, out: file })
 }
+const CHUNK_BYTES = DEFAULT_CHUNK_BYTES
 const scratch = mkdtempSync(join(tmpdir(), 'idv-bench-load-'))
 
 /** encode: all threads hash every chunk, nothing is stored. */
@@ -41,10 +42,11 @@ async function encodeOnly (): Promise<{ seconds: number, encoded: EncodedChunk[]
   const data = readFileSync(file)
   const chunks: Buffer[] = []
   for (let start = 0; start < data.length;) {
-    let end = Math.min(data.length, start + 2 * 1024 * 1024)
+    let end = Math.min(data.length, start + CHUNK_BYTES)
     const nl = data.indexOf(0x0a, end - 1)
     end = nl < 0 ? data.length : nl + 1
-    chunks.push(data.subarray(start, end))
+    // A copy, not a view: structured clone would send the whole file's buffer with every task.
+    chunks.push(Buffer.from(data.subarray(start, end)))
     start = end
   }
   const t = performance.now()

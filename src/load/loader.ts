@@ -46,6 +46,14 @@ export interface LoadSummary extends LoadProgress {
   readonly recordsPerSecond: number
 }
 
+/**
+ * Bytes of NDJSON per chunk (~50k citizens): one worker task and one durable
+ * transaction each. LMDB batches of random keys dirty about one leaf page per
+ * record, so bigger transactions amortise copy-on-write and the fsync; the
+ * window of chunks in flight keeps memory bounded (threads × 2 chunks).
+ */
+export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
+
 export const ENCODE_WORKER = (): string => join(packageRoot(), 'dist', 'src', 'workers', 'encode-worker.js')
 
 export async function loadFile (options: LoadOptions): Promise<LoadSummary> {
@@ -84,7 +92,7 @@ export async function loadFile (options: LoadOptions): Promise<LoadSummary> {
   let aborted = false
   try {
     let nextLine = 1
-    for await (const chunk of lineChunks(options.file, options.chunkBytes ?? 2 * 1024 * 1024)) {
+    for await (const chunk of lineChunks(options.file, options.chunkBytes ?? DEFAULT_CHUNK_BYTES)) {
       if (options.signal?.aborted === true) { aborted = true; break }
       bytesRead += chunk.length
       pending.push(pool.run({ hashKey: options.hashKey, chunk, firstLine: nextLine }))
