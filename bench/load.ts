@@ -13,14 +13,14 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Piscina } from 'piscina'
 import { RECORD_BYTES } from '../src/domain/record.js'
-import { DEFAULT_CHUNK_BYTES, ENCODE_WORKER, loadFile } from '../src/load/loader.js'
+import { DEFAULT_CHUNK_BYTES, ENCODE_WORKER, lineChunks, loadFile } from '../src/load/loader.js'
 import { openStore } from '../src/store/open.js'
 import type { StoreEntry } from '../src/store/types.js'
 import type { EncodedChunk } from '../src/load/encode-chunk.js'
 import type { EncodeTask } from '../src/workers/encode-worker.js'
 import { BENCH_KEY } from './lib/dataset.js'
 import { writePopulation } from '../src/population/generate.js'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { packageRoot } from '../src/paths.js'
 
 const { values } = parseArgs({ options: { citizens: { type: 'string', default: '1000000' }, threads: { type: 'string' } } })
@@ -33,25 +33,21 @@ if (!existsSync(file)) {
   console.error(`generating ${citizens} citizens → ${file}`)
   await writePopulation({ count: citizens, seed: 1, out: file })
 }
-const CHUNK_BYTES = DEFAULT_CHUNK_BYTES
 const scratch = mkdtempSync(join(tmpdir(), 'idv-bench-load-'))
 
-/** encode: all threads hash every chunk, nothing is stored. */
+/** encode: all threads hash every chunk, nothing is stored (records kept for the store-only run up to 2M). */
 async function encodeOnly (): Promise<{ seconds: number, encoded: EncodedChunk[] | undefined }> {
   const pool = new Piscina<EncodeTask, EncodedChunk>({ filename: ENCODE_WORKER(), minThreads: threads, maxThreads: threads })
-  const data = readFileSync(file)
-  const chunks: Buffer[] = []
-  for (let start = 0; start < data.length;) {
-    let end = Math.min(data.length, start + CHUNK_BYTES)
-    const nl = data.indexOf(0x0a, end - 1)
-    end = nl < 0 ? data.length : nl + 1
-    // A copy, not a view: structured clone would send the whole file's buffer with every task.
-    chunks.push(Buffer.from(data.subarray(start, end)))
-    start = end
-  }
-  const t = performance.now()
   const keep = citizens <= 2_000_000
-  const encoded = await Promise.all(chunks.map(async (chunk) => await pool.run({ hashKey: BENCH_KEY, chunk, firstLine: 1 })))
+  const encoded: EncodedChunk[] = []
+  const inFlight = new Set<Promise<void>>()
+  const t = performance.now()
+  for await (const chunk of lineChunks(file, DEFAULT_CHUNK_BYTES)) {
+    const p: Promise<void> = pool.run({ hashKey: BENCH_KEY, chunk, firstLine: 1 }).then((r) => { if (keep) encoded.push(r) }).finally(() => { inFlight.delete(p) })
+    inFlight.add(p)
+    if (inFlight.size >= threads * 2) await Promise.race(inFlight)
+  }
+  await Promise.all(inFlight)
   const seconds = (performance.now() - t) / 1000
   await pool.destroy()
   return { seconds, encoded: keep ? encoded : undefined }

@@ -112,7 +112,7 @@ export async function loadFile (options: LoadOptions): Promise<LoadSummary> {
 }
 
 /** Yields pieces of the file that end at a line end (the last may not). */
-async function * lineChunks (file: string, chunkBytes: number): AsyncGenerator<Buffer> {
+export async function * lineChunks (file: string, chunkBytes: number): AsyncGenerator<Buffer> {
   let carry: Buffer | undefined
   for await (const data of createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
     const buf = carry === undefined ? data : Buffer.concat([carry, data])

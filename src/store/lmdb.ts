@@ -10,7 +10,7 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { KEY_BYTES, keyBuffer, readKey, writeKey } from './key-bytes.js'
-import type { KeyRange, StorageCore, StoreEntry, StoreStats } from './types.js'
+import type { KeyRange, StorageCore, StoreEntry, StoreHandle, StoreStats } from './types.js'
 
 export interface LmdbOptions {
   readOnly?: boolean
@@ -54,7 +54,10 @@ class LmdbStore implements StorageCore {
 
   getFast (key: number): Uint8Array | undefined {
     writeKey(key, this.#key)
-    return this.#citizens.getBinaryFast(this.#key)
+    const fast = this.#citizens.getBinaryFast(this.#key)
+    // lmdb-js returns its whole shared read buffer with an own `length` property
+    // set to the value's size; a real view keeps subarray/set/Buffer.from honest.
+    return fast === undefined ? undefined : fast.subarray(0, fast.length)
   }
 
   get (key: number): Uint8Array | undefined {
@@ -69,7 +72,7 @@ class LmdbStore implements StorageCore {
       for (let i = 0; i < keys.length; i++) {
         writeKey(keys[i]!, this.#key)
         const fast = (this.#citizens as unknown as SnapshotGetter).getBinaryFast(this.#key, { transaction: txn })
-        out[i] = fast === undefined ? undefined : Uint8Array.prototype.slice.call(fast)
+        out[i] = fast === undefined ? undefined : Uint8Array.prototype.slice.call(fast, 0, fast.length)
       }
       return out
     } finally {
@@ -115,6 +118,11 @@ class LmdbStore implements StorageCore {
       bytesOnDisk = st.blocks * 512
     } catch { /* not created yet */ }
     return { entries: this.count(), bytesOnDisk, bytesInMemory: 0 }
+  }
+
+  /** LMDB is shared through the file system: each thread opens the same directory (lmdb-js shares the environment). */
+  shareHandle (): StoreHandle {
+    return { kind: 'lmdb', data: this.#dir }
   }
 
   async close (): Promise<void> {

@@ -6,9 +6,9 @@
  * engine's richer stats are narrowed to StoreStats. Reads stay synchronous and
  * allocation-light: getFast returns a view into the engine's shared memory.
  */
-import { open } from 'native-free-index'
-import type { Engine } from 'native-free-index'
-import type { KeyRange, StorageCore, StoreEntry, StoreStats } from './types.js'
+import { open, openShared } from 'native-free-index'
+import type { Engine, SharedHandle, SharedView } from 'native-free-index'
+import type { KeyRange, StorageCore, StoreEntry, StoreHandle, StoreStats } from './types.js'
 
 class NativeFreeStore implements StorageCore {
   readonly kind = 'native-free' as const
@@ -51,9 +51,43 @@ class NativeFreeStore implements StorageCore {
     return { entries: s.entries, bytesOnDisk: s.bytesOnDisk, bytesInMemory: s.bytesInMemory }
   }
 
+  shareHandle (): StoreHandle {
+    return { kind: 'native-free', data: this.engine.shareHandle() }
+  }
+
   close (): Promise<void> {
     return this.engine.close()
   }
+}
+
+/**
+ * A reader in another thread over the writer's SharedArrayBuffers: nothing is
+ * copied or rebuilt; new commits become visible as whole snapshots.
+ */
+class NativeFreeSharedStore implements StorageCore {
+  readonly kind = 'native-free' as const
+  private readonly view: SharedView
+  private readonly handle: StoreHandle
+
+  constructor (handle: StoreHandle) {
+    this.handle = handle
+    this.view = openShared(handle.data as SharedHandle)
+  }
+
+  getFast (key: number): Uint8Array | undefined { return this.view.getFast(key) }
+  get (key: number): Uint8Array | undefined { return this.view.get(key) }
+  getMany (keys: readonly number[]): Array<Uint8Array | undefined> { return this.view.getMany(keys) }
+  getMeta (name: string): Uint8Array | undefined { return this.view.getMeta(name) }
+  count (): number { return this.view.count() }
+  entries (range?: KeyRange): IterableIterator<[number, Uint8Array]> { return this.view.entries(range) }
+  async writeBatch (): Promise<void> { throw new Error('a shared native-free store is read-only: write through the owning thread') }
+  stats (): StoreStats { return { entries: this.view.count(), bytesOnDisk: 0, bytesInMemory: 0 } }
+  shareHandle (): StoreHandle { return this.handle }
+  async close (): Promise<void> { this.view.close() }
+}
+
+export function openNativeFreeShared (handle: StoreHandle): StorageCore {
+  return new NativeFreeSharedStore(handle)
 }
 
 /** Opens (creating if needed) a native-free-index store in dir. */

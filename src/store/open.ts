@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js'
 import type { StoreKind } from '../config.js'
 import type { RecordCodec } from '../domain/record.js'
 import { openLmdbStore } from './lmdb.js'
-import type { StorageCore } from './types.js'
+import type { StorageCore, StoreHandle } from './types.js'
 
 export const FINGERPRINT_META = 'hashKeyFingerprint'
 
@@ -24,6 +24,17 @@ export async function openStore (kind: StoreKind, dir: string, options: OpenStor
       // Loaded on demand: an LMDB deployment never loads the other engine, and vice versa.
       const { openNativeFreeStore } = await import('./native-free.js')
       return await openNativeFreeStore(dir, options)
+    }
+  }
+}
+
+/** Opens, in this thread, a reader over a store another thread opened (StorageCore.shareHandle()). */
+export async function openSharedStore (handle: StoreHandle): Promise<StorageCore> {
+  switch (handle.kind) {
+    case 'lmdb': return await openLmdbStore(handle.data as string)
+    case 'native-free': {
+      const { openNativeFreeShared } = await import('./native-free.js')
+      return openNativeFreeShared(handle)
     }
   }
 }

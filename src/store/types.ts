@@ -28,6 +28,16 @@ export interface KeyRange {
   readonly end?: number
 }
 
+/**
+ * An opaque, structured-cloneable description of an open store that another
+ * thread passes to openSharedStore() to read the same data without copying or
+ * rebuilding it.
+ */
+export interface StoreHandle {
+  readonly kind: 'lmdb' | 'native-free'
+  readonly data: unknown
+}
+
 export interface StorageCore {
   readonly kind: 'lmdb' | 'native-free'
   /**
@@ -51,6 +61,8 @@ export interface StorageCore {
   /** Records in ascending key order, from one consistent snapshot; values are copies. */
   entries (range?: KeyRange): IterableIterator<[number, Uint8Array]>
   stats (): StoreStats
+  /** A handle for readers in other threads (see openSharedStore). */
+  shareHandle (): StoreHandle
   /** Waits for pending writes, then releases files. Idempotent. */
   close (): Promise<void>
 }

@@ -4,7 +4,7 @@
  * contract (copies from get/getMany/entries, ascending key order, atomic-enough
  * batches, metadata, idempotent close).
  */
-import type { KeyRange, StorageCore, StoreEntry, StoreStats } from '../../src/store/types.js'
+import type { KeyRange, StorageCore, StoreEntry, StoreHandle, StoreStats } from '../../src/store/types.js'
 
 export class MemoryStore implements StorageCore {
   readonly kind = 'lmdb' as const
@@ -57,6 +57,10 @@ export class MemoryStore implements StorageCore {
     const end = range.end ?? Number.POSITIVE_INFINITY
     const keys = [...this.#records.keys()].filter((k) => k >= start && k < end).sort((a, b) => a - b)
     for (const k of keys) yield [k, this.#records.get(k)!.slice()]
+  }
+
+  shareHandle (): StoreHandle {
+    throw new Error('MemoryStore lives in one thread')
   }
 
   stats (): StoreStats {
