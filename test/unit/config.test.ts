@@ -3,6 +3,7 @@
  * every problem reported at once, a frozen result, and the key file placed
  * next to (not inside) the data directory.
  */
+import { availableParallelism } from 'node:os'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DEFAULTS, ENV_NAMES, defaultHashKeyFile, loadConfig } from '../../src/config.js'
@@ -31,6 +32,11 @@ describe('loadConfig defaults', () => {
       maxBatchBodyBytes: 16 * 1024 * 1024,
       maxBatchItems: 10_000,
       logLevel: 'info',
+      cscaDir: '',
+      crlFile: '',
+      cryptoThreads: availableParallelism(),
+      cryptoMaxQueue: 4096,
+      maxChipBodyBytes: 512 * 1024,
       demoCitizens: 100_000,
       demoSeed: 1
     })
@@ -68,6 +74,11 @@ describe('environment overrides', () => {
       IDV_MAX_BATCH_BODY_BYTES: '2048',
       IDV_MAX_BATCH_ITEMS: '5',
       IDV_LOG_LEVEL: 'debug',
+      IDV_CSCA_DIR: '/etc/idv/csca',
+      IDV_CRL_FILE: '/etc/idv/csca.crl',
+      IDV_CRYPTO_THREADS: '3',
+      IDV_CRYPTO_MAX_QUEUE: '99',
+      IDV_MAX_CHIP_BODY_BYTES: '4096',
       IDV_DEMO_CITIZENS: '10',
       IDV_DEMO_SEED: '4294967295'
     })
@@ -81,6 +92,11 @@ describe('environment overrides', () => {
       maxBatchBodyBytes: 2048,
       maxBatchItems: 5,
       logLevel: 'debug',
+      cscaDir: '/etc/idv/csca',
+      crlFile: '/etc/idv/csca.crl',
+      cryptoThreads: 3,
+      cryptoMaxQueue: 99,
+      maxChipBodyBytes: 4096,
       demoCitizens: 10,
       demoSeed: 4_294_967_295
     })
