@@ -138,12 +138,15 @@ function resolvePss (alg: AlgorithmIdentifier): SignatureScheme | { unsupported:
   const hash = DIGESTS.get(params.hashAlgorithm.algorithmId)
   if (hash === undefined) return { unsupported: `RSASSA-PSS hash ${REFUSED_DIGESTS.get(params.hashAlgorithm.algorithmId) ?? params.hashAlgorithm.algorithmId} is not supported` }
   if (params.maskGenAlgorithm.algorithmId !== OID_MGF1) return { unsupported: `RSASSA-PSS mask generation ${params.maskGenAlgorithm.algorithmId} is not MGF1` }
-  let mgfHash: string | undefined
+  let mgfAlg: pkijs.AlgorithmIdentifier
   try {
-    mgfHash = new pkijs.AlgorithmIdentifier({ schema: params.maskGenAlgorithm.algorithmParams }).algorithmId
+    mgfAlg = new pkijs.AlgorithmIdentifier({ schema: params.maskGenAlgorithm.algorithmParams })
   } catch {
     return { unsupported: 'RSASSA-PSS MGF1 parameters do not parse' }
   }
+  // Inner hash AlgorithmIdentifiers follow the same no-parameters-or-NULL rule as digests.
+  const mgfHash = mgfAlg.algorithmId
+  if (!hasNoParams(params.hashAlgorithm) || !hasNoParams(mgfAlg)) return { unsupported: 'RSASSA-PSS hash parameters must be absent or NULL' }
   if (DIGESTS.get(mgfHash) !== hash) return { unsupported: `RSASSA-PSS MGF1 hash ${mgfHash} differs from the signature hash ${hash}` }
   if (params.trailerField !== 1) return { unsupported: `RSASSA-PSS trailer field ${params.trailerField} is not 1` }
   if (!Number.isSafeInteger(params.saltLength) || params.saltLength < 0 || params.saltLength > 1024) return { unsupported: 'RSASSA-PSS salt length out of range' }

@@ -32,12 +32,33 @@ export function decodeWhole (bytes: Uint8Array, what: string, strictDer = false)
   const { offset, result } = asn1js.fromBER(bytes, BER_LIMITS)
   if (offset === -1) fail(`${what}: ${result.error || 'not valid BER'}`)
   if (offset !== bytes.byteLength) fail(`${what}: ${bytes.byteLength - offset} trailing bytes`)
-  if (strictDer) assertDer(result, what)
+  checkTree(result, what, strictDer)
   return result
 }
 
-/** Walks an asn1js tree and fails on the first encoding that DER forbids (X.690 §10, §11). */
-export function assertDer (node: asn1js.AsnType, what: string): void {
+/**
+ * Walks an asn1js tree. Always: every element's declared length must match
+ * what it contains (asn1js 3.1 lets a child run past its parent's declared
+ * end, so a shortened outer length would otherwise go unnoticed). With
+ * `strictDer`: fails on the first encoding DER forbids (X.690 §10, §11).
+ */
+export function checkTree (node: asn1js.AsnType, what: string, strictDer: boolean): void {
+  const { idBlock, lenBlock } = node
+  if (!lenBlock.isIndefiniteForm) {
+    if (node.valueBeforeDecodeView.byteLength !== idBlock.blockLength + lenBlock.blockLength + lenBlock.length) fail(`${what}: element overruns its declared length`)
+    if (node instanceof asn1js.Constructed) {
+      let sum = 0
+      for (const child of node.valueBlock.value) sum += child.valueBeforeDecodeView.byteLength
+      if (sum !== lenBlock.length) fail(`${what}: contents overrun their declared length`)
+    }
+  }
+  if (strictDer) checkDerRules(node, what)
+  if (node instanceof asn1js.Constructed) {
+    for (const child of node.valueBlock.value) checkTree(child, what, strictDer)
+  }
+}
+
+function checkDerRules (node: asn1js.AsnType, what: string): void {
   const { idBlock, lenBlock } = node
   if (lenBlock.isIndefiniteForm) fail(`${what}: indefinite length is not DER`)
   if (lenBlock.longFormUsed && (lenBlock.length < 128 || lenBlock.blockLength !== 1 + byteLength(lenBlock.length))) fail(`${what}: non-minimal length is not DER`)
@@ -60,9 +81,6 @@ export function assertDer (node: asn1js.AsnType, what: string): void {
       const v = node.valueBlock.valueHexView
       if (v.byteLength !== 1 || (v[0] !== 0x00 && v[0] !== 0xff)) fail(`${what}: BOOLEAN is not 00 or FF`)
     }
-  }
-  if (node instanceof asn1js.Constructed) {
-    for (const child of node.valueBlock.value) assertDer(child, what)
   }
 }
 

@@ -10,6 +10,18 @@
  *   certificates as raw DER blocks. pkijs Certificate objects are expensive
  *   to build, and the trust store caches DS certificates by DER hash, so a
  *   certificate is parsed by pkijs only the first time it is seen.
+ * - Layout templates: asn1js costs microseconds per element, so a full
+ *   decode of a SOD (certificate included) costs several times the signature
+ *   check. SODs from one Document Signer are byte-identical except for the
+ *   contents of a few primitive elements (the LDSSecurityObject, the
+ *   messageDigest and signingTime values, the signature). After a full,
+ *   strict parse, the SOD's bytes and those element-content regions are kept
+ *   as a template. A later SOD of the same length whose bytes equal the
+ *   template everywhere outside the regions has, by construction, the same
+ *   element tree (every tag and length byte is compared), so its fields are
+ *   read straight from the regions. Leaf contents are still validated: the
+ *   LDSSecurityObject is decoded (itself through a template of its own) and
+ *   the signing time is decoded by asn1js. Anything else is a full parse.
  * - The result is an answer, never an exception: the caller gets
  *   `{ ok: false, detail }` for anything malformed, including exceptions
  *   thrown from inside asn1js/pkijs on hostile input.
@@ -81,7 +93,13 @@ export function parseSod (bytes: Uint8Array, maxBytes: number): SodParseResult {
   if (bytes.byteLength === 0) return { ok: false, detail: 'SOD is empty' }
   if (bytes.byteLength > maxBytes) return { ok: false, detail: `SOD is ${bytes.byteLength} bytes, more than ${maxBytes}` }
   try {
-    return { ok: true, sod: parseSodOrThrow(bytes) }
+    const tpl = findTemplate(sodTemplates, bytes)
+    if (tpl !== undefined) return { ok: true, sod: fromTemplate(tpl, bytes) }
+    // Parse a private copy: the template keeps it, and the caller may reuse its buffer.
+    const copy = bytes.slice()
+    const { sod, layout } = parseSodOrThrow(copy)
+    addTemplate(sodTemplates, { ...layout, bytes: copy, fixed: sod })
+    return { ok: true, sod }
   } catch (err) {
     // pkijs/asn1js throw plain Errors (and RangeError on pathological nesting);
     // all of them mean the same thing to the caller: this is not a SOD.
@@ -89,7 +107,25 @@ export function parseSod (bytes: Uint8Array, maxBytes: number): SodParseResult {
   }
 }
 
-function parseSodOrThrow (bytes: Uint8Array): ParsedSod {
+/** Where the per-chip parts of a SOD lie (offsets into its bytes). */
+interface SodLayout {
+  /** Content of the eContent OCTET STRING (the LDSSecurityObject). */
+  readonly eContent: Region
+  /** The whole [0] signedAttrs element (re-tagged 0x31 for verification). */
+  readonly signedAttrs: Region
+  readonly messageDigest?: Region
+  /** The whole signingTime value element (tag included), decoded again per chip. */
+  readonly signingTime?: Region
+  readonly signature: Region
+  /** Bytes outside the variable regions: these must match for the template to apply. */
+  readonly fixedRanges: readonly Region[]
+}
+
+interface SodTemplate extends SodLayout, Template {
+  readonly fixed: ParsedSod
+}
+
+function parseSodOrThrow (bytes: Uint8Array): { sod: ParsedSod, layout: SodLayout } {
   let root = decodeWhole(bytes, 'SOD', true)
   // EF.SOD as read from the chip is [APPLICATION 23] { ContentInfo }; accept the bare ContentInfo too.
   if (root.idBlock.tagClass === 2) {
@@ -131,19 +167,122 @@ function parseSodOrThrow (bytes: Uint8Array): ParsedSod {
     if (block instanceof asn1js.Sequence) certificates.push(block.valueBeforeDecodeView)
   }
 
-  const { ldsHashOid, dgHashes } = parseLdsSecurityObject(eContent)
-  const attrs = readSignedAttributes(signer)
-  return {
+  const { ldsHashOid, dgHashes } = parseLdsCached(eContent)
+  const attrs = readSignedAttributes(signer, bytes)
+  const sod: ParsedSod = {
     ldsHashOid,
     dgHashes,
     eContent,
     signerDigestOid: signer.digestAlgorithm.algorithmId,
     signatureAlgorithm: signer.signatureAlgorithm,
     signature: signer.signature.valueBlock.valueHexView,
-    ...attrs,
+    ...attrs.values,
     signerId: readSignerId(signer, signer.version),
     certificates
   }
+  // Offsets of the per-chip parts, for the template. With copyInput: false every block views `bytes`.
+  const signedAttrsBlock = (signerBlocks[0] as asn1js.Sequence).valueBlock.value.find(b => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 0)
+  if (signedAttrsBlock === undefined) fail('SignerInfo has no signed attributes')
+  const variable = [contentOf(bytes, encap.eContent), contentOf(bytes, signer.signature), ...attrs.regions.map(r => r.region)]
+  const layout = {
+    eContent: contentOf(bytes, encap.eContent),
+    signedAttrs: whole(bytes, signedAttrsBlock),
+    signature: contentOf(bytes, signer.signature),
+    ...Object.fromEntries(attrs.regions.map(r => [r.name, r.region])),
+    fixedRanges: complement(variable, bytes.byteLength)
+  }
+  return { sod, layout }
+}
+
+// ---------------------------------------------------------------------------
+// Layout templates (see the file header)
+
+interface Region { readonly start: number, readonly end: number }
+
+interface Template {
+  readonly bytes: Uint8Array
+  readonly fixedRanges: readonly Region[]
+}
+
+/** Templates by total length. Bounded: a real deployment has a few per DS (ECDSA signature lengths, DG sets). */
+const MAX_TEMPLATES = 128
+const sodTemplates = new Map<number, SodTemplate[]>()
+const ldsTemplates = new Map<number, LdsTemplate[]>()
+
+function findTemplate<T extends Template> (store: Map<number, T[]>, bytes: Uint8Array): T | undefined {
+  const list = store.get(bytes.byteLength)
+  if (list === undefined) return undefined
+  for (const tpl of list) {
+    let same = true
+    for (const r of tpl.fixedRanges) {
+      if (Buffer.compare(bytes.subarray(r.start, r.end), tpl.bytes.subarray(r.start, r.end)) !== 0) { same = false; break }
+    }
+    if (same) return tpl
+  }
+  return undefined
+}
+
+function addTemplate<T extends Template> (store: Map<number, T[]>, tpl: T): void {
+  let total = 0
+  for (const list of store.values()) total += list.length
+  // Crude but sufficient bound: templates are rebuilt from the next full parse.
+  if (total >= MAX_TEMPLATES) store.clear()
+  const list = store.get(tpl.bytes.byteLength)
+  if (list === undefined) store.set(tpl.bytes.byteLength, [tpl])
+  else list.unshift(tpl)
+}
+
+function fromTemplate (tpl: SodTemplate, bytes: Uint8Array): ParsedSod {
+  const at = (r: Region): Uint8Array => bytes.subarray(r.start, r.end)
+  const eContent = at(tpl.eContent)
+  const { ldsHashOid, dgHashes } = parseLdsCached(eContent)
+  const signedAttrs = bytes.slice(tpl.signedAttrs.start, tpl.signedAttrs.end)
+  signedAttrs[0] = 0x31
+  let signingTime: Date | undefined
+  if (tpl.signingTime !== undefined) {
+    const value = decodeWhole(at(tpl.signingTime), 'signingTime', true)
+    if (!(value instanceof asn1js.UTCTime) && !(value instanceof asn1js.GeneralizedTime)) fail('signingTime attribute is not a time')
+    signingTime = value.toDate()
+    if (Number.isNaN(signingTime.getTime())) fail('signingTime attribute is not a valid date')
+  }
+  const { signingTime: _t, messageDigest: _m, ...fixed } = tpl.fixed
+  return {
+    ...fixed,
+    ldsHashOid,
+    dgHashes,
+    eContent,
+    signedAttrs,
+    signature: at(tpl.signature),
+    ...(tpl.messageDigest !== undefined ? { messageDigest: at(tpl.messageDigest) } : {}),
+    ...(signingTime !== undefined ? { signingTime } : {})
+  }
+}
+
+/** The content bytes of a primitive element (after its tag and length). */
+function contentOf (bytes: Uint8Array, block: asn1js.AsnType): Region {
+  if (block.idBlock.isConstructed) fail('expected a primitive element')
+  const r = whole(bytes, block)
+  return { start: r.start + block.idBlock.blockLength + block.lenBlock.blockLength, end: r.end }
+}
+
+function whole (bytes: Uint8Array, block: asn1js.AsnType): Region {
+  const view = block.valueBeforeDecodeView
+  if (view.buffer !== bytes.buffer) fail('element does not view the SOD buffer')
+  const start = view.byteOffset - bytes.byteOffset
+  return { start, end: start + view.byteLength }
+}
+
+/** The ranges of [0, length) not covered by `regions` (which do not overlap). */
+function complement (regions: readonly Region[], length: number): Region[] {
+  const sorted = [...regions].sort((a, b) => a.start - b.start)
+  const out: Region[] = []
+  let pos = 0
+  for (const r of sorted) {
+    if (r.start > pos) out.push({ start: pos, end: r.start })
+    pos = Math.max(pos, r.end)
+  }
+  if (pos < length) out.push({ start: pos, end: length })
+  return out
 }
 
 function readSignerId (signer: pkijs.SignerInfo, version: number): SignerId {
@@ -169,7 +308,8 @@ interface SignedAttrs {
   signingTime?: Date
 }
 
-function readSignedAttributes (signer: pkijs.SignerInfo): SignedAttrs {
+function readSignedAttributes (signer: pkijs.SignerInfo, bytes: Uint8Array): { values: SignedAttrs, regions: Array<{ name: 'messageDigest' | 'signingTime', region: Region }> } {
+  const regions: Array<{ name: 'messageDigest' | 'signingTime', region: Region }> = []
   // ICAO requires signed attributes: the signature covers them, not the LDSSecurityObject directly.
   if (signer.signedAttrs === undefined || signer.signedAttrs.encodedValue.byteLength === 0) fail('SignerInfo has no signed attributes')
   // The signature is computed over the DER of SET OF Attribute (tag 0x31), not the [0] IMPLICIT tag on the wire (RFC 5652 §5.4).
@@ -191,14 +331,16 @@ function readSignedAttributes (signer: pkijs.SignerInfo): SignedAttrs {
     } else if (attr.type === OID_MESSAGE_DIGEST) {
       if (!(value instanceof asn1js.OctetString)) fail('messageDigest attribute is not an OCTET STRING')
       out.messageDigest = new Uint8Array(value.getValue())
+      regions.push({ name: 'messageDigest', region: contentOf(bytes, value) })
     } else if (attr.type === OID_SIGNING_TIME) {
       if (!(value instanceof asn1js.UTCTime) && !(value instanceof asn1js.GeneralizedTime)) fail('signingTime attribute is not a time')
       const date = value.toDate()
       if (Number.isNaN(date.getTime())) fail('signingTime attribute is not a valid date')
       out.signingTime = date
+      regions.push({ name: 'signingTime', region: whole(bytes, value) })
     }
   }
-  return out
+  return { values: out, regions }
 }
 
 /**
@@ -206,7 +348,31 @@ function readSignedAttributes (signer: pkijs.SignerInfo): SignedAttrs {
  *   dataGroupHashValues SEQUENCE OF SEQUENCE { dataGroupNumber INTEGER (1..16), hashValue OCTET STRING },
  *   ldsVersionInfo LDSVersionInfo OPTIONAL }
  */
-function parseLdsSecurityObject (eContent: Uint8Array): { ldsHashOid: string, dgHashes: Map<number, Uint8Array> } {
+interface LdsTemplate extends Template {
+  readonly ldsHashOid: string
+  readonly hashRegions: ReadonlyArray<readonly [number, Region]>
+}
+
+/** The LDSSecurityObject through its own template: per chip only the hash values differ. */
+function parseLdsCached (eContent: Uint8Array): { ldsHashOid: string, dgHashes: Map<number, Uint8Array> } {
+  const tpl = findTemplate(ldsTemplates, eContent)
+  if (tpl !== undefined) {
+    const dgHashes = new Map<number, Uint8Array>()
+    for (const [n, r] of tpl.hashRegions) dgHashes.set(n, eContent.subarray(r.start, r.end))
+    return { ldsHashOid: tpl.ldsHashOid, dgHashes }
+  }
+  const copy = eContent.slice()
+  const parsed = parseLdsSecurityObject(copy)
+  addTemplate(ldsTemplates, {
+    bytes: copy,
+    fixedRanges: complement(parsed.hashRegions.map(([, r]) => r), copy.byteLength),
+    ldsHashOid: parsed.ldsHashOid,
+    hashRegions: parsed.hashRegions
+  })
+  return parsed
+}
+
+function parseLdsSecurityObject (eContent: Uint8Array): { ldsHashOid: string, dgHashes: Map<number, Uint8Array>, hashRegions: Array<[number, Region]> } {
   const root = decodeWhole(eContent, 'LDSSecurityObject', true)
   if (!(root instanceof asn1js.Sequence)) fail('LDSSecurityObject is not a SEQUENCE')
   const [version, hashAlg, values, versionInfo, ...extra] = root.valueBlock.value
@@ -220,6 +386,7 @@ function parseLdsSecurityObject (eContent: Uint8Array): { ldsHashOid: string, dg
   if (!hasNoParams(ldsHashAlg)) fail('LDSSecurityObject hashAlgorithm has parameters')
   const ldsHashOid = ldsHashAlg.algorithmId
   const dgHashes = new Map<number, Uint8Array>()
+  const hashRegions: Array<[number, Region]> = []
   for (const entry of values.valueBlock.value) {
     if (!(entry instanceof asn1js.Sequence)) fail('DataGroupHash is not a SEQUENCE')
     const [num, hash] = entry.valueBlock.value
@@ -230,7 +397,8 @@ function parseLdsSecurityObject (eContent: Uint8Array): { ldsHashOid: string, dg
     if (n < 1 || n > 16) fail(`data group number ${n} is outside 1..16`)
     if (dgHashes.has(n)) fail(`DG${n} is listed twice`)
     dgHashes.set(n, new Uint8Array(hash.getValue()))
+    hashRegions.push([n, contentOf(eContent, hash)])
   }
   if (dgHashes.size === 0) fail('LDSSecurityObject lists no data groups')
-  return { ldsHashOid, dgHashes }
+  return { ldsHashOid, dgHashes, hashRegions }
 }

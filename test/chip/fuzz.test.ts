@@ -1,0 +1,158 @@
+/**
+ * Hostile input: truncated and randomly mutated SODs and data groups.
+ *
+ * Property: verifyChip never throws, never hangs, and every answer for bytes
+ * that differ from a genuine chip is `valid: false` with a reason code. The
+ * PRNG is seeded so a failure reproduces; the failing mutation is printed.
+ * One trust store is shared so the DS cache is exercised the way a worker
+ * would (mutated certificates miss it, intact ones hit it).
+ */
+import { beforeAll, describe, expect, it } from 'vitest'
+import { loadTrustStore, REASONS, verifyChip, type ChipInput, type ChipResult, type TrustStore } from '../../src/chip/index.js'
+import { AN, DUONG, createTestPki, makeChip, prng, type TestChip, type TestPki } from '../helpers/chip-pki.js'
+
+const REASON_CODES = new Set<string>(Object.values(REASONS))
+const MUTATIONS = 10_000
+
+let pki: TestPki
+let trust: TrustStore
+let chips: TestChip[]
+
+beforeAll(() => {
+  pki = createTestPki()
+  trust = loadTrustStore(pki.trustDir, { crlFiles: pki.crlFile })
+  chips = [
+    makeChip({ citizen: AN, ds: pki.ds.rsa }),
+    makeChip({ citizen: DUONG, ds: pki.ds['rsa-pss'], wrap: false }),
+    makeChip({ citizen: AN, ds: pki.ds.ecdsa, ldsHash: 'sha512', signerHash: 'sha384' })
+  ]
+  for (const chip of chips) expect(verifyChip(chip, trust).valid).toBe(true)
+})
+
+function expectRejectedWithReason (r: ChipResult, what: string): void {
+  if (r.valid || r.reason === undefined || !REASON_CODES.has(r.reason) || r.identity !== undefined) {
+    throw new Error(`${what}: expected a rejection with a reason, got ${JSON.stringify(r)}`)
+  }
+  for (const c of r.checks) {
+    if (!c.ok && (c.reason === undefined || !REASON_CODES.has(c.reason))) throw new Error(`${what}: failed check without a known reason ${JSON.stringify(c)}`)
+  }
+}
+
+type Mutator = (b: Uint8Array, rnd: () => number) => Uint8Array
+
+const at = (b: Uint8Array, rnd: () => number): number => Math.floor(rnd() * b.length)
+const byte = (rnd: () => number): number => Math.floor(rnd() * 256)
+
+/** Mutations aimed at DER: bit flips, length bytes, insertions, deletions, splices, duplicated ranges. */
+const MUTATORS: ReadonlyArray<[string, Mutator]> = [
+  ['flip bit', (b, rnd) => { const c = b.slice(); const i = at(c, rnd); c[i] = (c[i] ?? 0) ^ (1 << Math.floor(rnd() * 8)); return c }],
+  ['set byte', (b, rnd) => { const c = b.slice(); c[at(c, rnd)] = byte(rnd); return c }],
+  ['length byte extreme', (b, rnd) => { const c = b.slice(); c[at(c, rnd)] = [0x00, 0x7f, 0x80, 0x81, 0x82, 0x84, 0x89, 0xff][Math.floor(rnd() * 8)] ?? 0x80; return c }],
+  ['insert byte', (b, rnd) => { const i = at(b, rnd); return concat(b.subarray(0, i), Uint8Array.of(byte(rnd)), b.subarray(i)) }],
+  ['delete byte', (b, rnd) => { const i = at(b, rnd); return concat(b.subarray(0, i), b.subarray(i + 1)) }],
+  ['delete range', (b, rnd) => { const i = at(b, rnd); return concat(b.subarray(0, i), b.subarray(Math.min(b.length, i + 1 + Math.floor(rnd() * 64)))) }],
+  ['duplicate range', (b, rnd) => { const i = at(b, rnd); const j = Math.min(b.length, i + 1 + Math.floor(rnd() * 64)); return concat(b.subarray(0, j), b.subarray(i, j), b.subarray(j)) }],
+  ['random run', (b, rnd) => { const c = b.slice(); const i = at(c, rnd); for (let k = i; k < Math.min(c.length, i + 8); k++) c[k] = byte(rnd); return c }],
+  ['several flips', (b, rnd) => { const c = b.slice(); for (let k = 0; k < 4; k++) { const i = at(c, rnd); c[i] = (c[i] ?? 0) ^ 0xff } return c }],
+  ['append garbage', (b, rnd) => concat(b, Uint8Array.of(byte(rnd), byte(rnd)))]
+]
+
+function concat (...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) { out.set(p, o); o += p.length }
+  return out
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+}
+
+describe('fuzz', () => {
+  it('every truncation of each SOD is rejected with a reason', () => {
+    for (const chip of chips) {
+      for (let len = 0; len < chip.sod.length; len++) {
+        expectRejectedWithReason(verifyChip({ ...chip, sod: chip.sod.subarray(0, len) }, trust), `SOD truncated to ${len}`)
+      }
+    }
+  })
+
+  it('every truncation of DG1 and DG13 is rejected with a reason', () => {
+    const chip = chips[0] as TestChip
+    for (const n of [1, 13]) {
+      const dg = chip.dataGroups.get(n) as Uint8Array
+      for (let len = 0; len < dg.length; len++) {
+        const dataGroups = new Map(chip.dataGroups).set(n, dg.subarray(0, len))
+        expectRejectedWithReason(verifyChip({ sod: chip.sod, dataGroups }, trust), `DG${n} truncated to ${len}`)
+      }
+    }
+  })
+
+  it(`${MUTATIONS} seeded random mutations of SODs and data groups: no throw, always rejected with a reason`, () => {
+    const rnd = prng(20_240_701)
+    const counts = new Map<string, number>()
+    let identical = 0
+    for (let i = 0; i < MUTATIONS; i++) {
+      const chip = chips[i % chips.length] as TestChip
+      const [name, mutate] = MUTATORS[Math.floor(rnd() * MUTATORS.length)] as [string, Mutator]
+      // Mostly the SOD (the DER under test); a tenth of the time a hashed data group.
+      const target = rnd() < 0.9 ? 0 : rnd() < 0.5 ? 1 : 13
+      let input: ChipInput
+      let changed: boolean
+      if (target === 0) {
+        const sod = mutate(chip.sod, rnd)
+        changed = !sameBytes(sod, chip.sod)
+        input = { sod, dataGroups: chip.dataGroups }
+      } else {
+        const dg = chip.dataGroups.get(target) as Uint8Array
+        const mutated = mutate(dg, rnd)
+        changed = !sameBytes(mutated, dg)
+        input = { sod: chip.sod, dataGroups: new Map(chip.dataGroups).set(target, mutated) }
+      }
+      if (!changed) { identical++; continue }
+      let r: ChipResult
+      try {
+        r = verifyChip(input, trust)
+      } catch (err) {
+        throw new Error(`mutation #${i} (${name} on ${target === 0 ? 'SOD' : `DG${target}`}) threw: ${String(err)}`)
+      }
+      expectRejectedWithReason(r, `mutation #${i} (${name} on ${target === 0 ? 'SOD' : `DG${target}`})`)
+      counts.set(r.reason as string, (counts.get(r.reason as string) ?? 0) + 1)
+    }
+    // The mutations reach past the parser: hash, signature and certificate checks all see some of them.
+    expect(identical).toBeLessThan(MUTATIONS / 20)
+    expect(counts.get(REASONS.MALFORMED_SOD)).toBeGreaterThan(0)
+    expect(counts.get(REASONS.DG_HASH_MISMATCH)).toBeGreaterThan(0)
+    expect((counts.get(REASONS.SOD_SIGNATURE_INVALID) ?? 0) + (counts.get(REASONS.MESSAGE_DIGEST_MISMATCH) ?? 0)).toBeGreaterThan(0)
+  })
+
+  it('inputs of the wrong shape are answers, not exceptions', () => {
+    const chip = chips[0] as TestChip
+    const odd: unknown[] = [
+      undefined, null, {}, { sod: 'x', dataGroups: new Map() }, { sod: chip.sod, dataGroups: [[1, chip.dataGroups.get(1)]] },
+      { sod: chip.sod, dataGroups: new Map<unknown, unknown>([['1', chip.dataGroups.get(1)]]) },
+      { sod: chip.sod, dataGroups: new Map<unknown, unknown>([[1, 'not bytes']]) },
+      { sod: new Uint8Array(70_000), dataGroups: chip.dataGroups }
+    ]
+    for (const input of odd) expectRejectedWithReason(verifyChip(input as ChipInput, trust), `odd input ${String(input)}`)
+  })
+
+  it('deep nesting and huge declared lengths are refused quickly', () => {
+    const deep = new Uint8Array(4000)
+    for (let i = 0; i < deep.length; i += 2) { deep[i] = 0x30; deep[i + 1] = 0x80 }
+    const huge = Uint8Array.of(0x77, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x30, 0x00)
+    const started = performance.now()
+    for (const sod of [deep, huge]) expectRejectedWithReason(verifyChip({ sod, dataGroups: (chips[0] as TestChip).dataGroups }, trust), 'hostile length/nesting')
+    expect(performance.now() - started).toBeLessThan(1000)
+  })
+
+  it('non-DER re-encodings of a genuine SOD are refused (long-form length on the outer tag)', () => {
+    const sod = (chips[0] as TestChip).sod
+    // 77 82 LL LL … → 77 83 00 LL LL …: same value, non-minimal length.
+    expect(sod[1]).toBe(0x82)
+    const longer = concat(Uint8Array.of(0x77, 0x83, 0x00), sod.subarray(2))
+    const r = verifyChip({ ...(chips[0] as TestChip), sod: longer }, trust)
+    expectRejectedWithReason(r, 'non-minimal length')
+    expect(r.reason).toBe(REASONS.MALFORMED_SOD)
+  })
+})
