@@ -1,0 +1,94 @@
+/**
+ * The chip worker through a real Piscina pool.
+ *
+ * Piscina loads plain JavaScript, so the pool points at the compiled
+ * dist/src/workers/chip-worker.js (what `npm run build` produces and what the
+ * server will load). `npm test` only type-checks, so beforeAll recompiles the
+ * worker and the chip library into dist/ when any of their sources is newer
+ * than the built file — only those files, so the test does not depend on the
+ * rest of the tree compiling.
+ */
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { Piscina } from 'piscina'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { REASONS } from '../../src/chip/index.js'
+import type { ChipTask, ChipTaskResult } from '../../src/workers/chip-worker.js'
+import { AN, DUONG, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
+
+const ROOT = resolve(import.meta.dirname, '..', '..')
+const WORKER = join(ROOT, 'dist', 'src', 'workers', 'chip-worker.js')
+
+function ensureBuiltWorker (): void {
+  const sources = [join(ROOT, 'src', 'workers', 'chip-worker.ts'), ...readdirSync(join(ROOT, 'src', 'chip')).map(f => join(ROOT, 'src', 'chip', f))]
+  let builtAt = 0
+  try { builtAt = statSync(WORKER).mtimeMs } catch { /* not built yet */ }
+  if (sources.every(f => statSync(f).mtimeMs < builtAt)) return
+  execFileSync(process.execPath, [
+    join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '--rootDir', ROOT, '--outDir', join(ROOT, 'dist'), '--declaration', '--sourceMap',
+    '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--strict', '--skipLibCheck', '--types', 'node',
+    join(ROOT, 'src', 'workers', 'chip-worker.ts')
+  ], { stdio: 'pipe' })
+}
+
+let pki: TestPki
+let pool: Piscina<ChipTask, ChipTaskResult>
+let good: TestChip
+let bad: TestChip
+
+const item = (c: TestChip): ChipTask['items'][number] => ({ sod: c.sod, dataGroups: [...c.dataGroups] })
+
+beforeAll(() => {
+  ensureBuiltWorker()
+  pki = createTestPki()
+  good = makeChip({ citizen: AN, ds: pki.ds.ecdsa })
+  bad = makeChip({ citizen: DUONG, ds: pki.ds.rsa, tamperDg: 2 })
+  // One thread: the reload test needs every task to reach the same worker.
+  pool = new Piscina<ChipTask, ChipTaskResult>({ filename: WORKER, minThreads: 1, maxThreads: 1 })
+}, 120_000)
+
+afterAll(async () => {
+  await pool?.destroy()
+})
+
+describe('chip worker (Piscina)', () => {
+  it('verifies a batch and returns one plain result per item', async () => {
+    const out = await pool.run({ items: [item(good), item(bad), item(good)], trustDir: pki.trustDir, crlFile: pki.crlFile })
+    expect(out.ok).toBe(true)
+    if (!out.ok) return
+    expect(out.results.map(r => r.valid)).toEqual([true, false, true])
+    expect(out.results[0]?.identity?.fullName).toBe('Nguyễn Văn An')
+    expect(out.results[1]?.reason).toBe(REASONS.DG_HASH_MISMATCH)
+  })
+
+  it('reloads the trust store only when trustVersion changes', async () => {
+    const dir = join(pki.workDir, 'worker-trust')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'rogue.pem'), pki.rogueCsca.pem)
+    const run = (trustVersion: number): Promise<ChipTaskResult> => pool.run({ items: [item(good)], trustDir: dir, trustVersion })
+
+    const before = await run(1)
+    expect(before.ok && before.results[0]?.reason).toBe(REASONS.DS_NOT_TRUSTED)
+    copyFileSync(join(pki.trustDir, 'csca.pem'), join(dir, 'csca.pem'))
+    const sameVersion = await run(1)
+    expect(sameVersion.ok && sameVersion.results[0]?.valid).toBe(false)
+    const bumped = await run(2)
+    expect(bumped.ok && bumped.results[0]?.valid).toBe(true)
+  })
+
+  it('an unreadable trust store is a tagged failure, not a thrown error', async () => {
+    const out = await pool.run({ items: [item(good)], trustDir: join(pki.workDir, 'does-not-exist') })
+    expect(out).toMatchObject({ ok: false, code: 'IDV_ERR_TRUST_STORE' })
+  })
+
+  it('malformed tasks and items never throw across the thread', async () => {
+    expect(await pool.run({ items: 'nope', trustDir: 1 } as unknown as ChipTask)).toMatchObject({ ok: false, code: 'IDV_ERR_BAD_TASK' })
+    const out = await pool.run({ items: [{ sod: new Uint8Array([1, 2, 3]), dataGroups: 5 } as unknown as ChipTask['items'][number], item(good)], trustDir: pki.trustDir })
+    expect(out.ok).toBe(true)
+    if (!out.ok) return
+    expect(out.results[0]).toMatchObject({ valid: false, reason: REASONS.MALFORMED_SOD })
+    expect(out.results[1]?.valid).toBe(true)
+  })
+})
