@@ -68,4 +68,11 @@ export interface VerifyOptions {
   readonly maxSodBytes?: number
   /** Largest data group accepted, in bytes (default 1 MiB; DG2 face images are 10–30 KiB). */
   readonly maxDataGroupBytes?: number
+  /**
+   * Parse a verified DG13 for the diacritic name and cross-check it with the
+   * MRZ (default true). DG13 decoding is the largest non-crypto cost (~300 µs
+   * of asn1js work); callers that only need PIN/birth date/gender can turn it
+   * off: DG13 is then still hash-checked, and the identity comes from the MRZ.
+   */
+  readonly readDg13?: boolean
 }

@@ -105,7 +105,7 @@ function verifyUnchecked (input: ChipInput, trust: TrustStore, options: VerifyOp
 
   let dg13: Dg13Data | undefined
   const dg13Bytes = dataGroups.get(13)
-  if (dg13Bytes instanceof Uint8Array && verifiedDgs.has(13)) {
+  if (dg13Bytes instanceof Uint8Array && verifiedDgs.has(13) && options.readDg13 !== false) {
     const r = parseDg13(dg13Bytes)
     if (!r.ok) {
       checks.push({ check: 'dg13', ok: false, reason: REASONS.MALFORMED_DG, detail: r.detail })

@@ -33,6 +33,8 @@ export interface ChipTask {
   readonly trustVersion?: number
   /** Validity-check time (ms since epoch) for SODs without signingTime; default now. */
   readonly nowMs?: number
+  /** Passed to VerifyOptions.readDg13 (default true). */
+  readonly readDg13?: boolean
 }
 
 export type ChipTaskErrorCode = 'IDV_ERR_TRUST_STORE' | 'IDV_ERR_BAD_TASK' | 'IDV_ERR_INTERNAL'
@@ -60,7 +62,10 @@ export default function verifyChipTask (task: ChipTask): ChipTaskResult {
         return { ok: false, code: 'IDV_ERR_TRUST_STORE', message: err instanceof TrustStoreError ? err.message : String(err) }
       }
     }
-    const options = task.nowMs !== undefined ? { now: new Date(task.nowMs) } : {}
+    const options = {
+      ...(task.nowMs !== undefined ? { now: new Date(task.nowMs) } : {}),
+      ...(task.readDg13 !== undefined ? { readDg13: task.readDg13 } : {})
+    }
     const results = task.items.map(item => verifyChip(toInput(item), store as TrustStore, options))
     return { ok: true, results, trustVersion }
   } catch (err) {

@@ -156,3 +156,30 @@ describe('fuzz', () => {
     expect(r.reason).toBe(REASONS.MALFORMED_SOD)
   })
 })
+
+describe('layout templates (sod.ts): a template hit answers exactly as a full parse', () => {
+  it('same-length SODs from one DS with swapped per-chip parts are still checked', () => {
+    // AN and DUONG chips from the RSA DS have identical layouts: the second hits the first's template.
+    const a = makeChip({ citizen: AN, ds: pki.ds.rsa })
+    const b = makeChip({ citizen: DUONG, ds: pki.ds.rsa })
+    expect(a.sod.length).toBe(b.sod.length)
+    expect(verifyChip(a, trust).valid).toBe(true)
+    expect(verifyChip(b, trust).valid).toBe(true)
+    // b's data groups under a's SOD: hashes differ.
+    expect(verifyChip({ sod: a.sod, dataGroups: b.dataGroups }, trust).reason).toBe(REASONS.DG_HASH_MISMATCH)
+    // Splice a's signature into b's SOD (same offsets): the template applies, the signature does not verify.
+    const spliced = b.sod.slice()
+    spliced.set(a.sod.subarray(a.sod.length - 256), b.sod.length - 256)
+    expect(verifyChip({ ...b, sod: spliced }, trust).reason).toBe(REASONS.SOD_SIGNATURE_INVALID)
+  })
+
+  it('a signingTime region turned into garbage of the same length is refused', () => {
+    const a = makeChip({ citizen: AN, ds: pki.ds.rsa })
+    expect(verifyChip(a, trust).valid).toBe(true)
+    const at = Buffer.from(a.sod).indexOf(Buffer.from('250601000000Z', 'latin1'))
+    expect(at).toBeGreaterThan(0)
+    const bad = a.sod.slice()
+    bad.set(Buffer.from('2506XX000000Z', 'latin1'), at)
+    expectRejectedWithReason(verifyChip({ ...a, sod: bad }, trust), 'garbage signingTime')
+  })
+})

@@ -93,6 +93,15 @@ describe('valid chips', () => {
     expect(check(r, 'dg_hash')?.detail).toBe('DG1, DG2, DG13, DG14, DG15')
   })
 
+  it('readDg13: false still hash-checks DG13 but takes the identity from the MRZ', () => {
+    const r = verifyChip(makeChip({ citizen: AN, ds: pki.ds.ecdsa }), trust, { readDg13: false })
+    expect(r.valid).toBe(true)
+    expect(check(r, 'dg_hash')?.detail).toContain('DG13')
+    expect(r.checks.some(c => c.check === 'dg13')).toBe(false)
+    expect(r.identity).toMatchObject({ source: 'mrz', pin: AN.pin })
+    expectRejected(verifyChip(makeChip({ citizen: AN, ds: pki.ds.ecdsa, tamperDg: 13 }), trust, { readDg13: false }), 'dg_hash', REASONS.DG_HASH_MISMATCH)
+  })
+
   it('card without expiry: expiryDate absent', () => {
     const r = verifyChip(makeChip({ citizen: { ...AN, expiry: null }, ds: pki.ds.ecdsa }), trust)
     expect(r.valid, JSON.stringify(r.checks)).toBe(true)
