@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
+import { prng } from './prng.js'
 
 export type KeyAlg = 'rsa' | 'rsa-pss' | 'ecdsa'
 export type TestHash = 'sha256' | 'sha384' | 'sha512' | 'sha1'
@@ -264,17 +265,8 @@ export function makeDg1 (mrz: string): Uint8Array {
   }).toBER(false))
 }
 
-/** Seeded PRNG (mulberry32), so fake face images and fuzz runs are reproducible. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Seeded PRNG, so fake face images and fuzz runs are reproducible. */
+export { prng }
 
 /** DG2 stand-in: tag 0x75 around `size` pseudo-random bytes (a real face JPEG2000 is 10–30 KiB). */
 export function makeDg2 (seed: number, size = 16_000): Uint8Array {

@@ -6,18 +6,7 @@
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { KeyedHasher } from '../../src/domain/keyed-hash.js'
-
-/** mulberry32: seeded, so a failing message can be reproduced. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng as rng } from '../helpers/prng.js'
 
 function randomBytes (r: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n)

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { PROVINCES, centuryGenderDigit, keyToPin, maskPin, pinConsistencyProblem, pinToKey } from '../../src/domain/pin.js'
+import { prng as rng } from '../helpers/prng.js'
 
 /** The 63 codes, typed independently from MISSION.md (not copied from the source). */
 const MISSION_CODES = (
@@ -11,18 +12,6 @@ const MISSION_CODES = (
   '040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 070 072 074 075 077 079 080 082 ' +
   '083 084 086 087 089 091 092 093 094 095 096'
 ).split(' ')
-
-/** Small seeded PRNG (mulberry32) so failures reproduce. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function digits (r: () => number, n: number): string {
   let s = ''
