@@ -101,6 +101,8 @@ export async function loadFile (options: LoadOptions): Promise<LoadSummary> {
     }
     while (pending.length > 0) await commitNext()
     await writing
+    // Leave the index in its compact form (native-free folds its log into segments).
+    if (!aborted) await options.store.compact()
   } finally {
     await Promise.allSettled(pending)
     await writing.catch(() => {})

@@ -120,6 +120,9 @@ class LmdbStore implements StorageCore {
     return { entries: this.count(), bytesOnDisk, bytesInMemory: 0 }
   }
 
+  /** A B-tree has no separate compaction step. */
+  async compact (): Promise<void> {}
+
   /** LMDB is shared through the file system: each thread opens the same directory (lmdb-js shares the environment). */
   shareHandle (): StoreHandle {
     return { kind: 'lmdb', data: this.#dir }

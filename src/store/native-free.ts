@@ -51,6 +51,10 @@ class NativeFreeStore implements StorageCore {
     return { entries: s.entries, bytesOnDisk: s.bytesOnDisk, bytesInMemory: s.bytesInMemory }
   }
 
+  compact (): Promise<void> {
+    return this.engine.compact()
+  }
+
   shareHandle (): StoreHandle {
     return { kind: 'native-free', data: this.engine.shareHandle() }
   }
@@ -81,6 +85,7 @@ class NativeFreeSharedStore implements StorageCore {
   count (): number { return this.view.count() }
   entries (range?: KeyRange): IterableIterator<[number, Uint8Array]> { return this.view.entries(range) }
   async writeBatch (): Promise<void> { throw new Error('a shared native-free store is read-only: write through the owning thread') }
+  async compact (): Promise<void> { throw new Error('a shared native-free store is read-only: compact through the owning thread') }
   stats (): StoreStats { return { entries: this.view.count(), bytesOnDisk: 0, bytesInMemory: 0 } }
   shareHandle (): StoreHandle { return this.handle }
   async close (): Promise<void> { this.view.close() }

@@ -61,6 +61,12 @@ export interface StorageCore {
   /** Records in ascending key order, from one consistent snapshot; values are copies. */
   entries (range?: KeyRange): IterableIterator<[number, Uint8Array]>
   stats (): StoreStats
+  /**
+   * Folds recent writes into the engine's compact form and resolves once that is
+   * durable (native-free: rebuilds segments, so every record costs ≤ 16 bytes of
+   * index again; LMDB: nothing to do). The loader calls it after a bulk load.
+   */
+  compact (): Promise<void>
   /** A handle for readers in other threads (see openSharedStore). */
   shareHandle (): StoreHandle
   /** Waits for pending writes, then releases files. Idempotent. */

@@ -59,6 +59,8 @@ export class MemoryStore implements StorageCore {
     for (const k of keys) yield [k, this.#records.get(k)!.slice()]
   }
 
+  async compact (): Promise<void> {}
+
   shareHandle (): StoreHandle {
     throw new Error('MemoryStore lives in one thread')
   }

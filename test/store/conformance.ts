@@ -123,6 +123,23 @@ export function runStorageConformance (target: ConformanceTarget): void {
       await again.close()
     })
 
+    it('keeps every record and the metadata through compact()', async () => {
+      const { dir, store } = await fresh()
+      const entries = Array.from({ length: 3000 }, (_, i) => entry(2_000_000 + i * 31))
+      await store.writeBatch(entries, { m: new Uint8Array([5]) })
+      await store.writeBatch([{ key: entries[1]!.key, value: null }, { key: entries[2]!.key, value: value(7) }])
+      await store.compact()
+      await store.writeBatch([entry(1)])
+      await store.close()
+      const again = await target.open(dir)
+      expect(again.count()).toBe(3000)
+      expect(again.get(entries[1]!.key)).toBeUndefined()
+      expect(plain(again.get(entries[2]!.key))).toEqual(value(7))
+      expect(plain(again.get(entries[2999]!.key))).toEqual(entries[2999]!.value)
+      expect(plain(again.getMeta('m'))).toEqual(new Uint8Array([5]))
+      await again.close()
+    })
+
     it('applies a batch atomically for readers in worker threads while a writer commits', async () => {
       const { store } = await fresh()
       const keys = Array.from({ length: 200 }, (_, i) => 5_000_000 + i * 13)
