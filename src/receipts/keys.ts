@@ -1,0 +1,122 @@
+/**
+ * The service's receipt-signing keys: Ed25519, one current key that signs and
+ * retired keys kept so receipts signed before a rotation still verify. Exported
+ * as a JWKS (RFC 7517; OKP/Ed25519 keys per RFC 8037) for `GET /v1/keys`.
+ *
+ * Stored as one JSON file (mode 0600, written atomically) holding PKCS#8 PEM
+ * private keys; retired keys drop their private half on rotation, since they
+ * must never sign again.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { readFileSync, statSync } from 'node:fs'
+import { writeFileAtomic } from '../auth/atomic-file.js'
+
+export interface Jwk {
+  readonly kty: string
+  readonly crv?: string
+  readonly x?: string
+  readonly kid?: string
+  readonly alg?: string
+  readonly use?: string
+}
+
+export interface Jwks {
+  readonly keys: readonly Jwk[]
+}
+
+export interface SigningKeyPair {
+  readonly kid: string
+  readonly privateKey: KeyObject
+  readonly publicKey: KeyObject
+}
+
+interface RetiredKey {
+  readonly kid: string
+  readonly publicKey: KeyObject
+  readonly retiredAt: string
+}
+
+interface KeyRingFile {
+  readonly current: { readonly kid: string, readonly privateKeyPem: string, readonly createdAt: string }
+  readonly retired: ReadonlyArray<{ readonly kid: string, readonly publicKeyPem: string, readonly retiredAt: string }>
+}
+
+function newKid (now: number): string {
+  return `idv-receipts-${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`
+}
+
+export function publicJwk (kid: string, publicKey: KeyObject): Jwk {
+  const jwk = publicKey.export({ format: 'jwk' })
+  return { kty: 'OKP', crv: 'Ed25519', x: jwk.x as string, kid, alg: 'EdDSA', use: 'sig' }
+}
+
+export class ReceiptKeyRing {
+  #current: SigningKeyPair & { readonly createdAt: string }
+  #retired: RetiredKey[]
+
+  private constructor (current: SigningKeyPair & { createdAt: string }, retired: RetiredKey[]) {
+    this.#current = current
+    this.#retired = retired
+  }
+
+  static generate (now = Date.now(), kid = newKid(now)): ReceiptKeyRing {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+    return new ReceiptKeyRing({ kid, privateKey, publicKey, createdAt: new Date(now).toISOString() }, [])
+  }
+
+  /** The key that signs now. */
+  get current (): SigningKeyPair {
+    return this.#current
+  }
+
+  /** A new current key; the old one is kept for verification only. */
+  rotate (now = Date.now(), kid = newKid(now)): SigningKeyPair {
+    if (kid === this.#current.kid || this.#retired.some((r) => r.kid === kid)) throw new Error(`key id ${kid} is already used`)
+    this.#retired.unshift({ kid: this.#current.kid, publicKey: this.#current.publicKey, retiredAt: new Date(now).toISOString() })
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+    this.#current = { kid, privateKey, publicKey, createdAt: new Date(now).toISOString() }
+    return this.#current
+  }
+
+  /** Current and retired public keys. */
+  jwks (): Jwks {
+    return { keys: [publicJwk(this.#current.kid, this.#current.publicKey), ...this.#retired.map((r) => publicJwk(r.kid, r.publicKey))] }
+  }
+
+  toFile (): KeyRingFile {
+    return {
+      current: { kid: this.#current.kid, privateKeyPem: this.#current.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), createdAt: this.#current.createdAt },
+      retired: this.#retired.map((r) => ({ kid: r.kid, publicKeyPem: r.publicKey.export({ type: 'spki', format: 'pem' }).toString(), retiredAt: r.retiredAt }))
+    }
+  }
+
+  static fromFile (data: KeyRingFile): ReceiptKeyRing {
+    const privateKey = createPrivateKey(data.current.privateKeyPem)
+    if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('the receipt key must be Ed25519')
+    return new ReceiptKeyRing(
+      { kid: data.current.kid, privateKey, publicKey: createPublicKey(privateKey), createdAt: data.current.createdAt },
+      data.retired.map((r) => ({ kid: r.kid, publicKey: createPublicKey(r.publicKeyPem), retiredAt: r.retiredAt }))
+    )
+  }
+
+  save (file: string): void {
+    writeFileAtomic(file, `${JSON.stringify(this.toFile(), null, 2)}\n`, 0o600)
+  }
+
+  static load (file: string): ReceiptKeyRing {
+    if ((statSync(file).mode & 0o077) !== 0) throw new Error(`receipt key file ${file} is readable by group or others; chmod 600 it`)
+    return ReceiptKeyRing.fromFile(JSON.parse(readFileSync(file, 'utf8')) as KeyRingFile)
+  }
+
+  /** The demo's path: load the ring, or create and save one. */
+  static loadOrCreate (file: string, now = Date.now()): ReceiptKeyRing {
+    try {
+      statSync(file)
+    } catch {
+      const ring = ReceiptKeyRing.generate(now)
+      ring.save(file)
+      return ring
+    }
+    return ReceiptKeyRing.load(file)
+  }
+}
