@@ -7,7 +7,7 @@
  * private keys; retired keys drop their private half on rotation, since they
  * must never sign again.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { writeFileAtomic } from '../auth/atomic-file.js'
 
@@ -41,8 +41,9 @@ interface KeyRingFile {
   readonly retired: ReadonlyArray<{ readonly kid: string, readonly publicKeyPem: string, readonly retiredAt: string }>
 }
 
+/** Time for people reading a JWKS, random bits so two rotations in one second still differ. */
 function newKid (now: number): string {
-  return `idv-receipts-${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`
+  return `idv-receipts-${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`
 }
 
 export function publicJwk (kid: string, publicKey: KeyObject): Jwk {
