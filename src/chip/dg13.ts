@@ -49,6 +49,17 @@ const MAX_STRING_DEPTH = 4
 
 export function parseDg13 (bytes: Uint8Array): Dg13Result {
   try {
+    const fast = parseDg13Fast(bytes)
+    if (fast !== undefined) return fast
+  } catch {
+    // Any surprise in the fast path: the asn1js path below decides.
+  }
+  return parseDg13Asn1js(bytes)
+}
+
+/** The reference parser: asn1js tree, then the liberal field walk. The fast path must agree with it. */
+export function parseDg13Asn1js (bytes: Uint8Array): Dg13Result {
+  try {
     const root = decodeWhole(bytes, 'DG13')
     if (root.idBlock.tagClass !== 2 || root.idBlock.tagNumber !== 13 || !(root instanceof asn1js.Constructed)) {
       return { ok: false, detail: 'DG13 is not tag 0x6D' }
@@ -150,4 +161,165 @@ export function parseGender (text: string): 'male' | 'female' | undefined {
   if (folded === 'nam' || folded === 'male' || folded === 'm') return 'male'
   if (folded === 'nu' || folded === 'female' || folded === 'f') return 'female'
   return undefined
+}
+
+// ---------------------------------------------------------------------------
+// Fast path
+//
+// asn1js costs microseconds per element (an INTEGER alone allocates several
+// objects and converts its value through an ArrayBuffer copy), and a DG13 has
+// ~60 elements, so the asn1js path costs several times the SOD signature
+// check. The fast path below reads the same tree straight from the bytes, for
+// the encodings it fully understands: low tag numbers, definite minimal
+// lengths, every element exactly filling its parent, and only the element
+// types whose asn1js decoding cannot fail or warn in a way that matters
+// (SEQUENCE, SET, INTEGER, OBJECT IDENTIFIER, OCTET STRING, NULL, the 8-bit
+// and UTF-8 string types, and application/context/private elements). It then
+// runs the same field walk as collectFields, with the same element classes.
+// Anything else (indefinite lengths, BMPString, times, invalid UTF-8, limits
+// approached, a malformed element) returns undefined and the asn1js path
+// parses the DG13 and produces the answer, error details included.
+
+interface FastNode {
+  /** The identifier octet (low tag number form only). */
+  readonly id: number
+  readonly start: number
+  readonly end: number
+  readonly children: FastNode[] | undefined
+}
+
+/** Well inside BER_LIMITS (maxDepth 40, maxNodes 8000), so the asn1js limits can never be what decides. */
+const FAST_MAX_DEPTH = 30
+const FAST_MAX_NODES = 4000
+const FAST_MAX_BYTES = 4 * 1024 * 1024
+const FAST_MAX_LATIN1 = 4096
+
+/** Universal string types asn1js decodes as latin1 (LocalSimpleStringBlock): Numeric, Printable, Teletex, Videotex, IA5, Graphic, Visible, General, Character. */
+const LATIN1_STRING_TAGS = new Set([18, 19, 20, 21, 22, 25, 26, 27, 29])
+const UTF8_STRING_TAG = 12
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+class FastPathDeclined extends Error {}
+
+/** The fast path alone: undefined where it declines (exported for the equivalence tests). */
+export function parseDg13Fast (bytes: Uint8Array): Dg13Result | undefined {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < 2 || bytes.byteLength > FAST_MAX_BYTES || bytes[0] !== 0x6d) return undefined
+  const counter = { nodes: 0 }
+  const root = readNode(bytes, 0, bytes.byteLength, 0, counter)
+  if (root === undefined || root.end !== bytes.byteLength) return undefined
+  const fields = new Map<number, string[]>()
+  try {
+    collectFast(bytes, root, fields, 0)
+  } catch (err) {
+    if (err instanceof FastPathDeclined) return undefined
+    throw err
+  }
+  return toData(fields)
+}
+
+/** One element at `pos` (which must end by `limit`), or undefined when the fast path does not handle it. */
+function readNode (bytes: Uint8Array, pos: number, limit: number, depth: number, counter: { nodes: number }): FastNode | undefined {
+  if (depth > FAST_MAX_DEPTH || ++counter.nodes > FAST_MAX_NODES || limit - pos < 2) return undefined
+  const id = bytes[pos] as number
+  if ((id & 0x1f) === 0x1f) return undefined // long-form tag
+  let len = bytes[pos + 1] as number
+  let at = pos + 2
+  if (len >= 0x80) {
+    const n = len & 0x7f
+    // Indefinite (0x80) and over-long or non-minimal definite lengths are left to asn1js.
+    if (n === 0 || n > 3 || limit - at < n) return undefined
+    len = 0
+    for (let i = 0; i < n; i++) len = len * 256 + (bytes[at + i] as number)
+    at += n
+    if (len < 0x80 || (bytes[pos + 2] as number) === 0) return undefined
+  }
+  const end = at + len
+  if (end > limit) return undefined
+  const constructed = (id & 0x20) !== 0
+  if ((id & 0xc0) === 0) {
+    // Universal class: only the types listed above.
+    const tag = id & 0x1f
+    if (constructed) {
+      if (tag !== 16 && tag !== 17) return undefined
+    } else if (tag === 2) {
+      if (len === 0) return undefined
+    } else if (tag === 6) {
+      if (len === 0 || ((bytes[end - 1] as number) & 0x80) !== 0) return undefined
+    } else if (tag === 5) {
+      if (len !== 0) return undefined
+    } else if (LATIN1_STRING_TAGS.has(tag)) {
+      // asn1js builds these with String.fromCharCode.apply, which throws on very long input.
+      if (len > FAST_MAX_LATIN1) return undefined
+    } else if (tag !== 4 && tag !== UTF8_STRING_TAG) {
+      return undefined
+    }
+  }
+  if (!constructed) return { id, start: at, end, children: undefined }
+  const children: FastNode[] = []
+  let p = at
+  while (p < end) {
+    const child = readNode(bytes, p, end, depth + 1, counter)
+    if (child === undefined) return undefined
+    children.push(child)
+    p = child.end
+  }
+  return { id, start: at, end, children }
+}
+
+/** collectFields over a FastNode tree: asn1js.Sequence = universal 0x30, asn1js.Integer = 0x02, BaseStringBlock = the string tags. */
+function collectFast (bytes: Uint8Array, node: FastNode, fields: Map<number, string[]>, depth: number): void {
+  const children = node.children
+  if (depth > 12 || children === undefined) return
+  const first = children[0]
+  if (node.id === 0x30 && first !== undefined && first.id === 0x02 && children.length >= 2 && first.end - first.start <= 2) {
+    const n = smallTwosComplement(bytes, first)
+    const rest = children.slice(1)
+    if (NESTED_FIELDS.has(n)) {
+      if (!fields.has(n)) fields.set(n, rest.flatMap(c => fastStringsIn(bytes, c, 0)))
+      return
+    }
+    if (rest.every(isFastString)) {
+      if (!fields.has(n)) fields.set(n, rest.map(c => fastStringOf(bytes, c)))
+      return
+    }
+  }
+  for (const child of children) collectFast(bytes, child, fields, depth + 1)
+}
+
+/** asn1js valueDec of a 1- or 2-byte INTEGER (two's complement). */
+function smallTwosComplement (bytes: Uint8Array, node: FastNode): number {
+  let v = 0
+  for (let i = node.start; i < node.end; i++) v = v * 256 + (bytes[i] as number)
+  const bits = (node.end - node.start) * 8
+  return (bytes[node.start] as number) >= 0x80 ? v - 2 ** bits : v
+}
+
+function isFastString (node: FastNode): boolean {
+  return node.children === undefined && (node.id === UTF8_STRING_TAG || LATIN1_STRING_TAGS.has(node.id))
+}
+
+/** stringOf for a string node: asn1js's decoding (strict UTF-8, or latin1), then the same clean-up. */
+function fastStringOf (bytes: Uint8Array, node: FastNode): string {
+  const view = bytes.subarray(node.start, node.end)
+  let text: string
+  if (node.id === UTF8_STRING_TAG) {
+    try {
+      text = utf8.decode(view)
+    } catch {
+      // asn1js falls back to a raw (binary) string with a warning: let it.
+      throw new FastPathDeclined()
+    }
+  } else {
+    text = Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('latin1')
+  }
+  return text.normalize('NFC').replace(/\s+/g, ' ').trim()
+}
+
+function fastStringsIn (bytes: Uint8Array, node: FastNode, depth: number): string[] {
+  if (isFastString(node)) {
+    const s = fastStringOf(bytes, node)
+    return s === '' ? [] : [s]
+  }
+  if (depth >= MAX_STRING_DEPTH || node.children === undefined) return []
+  return node.children.flatMap(c => fastStringsIn(bytes, c, depth + 1))
 }

@@ -1,0 +1,104 @@
+/**
+ * The DG13 fast path (direct byte walk) against the asn1js reference parser:
+ * for every input, parseDg13 must answer exactly what parseDg13Asn1js answers
+ * (same fields, same order, same error detail), and the fast path must
+ * actually take the nominal cards. Mutations are seeded so failures reproduce.
+ */
+import { describe, expect, it } from 'vitest'
+import * as asn1js from 'asn1js'
+import { parseDg13, parseDg13Asn1js, parseDg13Fast } from '../../src/chip/dg13.js'
+import { AN, DUONG, makeDg13, prng, type TestCitizen } from '../helpers/chip-pki.js'
+
+const der = (b: asn1js.AsnType): Uint8Array => new Uint8Array(b.toBER(false))
+const wrap = (...value: asn1js.AsnType[]): Uint8Array => der(new asn1js.Constructed({ idBlock: { tagClass: 2, tagNumber: 13 }, value }))
+const int = (n: number): asn1js.Integer => new asn1js.Integer({ value: n })
+const u = (s: string): asn1js.Utf8String => new asn1js.Utf8String({ value: s })
+const seq = (...value: asn1js.AsnType[]): asn1js.Sequence => new asn1js.Sequence({ value })
+const field = (n: number, ...values: asn1js.AsnType[]): asn1js.Sequence => seq(int(n), ...values)
+const raw = (...bytes: number[]): Uint8Array => new Uint8Array(bytes)
+const cat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts))
+/** Tag 0x6D around raw content, definite short or long length. */
+const wrapRaw = (content: Uint8Array): Uint8Array => cat(lenHeader(0x6d, content.byteLength), content)
+function lenHeader (tag: number, n: number): Uint8Array {
+  if (n < 0x80) return raw(tag, n)
+  if (n < 0x100) return raw(tag, 0x81, n)
+  return raw(tag, 0x82, n >> 8, n & 0xff)
+}
+
+const CITIZENS: TestCitizen[] = [AN, DUONG, { ...AN, expiry: null, spouseName: 'Lê Thị Mai' }, { ...DUONG, placeOfResidence: 'x'.repeat(300) }]
+const GENUINE: Uint8Array[] = CITIZENS.flatMap(c => [makeDg13(c), makeDg13(c, 'flat'), makeDg13(c, 'set', 'NFD')])
+
+function expectSame (bytes: Uint8Array, what: string): void {
+  const want = parseDg13Asn1js(bytes)
+  const got = parseDg13(bytes)
+  try {
+    expect(got).toEqual(want)
+    if (got.ok && want.ok) expect([...got.data.fields.keys()]).toEqual([...want.data.fields.keys()])
+  } catch (err) {
+    throw new Error(`${what}: fast and asn1js paths differ for ${Buffer.from(bytes).toString('hex')}\n${String(err)}`)
+  }
+}
+
+describe('DG13 fast path', () => {
+  it('takes every genuine card layout and agrees with asn1js', () => {
+    for (const bytes of GENUINE) {
+      const fast = parseDg13Fast(bytes)
+      expect(fast).toBeDefined()
+      expect(fast?.ok).toBe(true)
+      expectSame(bytes, 'genuine')
+    }
+  })
+
+  it.each([
+    ['indefinite length', cat(raw(0x6d, 0x80), der(seq(field(1, u('001099012345')), field(2, u('A B')))), raw(0, 0))],
+    ['non-minimal length', wrapRaw(cat(raw(0x30, 0x81, 0x05), der(field(1, u('1')))))],
+    ['BMPString value', wrap(seq(field(1, u('001099012345')), field(2, new asn1js.BmpString({ value: 'Lê Văn' }))))],
+    ['UniversalString value', wrap(seq(field(1, u('001099012345')), field(2, new asn1js.UniversalString({ value: 'Lê Văn' }))))],
+    ['UTCTime value', wrap(seq(field(1, u('001099012345')), field(2, u('An')), field(3, new asn1js.UTCTime({ valueDate: new Date(0) }))))],
+    ['invalid UTF-8', wrapRaw(der(seq(field(1, u('001099012345')), seq(int(2), new asn1js.Primitive({ idBlock: { tagClass: 1, tagNumber: 12 }, valueHex: raw(0x41, 0xc3, 0x28) })))))],
+    ['UTF-8 BOM kept', wrap(seq(field(1, u('001099012345')), field(2, u('\uFEFFAn'))))],
+    ['surrogate in UTF-8', wrapRaw(der(seq(field(1, u('001099012345')), seq(int(2), new asn1js.Primitive({ idBlock: { tagClass: 1, tagNumber: 12 }, valueHex: raw(0x41, 0xed, 0xa0, 0x80) })))))],
+    ['overlong UTF-8', wrapRaw(der(seq(field(1, u('001099012345')), seq(int(2), new asn1js.Primitive({ idBlock: { tagClass: 1, tagNumber: 12 }, valueHex: raw(0x41, 0xc0, 0xaf) })))))],
+    ['negative and two-byte field numbers', wrap(seq(field(-1, u('x')), field(255, u('y')), field(0x7fff, u('z')), field(-200, u('w')), field(1, u('001099012345')), field(2, u('An'))))],
+    ['three-byte field number is not a field', wrap(seq(seq(new asn1js.Integer({ valueHex: raw(0, 0, 1) }), u('001099012345')), field(1, u('001099012345')), field(2, u('An'))))],
+    ['fields nested inside a non-string field', wrap(seq(field(5, seq(field(1, u('001099012345')), field(2, u('Nested'))), u('x'))))],
+    ['first occurrence wins', wrap(seq(field(1, u('001099012345')), field(1, u('999999999999')), field(2, u('  Lê   Văn\tAn  ')), field(2, u('B'))))],
+    ['Enumerated is not a field number', wrap(seq(seq(new asn1js.Enumerated({ value: 1 }), u('001099012345')), field(1, u('001099012345')), field(2, u('An'))))],
+    ['PrintableString, IA5, Teletex values', wrap(seq(field(1, new asn1js.PrintableString({ value: '001099012345' })), field(2, new asn1js.IA5String({ value: 'An' })), field(6, new asn1js.TeletexString({ value: 'K\u00e9' }))))],
+    ['parents nested deep', wrap(seq(field(1, u('001099012345')), field(2, u('An')), field(13, seq(seq(seq(seq(seq(u('too deep')))))), u('Mother'))))],
+    ['context-tagged wrapper', wrap(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [seq(field(1, u('001099012345')), field(2, u('An')))] }))],
+    ['primitive tagged value in a field', wrap(seq(field(1, u('001099012345')), field(2, u('An')), field(7, new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 1 }, valueHex: raw(1) }))))],
+    ['OID, NULL, OCTET STRING, BOOLEAN siblings', wrap(seq(new asn1js.ObjectIdentifier({ value: '1.2.704.1.13' }), new asn1js.Null(), new asn1js.OctetString({ valueHex: raw(1, 2) }), new asn1js.Boolean({ value: true }), field(1, u('001099012345')), field(2, u('An'))))],
+    ['empty strings', wrap(seq(field(1, u('001099012345')), field(2, u('An')), field(13, u(''), u(' '))))],
+    ['deep nesting', wrap([...Array(45)].reduce<asn1js.AsnType>(acc => seq(acc), seq(field(1, u('001099012345')), field(2, u('An')))))],
+    ['trailing bytes', cat(makeDg13(AN), raw(0))],
+    ['truncated', makeDg13(AN).subarray(0, 100)],
+    ['wrong outer tag', cat(raw(0x6c), makeDg13(AN).subarray(1))],
+    ['long latin1 string', wrap(seq(field(1, u('001099012345')), field(2, u('An')), field(9, new asn1js.PrintableString({ value: 'a'.repeat(70000) }))))]
+  ])('%s: same answer as asn1js', (what, bytes) => {
+    expectSame(bytes, what)
+  })
+
+  it('random mutations: same answer as asn1js', () => {
+    const rnd = prng(13013)
+    const pick = (n: number): number => Math.floor(rnd() * n)
+    for (let i = 0; i < 4000; i++) {
+      const base = GENUINE[pick(GENUINE.length)] as Uint8Array
+      let bytes: Uint8Array = base.slice()
+      const kind = pick(4)
+      if (kind === 0) {
+        for (let k = 0, n = 1 + pick(3); k < n; k++) bytes[pick(bytes.length)] = pick(256)
+      } else if (kind === 1) {
+        bytes = bytes.subarray(0, pick(bytes.length))
+      } else if (kind === 2) {
+        const at = pick(bytes.length)
+        bytes = cat(bytes.subarray(0, at), raw(pick(256)), bytes.subarray(at))
+      } else {
+        // Flip one tag byte to another string or constructed type, keeping lengths: exercises type handling.
+        const at = pick(bytes.length)
+        bytes[at] = [0x0c, 0x13, 0x16, 0x1e, 0x1c, 0x17, 0x30, 0x31, 0x02, 0x0a, 0x04, 0xa0, 0x80, 0x2c][pick(14)] as number
+      }
+      expectSame(bytes, `mutation ${i} (kind ${kind})`)
+    }
+  })
+})
