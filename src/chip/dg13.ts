@@ -201,15 +201,41 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 class FastPathDeclined extends Error {}
 
-/** The fast path alone: undefined where it declines (exported for the equivalence tests). */
-export function parseDg13Fast (bytes: Uint8Array): Dg13Result | undefined {
+/** Fields verifyChip reads (the PIN/birth date/gender comparison with the MRZ, and the identity). */
+const IDENTITY_FIELDS: ReadonlySet<number> = new Set([DG13_FIELDS.pin, DG13_FIELDS.fullName, DG13_FIELDS.dateOfBirth, DG13_FIELDS.gender])
+const NO_STRINGS: string[] = []
+
+/**
+ * For verifyChip: the same ok/detail as parseDg13 (which depends only on
+ * fields 1–4), the same pin, fullName, dateOfBirth and gender, but the
+ * strings of the other fields are not decoded: `fields` maps them to an empty
+ * list and the other optional properties are absent. Not for callers that
+ * want the whole DG13.
+ */
+export function parseDg13Identity (bytes: Uint8Array): Dg13Result {
+  try {
+    const fast = parseDg13Fast(bytes, IDENTITY_FIELDS)
+    if (fast !== undefined) return fast
+  } catch {
+    // As in parseDg13: the asn1js path decides.
+  }
+  return parseDg13Asn1js(bytes)
+}
+
+/**
+ * The fast path alone: undefined where it declines (exported for the
+ * equivalence tests). With `only`, strings are decoded for those field
+ * numbers alone; the walk (which field is found where, first occurrence
+ * wins) is the same, since it depends on element types, not on the text.
+ */
+export function parseDg13Fast (bytes: Uint8Array, only?: ReadonlySet<number>): Dg13Result | undefined {
   if (!(bytes instanceof Uint8Array) || bytes.byteLength < 2 || bytes.byteLength > FAST_MAX_BYTES || bytes[0] !== 0x6d) return undefined
   const counter = { nodes: 0 }
   const root = readNode(bytes, 0, bytes.byteLength, 0, counter)
   if (root === undefined || root.end !== bytes.byteLength) return undefined
   const fields = new Map<number, string[]>()
   try {
-    collectFast(bytes, root, fields, 0)
+    collectFast(bytes, root, fields, 0, only)
   } catch (err) {
     if (err instanceof FastPathDeclined) return undefined
     throw err
@@ -267,23 +293,24 @@ function readNode (bytes: Uint8Array, pos: number, limit: number, depth: number,
 }
 
 /** collectFields over a FastNode tree: asn1js.Sequence = universal 0x30, asn1js.Integer = 0x02, BaseStringBlock = the string tags. */
-function collectFast (bytes: Uint8Array, node: FastNode, fields: Map<number, string[]>, depth: number): void {
+function collectFast (bytes: Uint8Array, node: FastNode, fields: Map<number, string[]>, depth: number, only: ReadonlySet<number> | undefined): void {
   const children = node.children
   if (depth > 12 || children === undefined) return
   const first = children[0]
   if (node.id === 0x30 && first !== undefined && first.id === 0x02 && children.length >= 2 && first.end - first.start <= 2) {
     const n = smallTwosComplement(bytes, first)
     const rest = children.slice(1)
+    const decode = only === undefined || only.has(n)
     if (NESTED_FIELDS.has(n)) {
-      if (!fields.has(n)) fields.set(n, rest.flatMap(c => fastStringsIn(bytes, c, 0)))
+      if (!fields.has(n)) fields.set(n, decode ? rest.flatMap(c => fastStringsIn(bytes, c, 0)) : NO_STRINGS)
       return
     }
     if (rest.every(isFastString)) {
-      if (!fields.has(n)) fields.set(n, rest.map(c => fastStringOf(bytes, c)))
+      if (!fields.has(n)) fields.set(n, decode ? rest.map(c => fastStringOf(bytes, c)) : NO_STRINGS)
       return
     }
   }
-  for (const child of children) collectFast(bytes, child, fields, depth + 1)
+  for (const child of children) collectFast(bytes, child, fields, depth + 1, only)
 }
 
 /** asn1js valueDec of a 1- or 2-byte INTEGER (two's complement). */

@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto'
 import { HASH_LENGTH, resolveDigest, resolveSignature, type HashName } from './algorithms.js'
-import { parseDg13, type Dg13Data } from './dg13.js'
+import { parseDg13Identity, type Dg13Data } from './dg13.js'
 import { errorText } from './der.js'
 import { parseDg1, type MrzData } from './mrz.js'
 import { CHECKS, REASONS, type CheckName, type ReasonCode } from './reasons.js'
@@ -106,7 +106,8 @@ function verifyUnchecked (input: ChipInput, trust: TrustStore, options: VerifyOp
   let dg13: Dg13Data | undefined
   const dg13Bytes = dataGroups.get(13)
   if (dg13Bytes instanceof Uint8Array && verifiedDgs.has(13) && options.readDg13 !== false) {
-    const r = parseDg13(dg13Bytes)
+    // Only the identity fields are read here (dg13MrzClash, toIdentity): the other strings are not decoded.
+    const r = parseDg13Identity(dg13Bytes)
     if (!r.ok) {
       checks.push({ check: 'dg13', ok: false, reason: REASONS.MALFORMED_DG, detail: r.detail })
     } else {
