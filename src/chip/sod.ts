@@ -240,9 +240,13 @@ function fromTemplate (tpl: SodTemplate, bytes: Uint8Array): ParsedSod {
   signedAttrs[0] = 0x31
   let signingTime: Date | undefined
   if (tpl.signingTime !== undefined) {
-    const value = decodeWhole(at(tpl.signingTime), 'signingTime', true)
-    if (!(value instanceof asn1js.UTCTime) && !(value instanceof asn1js.GeneralizedTime)) fail('signingTime attribute is not a time')
-    signingTime = value.toDate()
+    const element = at(tpl.signingTime)
+    signingTime = plainUtcTime(element)
+    if (signingTime === undefined) {
+      const value = decodeWhole(element, 'signingTime', true)
+      if (!(value instanceof asn1js.UTCTime) && !(value instanceof asn1js.GeneralizedTime)) fail('signingTime attribute is not a time')
+      signingTime = value.toDate()
+    }
     if (Number.isNaN(signingTime.getTime())) fail('signingTime attribute is not a valid date')
   }
   const { signingTime: _t, messageDigest: _m, ...fixed } = tpl.fixed
@@ -256,6 +260,26 @@ function fromTemplate (tpl: SodTemplate, bytes: Uint8Array): ParsedSod {
     ...(tpl.messageDigest !== undefined ? { messageDigest: at(tpl.messageDigest) } : {}),
     ...(signingTime !== undefined ? { signingTime } : {})
   }
+}
+
+/**
+ * The common signingTime encoding, DER UTCTime `YYMMDDHHMMSSZ` (17 0D, twelve
+ * digits, Z), read as asn1js's UTCTime.toDate() reads it (years 50–99 are
+ * 19xx, the rest 20xx; Date.UTC does the arithmetic, so out-of-range fields
+ * roll over there exactly as they do in asn1js). Anything else is undefined,
+ * for the asn1js path to decode and judge.
+ */
+function plainUtcTime (el: Uint8Array): Date | undefined {
+  if (el.byteLength !== 15 || el[0] !== 0x17 || el[1] !== 0x0d || el[14] !== 0x5a) return undefined
+  const d: number[] = []
+  for (let i = 2; i < 14; i += 2) {
+    const hi = (el[i] as number) - 0x30
+    const lo = (el[i + 1] as number) - 0x30
+    if (hi < 0 || hi > 9 || lo < 0 || lo > 9) return undefined
+    d.push(hi * 10 + lo)
+  }
+  const [yy, month, day, hour, minute, second] = d as [number, number, number, number, number, number]
+  return new Date(Date.UTC(yy >= 50 ? 1900 + yy : 2000 + yy, month - 1, day, hour, minute, second))
 }
 
 /** The content bytes of a primitive element (after its tag and length). */
