@@ -7,7 +7,7 @@
  * RFC 9530 §2 allows.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { asBytes, parseDictionaryField } from './structured-fields.js'
+import { parseDictionaryField } from './structured-fields.js'
 
 const CHECKED = { 'sha-256': 'sha256', 'sha-512': 'sha512' } as const
 
@@ -28,7 +28,7 @@ export function verifyContentDigest (header: string | undefined, body: Uint8Arra
   let sawSha256 = false
   for (const [name, member] of parsed.value) {
     if (name !== 'sha-256' && name !== 'sha-512') continue
-    const got = Array.isArray(member[0]) ? undefined : asBytes(member[0])
+    const got = member[0] instanceof Uint8Array ? member[0] : undefined
     if (got === undefined) return { ok: false, reason: 'malformed', detail: `Content-Digest ${name} is not a byte sequence` }
     const want = createHash(CHECKED[name]).update(body).digest()
     // The digest is not a secret, but a constant-time compare costs nothing here.

@@ -5,10 +5,10 @@
  * against an independent implementation (test/auth/interop.test.ts).
  */
 import { createHmac, randomBytes, sign, type KeyObject } from 'node:crypto'
-import { serializeInnerList, type Parameters } from 'structured-headers'
 import { createContentDigest } from './content-digest.js'
 import type { SignatureAlgorithm } from './message-signature.js'
 import { signatureBase, type SignedRequestInput } from './signature-base.js'
+import { serializeInnerList, type Item, type Parameters } from './structured-fields.js'
 
 export interface SigningKey {
   readonly keyId: string
@@ -54,7 +54,7 @@ export function signRequest (req: UnsignedRequest, key: SigningKey, options: Sig
   params.set('keyid', key.keyId)
   params.set('nonce', options.nonce ?? randomBytes(16).toString('base64url'))
   if (options.includeAlg ?? true) params.set('alg', key.algorithm)
-  const inner: [Array<[string, Parameters]>, Parameters] = [components.map((c) => [c, new Map()]), params]
+  const inner: readonly [Item[], Parameters] = [components.map((c): Item => [c, new Map()]), params]
   const serialized = serializeInnerList(inner)
   const input: SignedRequestInput = { ...req, headers: (name) => headers[name] }
   const base = signatureBase(input, { components: components.map((name) => ({ name, params: new Map() })), params, serialized })
