@@ -16,12 +16,12 @@
  * - A CRL that does not verify against a loaded CSCA is a configuration
  *   error and makes loading fail, rather than being silently ignored.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
-import { resolveSignature } from './algorithms.js'
+import { digestOf, resolveSignature } from './algorithms.js'
 import { REASONS, type ReasonCode } from './reasons.js'
 import { isSupportedKey, verifySignature } from './signature.js'
 import { decodeWhole, errorText } from './der.js'
@@ -126,7 +126,7 @@ export class TrustStore {
    * Never throws: a certificate that does not parse is an untrusted verdict.
    */
   checkDocumentSigner (der: Uint8Array): DsVerdict {
-    const key = createHash('sha256').update(der).digest('base64')
+    const key = digestOf('sha256', der).toString('base64')
     const hit = this.#dsCache.get(key)
     if (hit !== undefined) {
       this.#dsCacheHits++

@@ -17,8 +17,7 @@
  * escapes the parsers is caught here and reported as INTERNAL_ERROR, because a
  * worker batch must not lose its other answers over one hostile input.
  */
-import { createHash } from 'node:crypto'
-import { HASH_LENGTH, resolveDigest, resolveSignature, type HashName } from './algorithms.js'
+import { HASH_LENGTH, digestOf, resolveDigest, resolveSignature, type HashName } from './algorithms.js'
 import { parseDg13Identity, type Dg13Data } from './dg13.js'
 import { errorText } from './der.js'
 import { parseDg1, type MrzData } from './mrz.js'
@@ -165,7 +164,7 @@ function checkDataGroupHashes (sod: ParsedSod, dataGroups: ReadonlyMap<number, U
       missing.push(n)
       continue
     }
-    const actual = createHash(hash).update(dataGroups.get(n) as Uint8Array).digest()
+    const actual = digestOf(hash, dataGroups.get(n) as Uint8Array)
     if (stored.byteLength === HASH_LENGTH[hash] && actual.equals(stored)) verified.add(n)
     else mismatched.push(n)
   }
@@ -228,7 +227,7 @@ function checkSignature (sod: ParsedSod, ds: DsVerdict | { missing: string }): {
 
   if (sod.contentTypeAttr === undefined || sod.messageDigest === undefined) return fail(REASONS.MALFORMED_SOD, 'signed attributes lack contentType or messageDigest', name)
   if (sod.contentTypeAttr !== OID_LDS_SECURITY_OBJECT) return fail(REASONS.MESSAGE_DIGEST_MISMATCH, `contentType attribute ${sod.contentTypeAttr} is not the LDSSecurityObject type`, name)
-  const expected = createHash(digest as HashName).update(sod.eContent).digest()
+  const expected = digestOf(digest as HashName, sod.eContent)
   if (!expected.equals(sod.messageDigest)) return fail(REASONS.MESSAGE_DIGEST_MISMATCH, 'messageDigest attribute is not the hash of the LDSSecurityObject', name)
 
   // Without the signer's key there is nothing to verify with; ds_certificate already says why.
