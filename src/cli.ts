@@ -23,10 +23,17 @@ import type { CitizenRecord } from './domain/citizen.js'
 const program = new Command('idv')
   .description('National identity verification: match / no-match per attribute against the population register')
   .showHelpAfterError()
+  // Usage errors exit 2, like configuration errors; --help and --version exit 0.
+  .exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : 2) })
 
 const int = (value: string): number => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer')
+  const n = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a non-negative integer')
+  return n
+}
+const positiveInt = (value: string): number => {
+  const n = int(value)
+  if (n === 0) throw new InvalidArgumentError('must be at least 1')
   return n
 }
 
@@ -86,7 +93,7 @@ storeOptions(program.command('load'))
   .description('bulk-load an NDJSON register extract into the index (idempotent, safe to interrupt)')
   .argument('<file>', 'NDJSON file, one citizen per line')
   .option('--rejects <file>', 'where rejected lines are reported (default <file>.rejects.ndjson)')
-  .option('--threads <n>', 'encoding threads (default: one per core)', int)
+  .option('--threads <n>', 'encoding threads (default: one per core)', positiveInt)
   .action(async (file: string, opts: Record<string, unknown>) => {
     const config = configFrom(opts)
     const hashKey = readHashKey(config.hashKeyFile)
@@ -96,7 +103,7 @@ storeOptions(program.command('load'))
 
 program.command('gen')
   .description('write a deterministic synthetic population as NDJSON')
-  .requiredOption('--count <n>', 'number of citizens', int)
+  .requiredOption('--count <n>', 'number of citizens', positiveInt)
   .option('--seed <n>', 'seed (same seed and count give the same file)', int, 1)
   .requiredOption('--out <file>', 'output file')
   .action(async (opts: { count: number, seed: number, out: string }) => {

@@ -13,6 +13,7 @@ import type { Logger } from './log.js'
 import { registerChipRoutes } from './routes/chip.js'
 import { registerOpsRoutes } from './routes/ops.js'
 import { ChipPool } from './crypto/chip-pool.js'
+import { Lifecycle } from './http/lifecycle.js'
 import { registerVerifyRoutes } from './routes/verify.js'
 import type { StorageCore } from './store/types.js'
 
@@ -22,19 +23,26 @@ export interface ServerDeps {
   readonly log: Logger
 }
 
+/** How long shutdown waits for accepted requests to be answered. */
+export const DRAIN_TIMEOUT_MS = 10_000
+
 export interface RunningServer {
   readonly port: number
+  readonly lifecycle: Lifecycle
   /** The crypto pool, when chip verification is configured. */
   readonly chipPool: ChipPool | undefined
-  /** Stops accepting, marks not ready and closes the listen socket. */
+  /**
+   * Marks not ready and stops accepting connections, answers 503 to new requests
+   * on open ones, waits up to DRAIN_TIMEOUT_MS for accepted requests, then stops
+   * the crypto pool. The caller closes the store afterwards.
+   */
   close (): Promise<void>
 }
 
 export async function createServer (config: Config, deps: ServerDeps): Promise<RunningServer> {
   const uws = loadNativeUws()
   const app = uws.App()
-  let ready = false
-  const isReady = (): boolean => ready
+  const lifecycle = new Lifecycle()
   const verifier = new Verifier(deps.store, new RecordCodec(deps.hashKey))
   const ids = new RequestIds()
   const chipPool = config.cscaDir === ''
@@ -45,10 +53,10 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
     ids,
     log: deps.log,
     limits: config,
-    isReady
+    lifecycle
   })
-  registerChipRoutes(app, { verifier, pool: chipPool, ids, log: deps.log, maxBodyBytes: config.maxChipBodyBytes, isReady })
-  registerOpsRoutes(app, { isReady })
+  registerChipRoutes(app, { verifier, pool: chipPool, ids, log: deps.log, maxBodyBytes: config.maxChipBodyBytes, lifecycle })
+  registerOpsRoutes(app, { lifecycle })
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => {
@@ -60,17 +68,20 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
     throw err
   })
   const port = uws.us_socket_local_port(listenSocket)
-  ready = true
-  let closed = false
+  lifecycle.ready = true
+  let closing: Promise<void> | undefined
   return {
     port,
+    lifecycle,
     chipPool,
     async close () {
-      if (closed) return
-      closed = true
-      ready = false
-      uws.us_listen_socket_close(listenSocket)
-      await chipPool?.close()
+      closing ??= (async () => {
+        uws.us_listen_socket_close(listenSocket)
+        const drained = await lifecycle.drain(DRAIN_TIMEOUT_MS)
+        if (!drained) deps.log.warn({ unanswered: lifecycle.inFlight }, 'drain deadline passed with requests still open')
+        await chipPool?.close()
+      })()
+      return await closing
     }
   }
 }

@@ -87,6 +87,9 @@ export async function loadFile (options: LoadOptions): Promise<LoadSummary> {
       rejects.write(encoded.rejects)
       options.onProgress?.(progress())
     })()
+    // Observed here so a failure between awaits is not an unhandled rejection (which would kill
+    // the process before `finally` cleans up); the next `await writing` still rethrows it.
+    writing.catch(() => {})
   }
 
   let aborted = false
@@ -95,7 +98,9 @@ export async function loadFile (options: LoadOptions): Promise<LoadSummary> {
     for await (const chunk of lineChunks(options.file, options.chunkBytes ?? DEFAULT_CHUNK_BYTES)) {
       if (options.signal?.aborted === true) { aborted = true; break }
       bytesRead += chunk.length
-      pending.push(pool.run({ hashKey: options.hashKey, chunk, firstLine: nextLine }))
+      const encoding = pool.run({ hashKey: options.hashKey, chunk, firstLine: nextLine })
+      encoding.catch(() => {}) // rethrown when commitNext awaits it
+      pending.push(encoding)
       nextLine += countLines(chunk)
       if (pending.length >= window) await commitNext()
     }

@@ -19,6 +19,7 @@ import type { RequestIds } from '../http/request-id.js'
 import { send, sendError, sendProblem } from '../http/respond.js'
 import type { Logger } from '../log.js'
 import { toProblem } from '../problem.js'
+import type { Lifecycle } from '../http/lifecycle.js'
 
 export interface ChipRouteDeps {
   readonly verifier: Verifier
@@ -27,7 +28,7 @@ export interface ChipRouteDeps {
   readonly ids: RequestIds
   readonly log: Logger
   readonly maxBodyBytes: number
-  isReady (): boolean
+  readonly lifecycle: Lifecycle
 }
 
 export interface ChipAnswer {
@@ -49,7 +50,7 @@ export function registerChipRoutes (app: TemplatedApp, deps: ChipRouteDeps): voi
 
 function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void {
   const requestId = deps.ids.next()
-  if (!deps.isReady()) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
+  if (!deps.lifecycle.ready) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
   if (deps.pool === undefined) { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'set IDV_CSCA_DIR to a directory of CSCA certificates', requestId, true); return }
   const pool = deps.pool
   const contentType = req.getHeader('content-type')
@@ -58,9 +59,17 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
   const responseType = responseMediaType(req.getHeader('accept'), requestType)
   if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
   let aborted = false
-  const answer = (write: () => void): void => { if (!aborted) res.cork(write) }
+  const end = deps.lifecycle.begin()
+  const answer = (write: () => void): void => {
+    if (!aborted) res.cork(write)
+    end()
+  }
   readBody(res, req.getHeader('content-length'), deps.maxBodyBytes, {
     onBody (body) {
+      if (deps.lifecycle.stopped) {
+        answer(() => { sendError(res, 'IDV_ERR_NOT_READY', 'the service shut down before this request was complete', requestId, true) })
+        return
+      }
       let item
       try {
         item = parseChipRequest(decodeBody(body, requestType, true))
@@ -77,7 +86,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
       pending.then((result) => {
         const reply = buildAnswer(requestId, result, deps.verifier)
         answer(() => { send(res, 200, CONTENT_TYPES[responseType], responseType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply), requestId) })
-      }, (err: unknown) => {
+      }).catch((err: unknown) => {
         const code = err instanceof ChipPoolError ? err.code : undefined
         deps.log.error({ err, requestId, code }, 'chip verification failed')
         // A trust store that cannot load fails closed, as an operator problem rather than a bug.
@@ -86,9 +95,12 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
       })
     },
     onTooLarge () {
-      res.cork(() => { sendError(res, 'IDV_ERR_PAYLOAD_TOO_LARGE', `the body limit here is ${deps.maxBodyBytes} bytes`, requestId, true) })
+      answer(() => { sendError(res, 'IDV_ERR_PAYLOAD_TOO_LARGE', `the body limit here is ${deps.maxBodyBytes} bytes`, requestId, true) })
     },
-    onAborted () { aborted = true }
+    onAborted () {
+      aborted = true
+      end()
+    }
   })
 }
 

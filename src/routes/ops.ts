@@ -7,11 +7,13 @@ import { join } from 'node:path'
 import type { TemplatedApp } from 'uWebSockets.js'
 import { parse as parseYaml } from 'yaml'
 import { packageRoot } from '../paths.js'
-import { errorCatalogue, send, sendError, sendProblem } from '../http/respond.js'
+import { errorCatalogue, send, sendError, sendProblem, statusLine } from '../http/respond.js'
+import type { HttpResponse } from 'uWebSockets.js'
 import { problemFor } from '../problem.js'
+import type { Lifecycle } from '../http/lifecycle.js'
 
 export interface OpsDeps {
-  isReady (): boolean
+  readonly lifecycle: Lifecycle
 }
 
 /** The OpenAPI document, parsed once from docs/openapi.yaml. */
@@ -32,18 +34,28 @@ export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
   app.get('/livez', (res) => { send(res, 200, 'application/json', alive) })
   app.get('/healthz', (res) => { send(res, 200, 'application/json', alive) })
   app.get('/readyz', (res) => {
-    if (deps.isReady()) send(res, 200, 'application/json', '{"status":"ready"}')
+    if (deps.lifecycle.ready) send(res, 200, 'application/json', '{"status":"ready"}')
     else sendError(res, 'IDV_ERR_NOT_READY', 'the store is not open or the service is draining')
   })
+  // Probes that use HEAD get the status and headers of GET, without a body.
+  for (const path of ['/livez', '/healthz']) app.head(path, (res) => { head(res, 200) })
+  app.head('/readyz', (res) => { head(res, deps.lifecycle.ready ? 200 : 503) })
   app.get('/openapi.json', (res) => { send(res, 200, 'application/json', openApi) })
   app.get('/errors', (res) => { send(res, 200, 'application/json', errors) })
   // Registered last: uWS prefers method-specific handlers, so these catch only the other methods.
   for (const [path, allow] of ROUTES) {
-    app.any(path, (res) => {
+    app.any(path, (res, req) => {
+      // A HEAD answer carries no body (RFC 9110 §9.3.2).
+      if (req.getMethod() === 'head') { res.writeStatus(statusLine(405)).writeHeader('allow', allow); res.endWithoutBody(0, true); return }
       sendProblem(res, problemFor('IDV_ERR_METHOD_NOT_ALLOWED', `${path} allows ${allow}`), true, { allow })
     })
   }
   app.any('/*', (res, req) => {
     sendError(res, 'IDV_ERR_NOT_FOUND', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}`, undefined, true)
   })
+}
+
+function head (res: HttpResponse, status: number): void {
+  res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store')
+  res.endWithoutBody(0)
 }

@@ -16,15 +16,18 @@ import { problemFor, toProblem, type Problem } from '../problem.js'
 import type { Verifier, VerifyOutcome } from '../domain/verifier.js'
 import { parseVerifyRequest } from '../domain/verify-request.js'
 import type { Logger } from '../log.js'
+import type { Lifecycle } from '../http/lifecycle.js'
 
 export interface VerifyRouteDeps {
   readonly verifier: Verifier
   readonly ids: RequestIds
   readonly log: Logger
   readonly limits: { readonly maxBodyBytes: number, readonly maxBatchBodyBytes: number, readonly maxBatchItems: number }
-  /** False while starting or draining: answer 503. */
-  isReady (): boolean
+  readonly lifecycle: Lifecycle
 }
+
+/** Batch items verified between yields to the event loop, so one big batch never stalls other clients. */
+const BATCH_SLICE = 250
 
 export function registerVerifyRoutes (app: TemplatedApp, deps: VerifyRouteDeps): void {
   app.post('/v1/verify', (res, req) => { handle(res, req, deps, false) })
@@ -33,7 +36,7 @@ export function registerVerifyRoutes (app: TemplatedApp, deps: VerifyRouteDeps):
 
 function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, batch: boolean): void {
   const requestId = deps.ids.next()
-  if (!deps.isReady()) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
+  if (!deps.lifecycle.ready) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
   const contentType = req.getHeader('content-type')
   const requestType = requestMediaType(contentType)
   if (requestType === undefined) {
@@ -43,23 +46,46 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
   const responseType = responseMediaType(req.getHeader('accept'), requestType)
   if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
   const limit = batch ? deps.limits.maxBatchBodyBytes : deps.limits.maxBodyBytes
+  const end = deps.lifecycle.begin()
+  let aborted = false
+  const fail = (err: unknown): void => {
+    if (!(err instanceof ServiceError)) deps.log.error({ err, requestId }, 'verify failed')
+    if (!aborted) res.cork(() => { sendProblem(res, toProblem(err, requestId)) })
+    end()
+  }
   readBody(res, req.getHeader('content-length'), limit, {
     onBody (body) {
-      res.cork(() => {
-        try {
-          const decoded = decodeBody(body, requestType)
-          const answer = batch ? answerBatch(decoded, deps, requestId, responseType) : answerOne(decoded, deps, requestId, responseType)
-          send(res, 200, CONTENT_TYPES[responseType], answer, requestId)
-        } catch (err) {
-          if (!(err instanceof ServiceError)) deps.log.error({ err, requestId }, 'verify failed')
-          sendProblem(res, toProblem(err, requestId))
+      if (deps.lifecycle.stopped) {
+        res.cork(() => { sendError(res, 'IDV_ERR_NOT_READY', 'the service shut down before this request was complete', requestId, true) })
+        end()
+        return
+      }
+      try {
+        const decoded = decodeBody(body, requestType)
+        if (batch) {
+          verifyBatch(decoded, deps, () => aborted).then((results) => {
+            if (results === undefined) { end(); return } // the client went away
+            const answer = encodeBatch(results, requestId, responseType)
+            res.cork(() => { send(res, 200, CONTENT_TYPES[responseType], answer, requestId) })
+            end()
+          }).catch(fail)
+          return
         }
-      })
+        const answer = answerOne(decoded, deps, requestId, responseType)
+        res.cork(() => { send(res, 200, CONTENT_TYPES[responseType], answer, requestId) })
+        end()
+      } catch (err) {
+        fail(err)
+      }
     },
     onTooLarge () {
       res.cork(() => { sendError(res, 'IDV_ERR_PAYLOAD_TOO_LARGE', `the body limit here is ${limit} bytes`, requestId, true) })
+      end()
     },
-    onAborted () { /* nothing to undo: verification has no side effects */ }
+    onAborted () {
+      aborted = true // verification has no side effects to undo
+      end()
+    }
   })
 }
 
@@ -71,18 +97,36 @@ function answerOne (decoded: unknown, deps: VerifyRouteDeps, requestId: string, 
   return `{"requestId":"${requestId}",${outcomeJsonFields(outcome)}}`
 }
 
-function answerBatch (decoded: unknown, deps: VerifyRouteDeps, requestId: string, type: MediaType): string | Uint8Array {
+type BatchResult = VerifyOutcome | { error: Problem }
+
+/**
+ * Verifies a batch in slices, yielding to the event loop between them, so a
+ * 10,000-item batch (tens of thousands of keyed hashes) never stalls other
+ * clients or health probes. Resolves undefined when the client went away.
+ */
+async function verifyBatch (decoded: unknown, deps: VerifyRouteDeps, isAborted: () => boolean): Promise<BatchResult[] | undefined> {
   if (typeof decoded !== 'object' || decoded === null || !Array.isArray((decoded as { items?: unknown }).items)) {
     throw new ServiceError('IDV_ERR_INVALID_FIELD', 'body must be an object with an items array')
   }
   const items = (decoded as { items: unknown[] }).items
   if (items.length === 0) throw new ServiceError('IDV_ERR_INVALID_FIELD', 'items is empty')
   if (items.length > deps.limits.maxBatchItems) throw new ServiceError('IDV_ERR_TOO_MANY_ITEMS', `a batch holds at most ${deps.limits.maxBatchItems} items, this one has ${items.length}`)
-  const results: Array<VerifyOutcome | { error: Problem }> = new Array(items.length)
-  for (let i = 0; i < items.length; i++) {
-    const request = parseVerifyRequest(items[i], `items[${i}].`)
-    results[i] = request instanceof ServiceError ? { error: problemFor(request.code, request.detail) } : deps.verifier.verify(request)
+  const results: BatchResult[] = new Array(items.length)
+  for (let start = 0; start < items.length; start += BATCH_SLICE) {
+    if (start > 0) {
+      await new Promise((resolve) => setImmediate(resolve))
+      if (isAborted()) return undefined
+      if (deps.lifecycle.stopped) throw new ServiceError('IDV_ERR_NOT_READY', 'the service shut down before this batch was complete')
+    }
+    for (let i = start; i < Math.min(items.length, start + BATCH_SLICE); i++) {
+      const request = parseVerifyRequest(items[i], `items[${i}].`)
+      results[i] = request instanceof ServiceError ? { error: problemFor(request.code, request.detail) } : deps.verifier.verify(request)
+    }
   }
+  return results
+}
+
+function encodeBatch (results: BatchResult[], requestId: string, type: MediaType): string | Uint8Array {
   if (type === 'msgpack') return packr.pack({ requestId, results })
   const parts = new Array<string>(results.length)
   for (let i = 0; i < results.length; i++) {

@@ -100,6 +100,13 @@ describe('idv', () => {
     expect(r.stderr).toContain('refusing to serve on the slow fallback')
   })
 
+  it('exits 2 with a message for a bad flag value, not a stack trace', async () => {
+    const r = await run(['load', 'nothing.ndjson', '--threads', '0'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('must be at least 1')
+    expect(r.stderr).not.toContain('    at ')
+  })
+
   it('reports every bad setting at once', async () => {
     const r = await run(['serve', '--port', '99999', '--store', 'oracle'], { IDV_MAX_BODY_BYTES: 'lots' })
     expect(r.code).toBe(2)
