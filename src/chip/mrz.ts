@@ -48,6 +48,12 @@ export function checkDigit (s: string, from = 0, to = s.length): number {
 
 /** Extracts the MRZ string from DG1 (tag 0x61 holding 0x5F1F). */
 export function readDg1 (dg1: Uint8Array): { ok: true, mrz: string } | { ok: false, detail: string } {
+  // The canonical encoding, 61 L 5F1F M <MRZ> with short lengths that fill it exactly, is read directly;
+  // asn1js would find the same single element. Anything else goes through asn1js.
+  const n = dg1.byteLength
+  if (n >= 5 && n < 0x82 && dg1[0] === 0x61 && dg1[1] === n - 2 && dg1[2] === 0x5f && dg1[3] === 0x1f && dg1[4] === n - 5) {
+    return { ok: true, mrz: Buffer.from(dg1.buffer, dg1.byteOffset + 5, n - 5).toString('latin1') }
+  }
   try {
     const root = decodeWhole(dg1, 'DG1')
     if (root.idBlock.tagClass !== 2 || root.idBlock.tagNumber !== 1 || !(root instanceof asn1js.Constructed)) {
