@@ -1,0 +1,57 @@
+/**
+ * Service-level objectives per scenario (bench/slo.json) and their verdict on
+ * a measured result. A missed target is a violation with its reason; a
+ * scenario without targets passes with `targets: null` (nothing was judged).
+ */
+import { readFileSync } from 'node:fs'
+
+export interface SloTarget {
+  readonly p50Ms?: number
+  readonly p99Ms?: number
+  readonly p999Ms?: number
+  /** (errors + timeouts + non-2xx + wrong answers) / requests. */
+  readonly maxErrorRatio?: number
+  /** Answered requests per second in the measured window. */
+  readonly minThroughputRps?: number
+  /** Connections the kernel saw established at once (peak). */
+  readonly minConnections?: number
+}
+
+export interface SloFile { readonly scenarios: Readonly<Record<string, SloTarget>> }
+
+export interface Measured {
+  readonly latencyMs: { readonly p50: number, readonly p99: number, readonly p999: number }
+  readonly errorRatio: number
+  readonly throughputRps: number
+  readonly peakConnections: number
+}
+
+export interface SloVerdict {
+  readonly targets: SloTarget | null
+  readonly pass: boolean
+  readonly violations: string[]
+}
+
+export function readSloFile (file: string): SloFile {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<SloFile>
+  if (typeof parsed.scenarios !== 'object' || parsed.scenarios === null) throw new Error(`${file}: expected {"scenarios": {<name>: {p99Ms, …}}}`)
+  return parsed as SloFile
+}
+
+export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVerdict {
+  if (targets === undefined) return { targets: null, pass: true, violations: [] }
+  const violations: string[] = []
+  const atMost = (name: string, value: number, limit: number | undefined, unit: string): void => {
+    if (limit !== undefined && !(value <= limit)) violations.push(`${name} ${value} ${unit} > target ${limit} ${unit}`)
+  }
+  const atLeast = (name: string, value: number, limit: number | undefined, unit: string): void => {
+    if (limit !== undefined && !(value >= limit)) violations.push(`${name} ${value} ${unit} < target ${limit} ${unit}`)
+  }
+  atMost('p50', m.latencyMs.p50, targets.p50Ms, 'ms')
+  atMost('p99', m.latencyMs.p99, targets.p99Ms, 'ms')
+  atMost('p99.9', m.latencyMs.p999, targets.p999Ms, 'ms')
+  atMost('error ratio', m.errorRatio, targets.maxErrorRatio, '')
+  atLeast('throughput', m.throughputRps, targets.minThroughputRps, 'req/s')
+  atLeast('connections open at peak', m.peakConnections, targets.minConnections, '')
+  return { targets, pass: violations.length === 0, violations }
+}

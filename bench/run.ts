@@ -1,0 +1,463 @@
+/**
+ * The SLO suite: `npm run bench -- <scenario> [--duration S] [--connections N]
+ * [--rate R] [--citizens N] [--slo FILE]` (also `idv bench`, via runBenchCli).
+ *
+ * One run: build or reuse the dataset (LMDB), prebuild the scenario's requests,
+ * start the server processes (`idv serve`, several on one port: uWS sets
+ * SO_REUSEPORT, and each is bound to its own loopback address 127.0.0.x so the
+ * per-process open-file limit of 20,000 is never reached), fork the load
+ * processes (bench/lib/load-worker.ts), wait until every connection is open,
+ * warm up, measure, stop everything. The hello-world baseline
+ * (bench/lib/baseline-server.ts) gets the same load shape first, unless
+ * `--baseline none`. The kernel's count of established connections is sampled
+ * throughout (`ss`), latency histograms of all load processes are merged
+ * (hdr-histogram-js), and each server instance's share of answers is counted
+ * from the x-request-id prefix. The result goes to bench/results/ as JSON, a
+ * table is printed, and the exit code is 1 when a target of bench/slo.json is
+ * missed (2 for a usage error).
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import * as hdr from 'hdr-histogram-js'
+import { packageRoot } from '../src/paths.js'
+import { sampleConnections, type ConnectionSample } from './lib/connections.js'
+import { ensureDataset } from './lib/dataset.js'
+import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWorkerResult } from './lib/load-worker.js'
+import { ProcessGroup, type ManagedProcess } from './lib/processes.js'
+import { buildRequestPool } from './lib/request-pool.js'
+import { loadScenario, scenarioNames, type Scenario } from './lib/scenario.js'
+import { evaluateSlo, readSloFile, type SloVerdict } from './lib/slo.js'
+
+/** uWS closes a connection idle for ~10 s; an access point sends at least this often. */
+export const MAX_SEND_INTERVAL_MS = 8000
+/** Connections per server or load process: half the 20,000 open-file limit leaves room for the rest. */
+export const CONNECTIONS_PER_PROCESS = 10_000
+
+const USAGE = `usage: npm run bench -- <scenario> [options]
+scenarios: ${scenarioNames().join(', ')}
+  --duration S        measured seconds (after every connection is open and the warm-up)
+  --warmup S          seconds of traffic before the measured window
+  --connections N     keep-alive connections in all
+  --rate R            requests/s over all connections (0: closed loop)
+  --citizens N        population size (built once under .bench-data/)
+  --slo FILE          targets (default bench/slo.json)
+  --servers N         idv serve processes sharing the port (default: one per ${CONNECTIONS_PER_PROCESS} connections)
+  --load-processes N  load processes (default: one per ${CONNECTIONS_PER_PROCESS} connections)
+  --addresses N       loopback addresses 127.0.0.1… (default: as many as server processes)
+  --baseline hello|none  also measure the uWS hello-world under the same load (default hello)
+  --results DIR       where the JSON result goes (default bench/results)`
+
+export interface LoadShape {
+  readonly connections: number
+  readonly rate: number
+  readonly intervalMs: number
+  readonly durationSeconds: number
+  readonly warmupSeconds: number
+  readonly citizens: number
+  readonly servers: number
+  readonly loadProcesses: number
+  readonly addresses: readonly string[]
+  readonly notes: string[]
+}
+
+export interface PhaseFigures {
+  readonly connections: { readonly requested: number, readonly opened: number, readonly connectFailed: number, readonly peakEstablished: number, readonly minEstablishedMeasured: number, readonly lost: number, readonly openAtEnd: number }
+  readonly requests: { readonly sent: number, readonly answered: number, readonly ok: number, readonly wrongAnswer: number, readonly non2xx: number, readonly errors: number, readonly timeouts: number }
+  readonly byKind: Record<string, KindCounts>
+  readonly statusCodes: Record<string, number>
+  readonly errorRatio: number
+  readonly throughputRps: number
+  readonly latencyMs: { readonly p50: number, readonly p90: number, readonly p99: number, readonly p999: number, readonly max: number, readonly mean: number }
+  readonly serverProcesses: Array<{ readonly pid: number, readonly address: string, readonly peakConnections: number }>
+  readonly serverInstances: Array<{ readonly id: string, readonly answers: number, readonly share: number }>
+  readonly firstError?: string
+}
+
+function positiveInt (name: string, v: string | undefined, fallback: number, min = 1): number {
+  if (v === undefined) return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`)
+  return n
+}
+
+class UsageError extends Error {}
+
+export function resolveShape (s: Scenario, v: Record<string, string | undefined>): LoadShape {
+  const connections = positiveInt('connections', v.connections, s.connections)
+  let rate = positiveInt('rate', v.rate, s.rate, 0)
+  const notes: string[] = []
+  if (rate > 0 && (connections / rate) * 1000 > MAX_SEND_INTERVAL_MS) {
+    rate = Math.ceil(connections * 1000 / MAX_SEND_INTERVAL_MS)
+    notes.push(`rate raised to ${rate} req/s so that every connection sends at least every ${MAX_SEND_INTERVAL_MS / 1000} s (uWS closes idle connections after ~10 s)`)
+  }
+  const perProcess = Math.max(1, Math.ceil(connections / CONNECTIONS_PER_PROCESS))
+  const servers = positiveInt('servers', v.servers, perProcess)
+  const addressCount = positiveInt('addresses', v.addresses, servers)
+  if (addressCount > servers) throw new UsageError(`--addresses (${addressCount}) cannot exceed --servers (${servers}): every address needs a server process bound to it`)
+  if (addressCount > 250) throw new UsageError('--addresses must be ≤ 250')
+  const loadProcesses = positiveInt('load-processes', v['load-processes'], perProcess)
+  if (Math.ceil(connections / loadProcesses) > 19_000) throw new UsageError(`${connections} connections over ${loadProcesses} load processes exceeds the 20,000 open files of one process`)
+  if (Math.ceil(connections / servers) > 19_000) throw new UsageError(`${connections} connections over ${servers} server processes exceeds the 20,000 open files of one process`)
+  return {
+    connections,
+    rate,
+    intervalMs: rate === 0 ? 0 : (connections / rate) * 1000,
+    durationSeconds: positiveInt('duration', v.duration, s.durationSeconds),
+    warmupSeconds: positiveInt('warmup', v.warmup, s.warmupSeconds, 0),
+    citizens: positiveInt('citizens', v.citizens, s.citizens),
+    servers,
+    loadProcesses,
+    addresses: Array.from({ length: addressCount }, (_, i) => `127.0.0.${i + 1}`),
+    notes
+  }
+}
+
+/** `--auth none` once the service has it (signed requests are another engineer's work in progress). */
+function authArgs (root: string): string[] {
+  try {
+    const help = execFileSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), 'serve', '--help'], { encoding: 'utf8' })
+    return help.includes('--auth') ? ['--auth', 'none'] : []
+  } catch { return [] }
+}
+
+async function freePort (host: string): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, host, () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => { resolve(port) })
+    })
+  })
+}
+
+function gitDescribe (root: string): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${sha}-dirty` : sha
+  } catch { return 'unknown' }
+}
+
+interface Phase {
+  readonly label: 'service' | 'hello-world'
+  readonly serverArgs: (host: string, port: number) => { args: string[], env: NodeJS.ProcessEnv }
+  /** The line a server prints once it is listening. */
+  readonly ready: RegExp
+  readonly checkAnswers: boolean
+}
+
+async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, requestsFile: string, log: (s: string) => void): Promise<PhaseFigures> {
+  const port = await freePort('127.0.0.1')
+  const servers: Array<{ p: ManagedProcess, address: string }> = []
+  for (let i = 0; i < shape.servers; i++) {
+    const address = shape.addresses[i % shape.addresses.length]!
+    const { args, env } = phase.serverArgs(address, port)
+    servers.push({ p: group.spawnNode(`${phase.label} server ${i + 1}`, args, env), address })
+  }
+  const workers: ManagedProcess[] = []
+  const samples: ConnectionSample[] = []
+  let sampling = true
+  let sampler: Promise<void> = Promise.resolve()
+  try {
+    await Promise.all(servers.map(async ({ p }) => await p.waitFor(phase.ready, 120_000)))
+    log(`${phase.label}: ${shape.servers} server process(es) on port ${port} over ${shape.addresses.join(', ')}`)
+    sampler = (async () => {
+      while (sampling) {
+        try { samples.push(await sampleConnections(port)) } catch { /* ss missing: the clients' counts remain */ }
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      }
+    })()
+
+    const workerScript = join(packageRoot(), 'dist', 'bench', 'lib', 'load-worker.js')
+    const opened: Array<Promise<{ opened: number, connectFailed: number, firstError?: string }>> = []
+    const results: Array<Promise<LoadWorkerResult>> = []
+    let assigned = 0
+    for (let w = 0; w < shape.loadProcesses; w++) {
+      const connections = Math.floor(shape.connections / shape.loadProcesses) + (w < shape.connections % shape.loadProcesses ? 1 : 0)
+      // Rotate addresses per process so each address gets an equal share of all connections.
+      const targets = shape.addresses.map((_, a) => ({ host: shape.addresses[(a + assigned) % shape.addresses.length]!, port }))
+      assigned += connections
+      const p = group.forkNode(`load ${w + 1}`, workerScript)
+      workers.push(p)
+      const config: LoadWorkerConfig = {
+        targets,
+        connections,
+        intervalMs: shape.intervalMs,
+        requestsFile,
+        orderOffset: w * 997,
+        checkAnswers: phase.checkAnswers,
+        connectConcurrency: 256,
+        drainMs: 10_000
+      }
+      const exited = new Promise<never>((_resolve, reject) => {
+        p.child.once('exit', (code, signal) => { reject(new Error(`load process ${w + 1} exited (${code ?? signal}) early:\n${p.output().slice(-2000)}`)) })
+      })
+      const message = async <T>(type: string): Promise<T> => await Promise.race([exited, new Promise<T>((resolve) => {
+        const on = (m: { type: string }): void => { if (m.type === type) { p.child.off('message', on); resolve(m as T) } }
+        p.child.on('message', on)
+      })])
+      opened.push(message('opened'))
+      results.push(message('result'))
+      exited.catch(() => {})
+      p.child.send({ type: 'config', config })
+    }
+    const openedAll = await Promise.all(opened)
+    const openedCount = openedAll.reduce((s, o) => s + o.opened, 0)
+    const connectFailed = openedAll.reduce((s, o) => s + o.connectFailed, 0)
+    log(`${phase.label}: ${openedCount} of ${shape.connections} connections open${connectFailed > 0 ? ` (${connectFailed} failed: ${openedAll.find((o) => o.firstError !== undefined)?.firstError ?? ''})` : ''}; warm-up ${shape.warmupSeconds} s, measuring ${shape.durationSeconds} s`)
+    const from = Date.now() + shape.warmupSeconds * 1000
+    const until = from + shape.durationSeconds * 1000
+    for (const w of workers) w.child.send({ type: 'measure', from, until })
+    const done = await Promise.all(results)
+    sampling = false
+    await sampler
+    return figures(shape, done, openedCount, connectFailed, samples, servers.map(({ p, address }) => ({ pid: p.child.pid ?? -1, address })), from, until)
+  } finally {
+    sampling = false
+    await sampler
+    await group.stopAll()
+  }
+}
+
+function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, connectFailed: number, samples: ConnectionSample[], servers: Array<{ pid: number, address: string }>, from: number, until: number): PhaseFigures {
+  const histogram = hdr.build(HISTOGRAM_OPTIONS)
+  const byKind: Record<string, KindCounts> = {}
+  const statusCodes: Record<string, number> = {}
+  const instances: Record<string, number> = {}
+  for (const r of done) {
+    const h = hdr.decodeFromCompressedBase64(r.histogram)
+    histogram.add(h)
+    for (const [k, c] of Object.entries(r.byKind)) {
+      const t = byKind[k] ??= { sent: 0, ok: 0, wrong: 0, non2xx: 0, errors: 0, timeouts: 0 }
+      t.sent += c.sent; t.ok += c.ok; t.wrong += c.wrong; t.non2xx += c.non2xx; t.errors += c.errors; t.timeouts += c.timeouts
+    }
+    for (const [s, n] of Object.entries(r.statusCodes)) statusCodes[s] = (statusCodes[s] ?? 0) + n
+    for (const [id, n] of Object.entries(r.servers)) instances[id] = (instances[id] ?? 0) + n
+  }
+  const sum = (f: (c: KindCounts) => number): number => Object.values(byKind).reduce((s, c) => s + f(c), 0)
+  const requests = {
+    sent: sum((c) => c.sent),
+    answered: histogram.totalCount,
+    ok: sum((c) => c.ok),
+    wrongAnswer: sum((c) => c.wrong),
+    non2xx: sum((c) => c.non2xx),
+    errors: sum((c) => c.errors),
+    timeouts: sum((c) => c.timeouts)
+  }
+  const bad = requests.wrongAnswer + requests.non2xx + requests.errors + requests.timeouts
+  const ms = (us: number): number => Math.round(us) / 1000
+  const measured = samples.filter((s) => s.at >= from && s.at <= until)
+  const totalAnswers = Object.values(instances).reduce((s, n) => s + n, 0)
+  const firstError = done.find((r) => r.firstError !== undefined)?.firstError
+  return {
+    connections: {
+      requested: shape.connections,
+      opened,
+      connectFailed,
+      peakEstablished: Math.max(0, ...samples.map((s) => s.total)),
+      minEstablishedMeasured: measured.length === 0 ? 0 : Math.min(...measured.map((s) => s.total)),
+      lost: done.reduce((s, r) => s + r.lost, 0),
+      openAtEnd: done.reduce((s, r) => s + r.openAtEnd, 0)
+    },
+    requests,
+    byKind,
+    statusCodes,
+    errorRatio: requests.sent === 0 ? 1 : bad / requests.sent,
+    throughputRps: Math.round(requests.answered / shape.durationSeconds),
+    latencyMs: {
+      p50: ms(histogram.getValueAtPercentile(50)),
+      p90: ms(histogram.getValueAtPercentile(90)),
+      p99: ms(histogram.getValueAtPercentile(99)),
+      p999: ms(histogram.getValueAtPercentile(99.9)),
+      max: ms(histogram.maxValue),
+      mean: ms(histogram.mean)
+    },
+    serverProcesses: servers.map((s) => ({ ...s, peakConnections: Math.max(0, ...samples.map((x) => x.byPid[String(s.pid)] ?? 0)) })),
+    serverInstances: Object.entries(instances).sort((a, b) => b[1] - a[1]).map(([id, answers]) => ({ id, answers, share: totalAnswers === 0 ? 0 : Math.round((answers / totalAnswers) * 10_000) / 10_000 })),
+    ...(firstError !== undefined ? { firstError } : {})
+  }
+}
+
+function printTable (scenario: string, shape: LoadShape, phases: Record<string, PhaseFigures>, verdict: SloVerdict, log: (s: string) => void): void {
+  log(`\n${scenario}: ${shape.connections.toLocaleString('en')} connections, ${shape.rate === 0 ? 'closed loop' : `${shape.rate.toLocaleString('en')} req/s paced`}, ${shape.durationSeconds} s measured, ${shape.servers} server process(es), ${shape.loadProcesses} load process(es), ${shape.addresses.length} address(es)`)
+  const rows: Record<string, Record<string, string | number>> = {}
+  for (const [label, f] of Object.entries(phases)) {
+    rows[label] = {
+      'conns peak': f.connections.peakEstablished,
+      'req/s': f.throughputRps,
+      'p50 ms': f.latencyMs.p50,
+      'p90 ms': f.latencyMs.p90,
+      'p99 ms': f.latencyMs.p99,
+      'p99.9 ms': f.latencyMs.p999,
+      'max ms': f.latencyMs.max,
+      sent: f.requests.sent,
+      ok: f.requests.ok,
+      wrong: f.requests.wrongAnswer,
+      'non-2xx': f.requests.non2xx,
+      errors: f.requests.errors,
+      timeouts: f.requests.timeouts
+    }
+  }
+  console.table(rows)
+  const service = phases.service!
+  const hello = phases['hello-world']
+  if (hello !== undefined && hello.throughputRps > 0) log(`service / hello-world throughput: ${(service.throughputRps / hello.throughputRps * 100).toFixed(1)}%, p99 ${service.latencyMs.p99} vs ${hello.latencyMs.p99} ms`)
+  log(`answers per server instance: ${service.serverInstances.map((s) => `${s.id} ${(s.share * 100).toFixed(1)}%`).join(', ')}`)
+  log(`connections per server process (peak): ${service.serverProcesses.map((s) => `${s.address} ${s.peakConnections}`).join(', ')}`)
+  for (const [kind, c] of Object.entries(service.byKind)) log(`  ${kind}: ${c.sent} sent, ${c.ok} ok, ${c.wrong} wrong, ${c.non2xx} non-2xx, ${c.errors} errors, ${c.timeouts} timeouts`)
+  for (const n of shape.notes) log(`note: ${n}`)
+  if (service.firstError !== undefined) log(`first error: ${service.firstError}`)
+  if (verdict.targets === null) log('SLO: no targets for this scenario')
+  else log(verdict.pass ? 'SLO: PASS' : `SLO: FAIL\n  ${verdict.violations.join('\n  ')}`)
+}
+
+export async function runBenchCli (argv: string[]): Promise<number> {
+  const log = (s: string): void => { console.error(s) }
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        connections: { type: 'string' },
+        rate: { type: 'string' },
+        citizens: { type: 'string' },
+        slo: { type: 'string' },
+        servers: { type: 'string' },
+        'load-processes': { type: 'string' },
+        addresses: { type: 'string' },
+        baseline: { type: 'string', default: 'hello' },
+        results: { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    })
+  } catch (err) {
+    log(`${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  if (parsed.values.help === true) { console.log(USAGE); return 0 }
+  const name = parsed.positionals[0]
+  if (name === undefined || parsed.positionals.length > 1) { log(USAGE); return 2 }
+  const root = packageRoot()
+  let scenario: Scenario
+  let shape: LoadShape
+  let slo
+  try {
+    scenario = await loadScenario(name)
+    const { help: _help, ...options } = parsed.values
+    shape = resolveShape(scenario, options)
+    if (parsed.values.baseline !== 'hello' && parsed.values.baseline !== 'none') throw new UsageError('--baseline must be hello or none')
+    slo = readSloFile(parsed.values.slo ?? join(root, 'bench', 'slo.json'))
+  } catch (err) {
+    log(`${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+
+  const dataset = await ensureDataset('lmdb', shape.citizens, 1, log)
+  const scratch = mkdtempSync(join(tmpdir(), 'idv-bench-'))
+  const group = new ProcessGroup()
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping every process this run started`)
+    void group.stopAll(2000).finally(() => { rmSync(scratch, { recursive: true, force: true }); process.exit(130) })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  // A run is bounded: connecting (≤ 1 s per 1,000 connections + start-up), warm-up, window, drain.
+  const budgetMs = 180_000 + shape.connections + 2 * (shape.warmupSeconds + shape.durationSeconds) * 1000 + 60_000
+  const watchdog = setTimeout(() => {
+    log(`run exceeded its ${Math.round(budgetMs / 1000)} s bound: stopping everything`)
+    for (const pid of group.pids) { try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ } }
+  }, budgetMs)
+  watchdog.unref()
+  const pool = buildRequestPool(scenario.mix, shape.citizens, scratch)
+  try {
+    const cli = join(root, 'dist', 'src', 'cli.js')
+    const auth = authArgs(root)
+    const servicePhase: Phase = {
+      label: 'service',
+      checkAnswers: true,
+      serverArgs: (host, port) => ({
+        args: [cli, 'serve', '--store', 'lmdb', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--host', host, '--port', String(port), ...auth, ...(pool.cscaDir !== undefined ? ['--csca-dir', pool.cscaDir] : [])],
+        env: { IDV_LOG_LEVEL: 'info' }
+      }),
+      ready: /"msg":"serving"/
+    }
+    const helloPhase: Phase = {
+      label: 'hello-world',
+      checkAnswers: false,
+      serverArgs: (host, port) => ({ args: [join(root, 'dist', 'bench', 'lib', 'baseline-server.js')], env: { HOST: host, PORT: String(port) } }),
+      ready: /listening \d+/
+    }
+    const phases: Record<string, PhaseFigures> = {}
+    if (parsed.values.baseline === 'hello') phases['hello-world'] = await runPhase(group, helloPhase, shape, pool.file, log)
+    phases.service = await runPhase(group, servicePhase, shape, pool.file, log)
+    const service = phases.service
+    const verdict = evaluateSlo(slo.scenarios[scenario.name], {
+      latencyMs: service.latencyMs,
+      errorRatio: service.errorRatio,
+      throughputRps: service.throughputRps,
+      peakConnections: service.connections.peakEstablished
+    })
+    const git = gitDescribe(root)
+    const startedAt = new Date()
+    const result = {
+      scenario: scenario.name,
+      description: scenario.description,
+      finishedAt: startedAt.toISOString(),
+      git,
+      node: process.version,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism(),
+      load: {
+        connections: shape.connections,
+        rate: shape.rate,
+        mode: shape.rate === 0 ? 'closed-loop' : 'paced',
+        perConnectionIntervalMs: shape.intervalMs,
+        durationSeconds: shape.durationSeconds,
+        warmupSeconds: shape.warmupSeconds,
+        citizens: shape.citizens,
+        servers: shape.servers,
+        loadProcesses: shape.loadProcesses,
+        addresses: shape.addresses,
+        serverArgs: auth,
+        mix: scenario.mix,
+        notes: shape.notes
+      },
+      ...service,
+      baseline: phases['hello-world'] ?? null,
+      ratios: phases['hello-world'] === undefined
+        ? null
+        : { throughput: service.throughputRps / Math.max(1, phases['hello-world'].throughputRps), p99: service.latencyMs.p99 / Math.max(0.001, phases['hello-world'].latencyMs.p99) },
+      slo: verdict,
+      processes: { started: group.started, pids: group.pids, running: group.running }
+    }
+    printTable(scenario.name, shape, phases, verdict, log)
+    const dir = parsed.values.results ?? join(root, 'bench', 'results')
+    mkdirSync(dir, { recursive: true })
+    const stamp = startedAt.toISOString().slice(11, 19).replaceAll(':', '')
+    const file = join(dir, `${startedAt.toISOString().slice(0, 10)}-${git}-${scenario.name}-${stamp}.json`)
+    writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
+    log(`result: ${file}`)
+    return verdict.pass ? 0 : 1
+  } finally {
+    await group.stopAll()
+    group.dispose()
+    clearTimeout(watchdog)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    pool.cleanup()
+    rmSync(scratch, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await runBenchCli(process.argv.slice(2))
+}
