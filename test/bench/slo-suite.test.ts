@@ -1,0 +1,169 @@
+/**
+ * The SLO suite end to end at tiny scale: every scenario runs for 2 s against
+ * real `idv serve` processes (2 on one port, over 127.0.0.1 and 127.0.0.2) from
+ * 2 real load processes, and the result must show that every request got an
+ * answer of its expected class and that every process it started is gone.
+ * Performance is not judged here (the SLO file is generous); bench/slo.json is.
+ * Needs the build (npm test builds first): the runner forks dist/ scripts.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { packageRoot } from '../../src/paths.js'
+import { mixOrder, EXPECTED } from '../../bench/lib/request-pool.js'
+import { loadScenario, scenarioNames, type RequestKind } from '../../bench/lib/scenario.js'
+import { evaluateSlo } from '../../bench/lib/slo.js'
+import { resolveShape, runBenchCli } from '../../bench/run.js'
+
+const root = packageRoot()
+const work = mkdtempSync(join(tmpdir(), 'idv-bench-test-'))
+afterAll(() => { rmSync(work, { recursive: true, force: true }) })
+
+const SCENARIOS = ['access-points-40k', 'chip', 'mixed', 'portal-verify', 'telco-batch']
+
+describe('scenarios, shapes and SLO verdicts', () => {
+  it('lists and loads every scenario file', async () => {
+    expect(scenarioNames()).toEqual(SCENARIOS)
+    for (const name of SCENARIOS) {
+      const s = await loadScenario(name)
+      expect(s.name).toBe(name)
+      for (const kind of Object.keys(s.mix)) expect(EXPECTED[kind as RequestKind]).toBeDefined()
+    }
+    await expect(loadScenario('nope')).rejects.toThrow(/unknown scenario "nope"; one of: access-points-40k/)
+  })
+
+  it('spreads 40,000 connections so no process holds more than 10,000, each connection sending every 2 s', async () => {
+    const shape = resolveShape(await loadScenario('access-points-40k'), {})
+    expect(shape).toMatchObject({ connections: 40_000, rate: 20_000, intervalMs: 2000, servers: 4, loadProcesses: 4, durationSeconds: 60 })
+    expect(shape.addresses).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'])
+  })
+
+  it('raises a rate too low to keep connections alive, and refuses shapes over the open-file limit', async () => {
+    const s = await loadScenario('portal-verify')
+    const slow = resolveShape(s, { connections: '800', rate: '10' })
+    expect(slow.rate).toBe(100)
+    expect(slow.intervalMs).toBe(8000)
+    expect(slow.notes[0]).toMatch(/rate raised/)
+    expect(() => resolveShape(s, { connections: '40000', servers: '2' })).toThrow(/20,000 open files/)
+    expect(() => resolveShape(s, { connections: '40000', 'load-processes': '1' })).toThrow(/20,000 open files/)
+    expect(() => resolveShape(s, { servers: '1', addresses: '2' })).toThrow(/cannot exceed --servers/)
+    expect(() => resolveShape(s, { duration: '0' })).toThrow(/--duration/)
+  })
+
+  it('keeps the mix proportions in the shared request order', () => {
+    const byKind = new Map<RequestKind, number[]>([['verify-match', [0, 1]], ['chip-valid', [2]], ['batch-1000', [3]]])
+    const order = mixOrder({ 'verify-match': 89, 'chip-valid': 10, 'batch-1000': 1 }, byKind)
+    expect(order).toHaveLength(1000)
+    expect(order.filter((i) => i <= 1).length).toBe(890)
+    expect(order.filter((i) => i === 2).length).toBe(100)
+    expect(order.filter((i) => i === 3).length).toBe(10)
+  })
+
+  it('judges every target and names each miss', () => {
+    const measured = { latencyMs: { p50: 1, p99: 6, p999: 9 }, errorRatio: 0.01, throughputRps: 900, peakConnections: 39_990 }
+    expect(evaluateSlo(undefined, measured)).toEqual({ targets: null, pass: true, violations: [] })
+    expect(evaluateSlo({ p50Ms: 1, p99Ms: 6, p999Ms: 9, maxErrorRatio: 0.01, minThroughputRps: 900, minConnections: 39_990 }, measured).pass).toBe(true)
+    const v = evaluateSlo({ p50Ms: 0.5, p99Ms: 5, p999Ms: 20, maxErrorRatio: 0, minThroughputRps: 1000, minConnections: 40_000 }, measured)
+    expect(v.pass).toBe(false)
+    expect(v.violations).toEqual([
+      'p50 1 ms > target 0.5 ms',
+      'p99 6 ms > target 5 ms',
+      'error ratio 0.01  > target 0 ',
+      'throughput 900 req/s < target 1000 req/s',
+      'connections open at peak 39990  < target 40000 '
+    ])
+  })
+
+  it('answers usage errors with exit status 2', async () => {
+    expect(await runBenchCli([])).toBe(2)
+    expect(await runBenchCli(['no-such-scenario'])).toBe(2)
+    expect(await runBenchCli(['portal-verify', '--connections', 'many'])).toBe(2)
+  })
+})
+
+interface Result {
+  scenario: string
+  load: { connections: number, servers: number, loadProcesses: number, addresses: string[] }
+  connections: { requested: number, opened: number, peakEstablished: number, minEstablishedMeasured: number, lost: number }
+  requests: { sent: number, answered: number, ok: number, wrongAnswer: number, non2xx: number, errors: number, timeouts: number }
+  byKind: Record<string, { sent: number, ok: number }>
+  latencyMs: { p50: number, p90: number, p99: number, p999: number, max: number }
+  throughputRps: number
+  serverProcesses: Array<{ pid: number, address: string, peakConnections: number }>
+  serverInstances: Array<{ id: string, answers: number, share: number }>
+  baseline: { requests: { sent: number, answered: number }, latencyMs: { p99: number } } | null
+  ratios: { throughput: number, p99: number } | null
+  slo: { pass: boolean, violations: string[] }
+  processes: { started: number, pids: number[], running: number }
+}
+
+const generous = join(work, 'slo-generous.json')
+writeFileSync(generous, JSON.stringify({ scenarios: Object.fromEntries(SCENARIOS.map((s) => [s, { p99Ms: 30_000, maxErrorRatio: 0, minConnections: 50 }])) }))
+const impossible = join(work, 'slo-impossible.json')
+writeFileSync(impossible, JSON.stringify({ scenarios: { 'portal-verify': { p50Ms: 0.000001 } } }))
+
+function runScenario (name: string, rate: number, extra: string[], slo: string): { status: number | null, result: Result, output: string } {
+  const results = mkdtempSync(join(work, `${name}-`))
+  const run = spawnSync(process.execPath, [
+    join(root, 'dist', 'bench', 'run.js'), name,
+    '--citizens', '2000', '--connections', '50', '--rate', String(rate), '--duration', '2', '--warmup', '1',
+    '--servers', '2', '--load-processes', '2', '--addresses', '2', '--slo', slo, '--results', results, ...extra
+  ], { encoding: 'utf8', timeout: 90_000 })
+  const output = `${run.stdout}${run.stderr}`
+  const files = readdirSync(results)
+  expect(files, output).toHaveLength(1)
+  return { status: run.status, result: JSON.parse(readFileSync(join(results, files[0]!), 'utf8')) as Result, output }
+}
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+function expectSound (r: Result, name: string, output: string): void {
+  expect(r.scenario).toBe(name)
+  expect(r.load).toMatchObject({ connections: 50, servers: 2, loadProcesses: 2, addresses: ['127.0.0.1', '127.0.0.2'] })
+  // Every connection open at once, seen by the kernel, and none lost.
+  expect(r.connections, output).toMatchObject({ requested: 50, opened: 50, peakEstablished: 50, minEstablishedMeasured: 50, lost: 0 })
+  expect(r.serverProcesses.map((s) => s.peakConnections)).toEqual([25, 25])
+  // Every request answered, each with the answer class its kind expects.
+  expect(r.requests.sent, output).toBeGreaterThan(0)
+  expect(r.requests, output).toMatchObject({ answered: r.requests.sent, ok: r.requests.sent, wrongAnswer: 0, non2xx: 0, errors: 0, timeouts: 0 })
+  for (const [kind, c] of Object.entries(r.byKind)) expect(c.ok, kind).toBe(c.sent)
+  expect(r.latencyMs.p50).toBeGreaterThan(0)
+  expect(r.latencyMs.p50).toBeLessThanOrEqual(r.latencyMs.p99)
+  expect(r.latencyMs.p99).toBeLessThanOrEqual(r.latencyMs.max)
+  expect(r.throughputRps).toBeGreaterThan(0)
+  // Both server processes answered, and the shares add up.
+  expect(r.serverInstances).toHaveLength(2)
+  expect(r.serverInstances.reduce((s, i) => s + i.answers, 0)).toBe(r.requests.answered)
+  // Every process the run started is gone.
+  expect(r.processes.running).toBe(0)
+  expect(r.processes.pids.filter(alive)).toEqual([])
+}
+
+describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses, 50 connections)', () => {
+  const rates: Record<string, number> = { 'access-points-40k': 500, chip: 200, mixed: 300, 'telco-batch': 20 }
+  for (const name of Object.keys(rates)) {
+    it(name, () => {
+      const { status, result, output } = runScenario(name, rates[name]!, ['--baseline', 'none'], generous)
+      expectSound(result, name, output)
+      expect(result.baseline).toBeNull()
+      expect(result.byKind).toEqual(expect.objectContaining(Object.fromEntries(Object.keys((result as unknown as { load: { mix: object } }).load.mix).map((k) => [k, expect.anything()]))))
+      expect(result.slo, output).toEqual({ targets: expect.anything(), pass: true, violations: [] })
+      expect(status, output).toBe(0)
+    }, 90_000)
+  }
+
+  it('portal-verify beside the hello-world baseline, exiting 1 on a missed target', () => {
+    const { status, result, output } = runScenario('portal-verify', 500, [], impossible)
+    expectSound(result, 'portal-verify', output)
+    expect(result.baseline!.requests.answered).toBe(result.baseline!.requests.sent)
+    expect(result.ratios!.throughput).toBeGreaterThan(0)
+    expect(result.slo.pass).toBe(false)
+    expect(result.slo.violations[0]).toMatch(/^p50 [\d.]+ ms > target 0.000001 ms$/)
+    expect(output).toMatch(/SLO: FAIL/)
+    expect(status).toBe(1)
+  }, 90_000)
+})
