@@ -79,7 +79,7 @@ const requests = verifyRequests()
 const hello = await startChild([join(root, 'dist', 'bench', 'hello-world.js')], /listening (\d+)/)
 const helloUrl = `http://127.0.0.1:${hello.match[1]!}`
 const service = await startChild(
-  [join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0'],
+  [join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--auth', 'none'],
   /serving/, { IDV_LOG_LEVEL: 'info' }
 )
 const serviceUrl = (service.match.input!.match(/"url":"([^"]+)"/) ?? [])[1]!

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
  * `idv`: the command line. `demo` (what `npm start` runs), `serve`, `load`,
- * `gen` and `keygen`. The only module that calls process.exit.
+ * `gen`, `keygen`, `party` (the relying-party registry), `call` (a signed
+ * request), `receipt` (check a signed answer, rotate the signing key). The only
+ * module that calls process.exit.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
 import { loadConfig, type Config, type ConfigInput } from './config.js'
@@ -19,6 +21,12 @@ import { startService } from './service.js'
 import { bindHashKey, openStore } from './store/open.js'
 import { NativeUwsUnavailableError } from './http/uws.js'
 import type { CitizenRecord } from './domain/citizen.js'
+import { ensureDemoParty, type DemoParty } from './auth/demo-party.js'
+import { ReceiptKeyRing } from './receipts/keys.js'
+import { receiptVerifyCommand } from './receipts/receipt-cli.js'
+import { formatPartyList, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, PartyCliError, type KeySource } from './auth/party-cli.js'
+import { PartyFileError } from './auth/parties.js'
+import { call } from './client/call.js'
 
 const program = new Command('idv')
   .description('National identity verification: match / no-match per attribute against the population register')
@@ -51,6 +59,8 @@ function serveOptions (cmd: Command): Command {
     .option('--port <n>', 'listen port, 0 for any (IDV_PORT or PORT, default 8080)')
     .option('--host <addr>', 'listen address (IDV_HOST, default 127.0.0.1)')
     .option('--csca-dir <dir>', 'CSCA certificates for /v1/chip/verify (IDV_CSCA_DIR); re-read on SIGHUP or change')
+    .option('--auth <mode>', 'signatures | none (IDV_AUTH, default signatures; none is developer-only and loopback-only)')
+    .option('--parties-file <file>', 'relying-party registry, JSON or YAML (IDV_PARTIES_FILE, default <data-dir>.parties.yaml)')
 }
 
 function configFrom (opts: Record<string, unknown>): Config {
@@ -61,7 +71,10 @@ function configFrom (opts: Record<string, unknown>): Config {
     logLevel: opts.logLevel as string | undefined,
     port: opts.port as string | undefined,
     host: opts.host as string | undefined,
-    cscaDir: opts.cscaDir as string | undefined
+    cscaDir: opts.cscaDir as string | undefined,
+    auth: opts.auth as string | undefined,
+    partiesFile: opts.partiesFile as string | undefined,
+    receiptKeyFile: opts.receiptKeyFile as string | undefined
   }
   return loadConfig(process.env, flags)
 }
@@ -83,8 +96,10 @@ serveOptions(program.command('demo'))
     const log = createLogger(config.logLevel)
     const hashKey = readOrCreateHashKey(config.hashKeyFile)
     await ensureDemoPopulation(config, hashKey)
+    const party = config.auth === 'signatures' ? ensureDemoParty(config) : undefined
+    if (config.auth === 'signatures' && config.receipts) ReceiptKeyRing.loadOrCreate(config.receiptKeyFile)
     const service = await startService(config, log, hashKey)
-    printDemoBanner(service.url, sampleCitizen(config))
+    printDemoBanner(service.url, sampleCitizen(config), party)
     await service.stopped
     process.exit(0)
   })
@@ -127,6 +142,145 @@ program.command('keygen')
   .action((opts: { out: string }) => {
     createHashKey(opts.out)
     console.log(`created ${opts.out}; keep it outside the index directory and back it up: without it the index cannot answer`)
+  })
+
+/** Options of the commands that edit or read the party registry. */
+function partyFileOptions (cmd: Command): Command {
+  return cmd
+    .option('--parties-file <file>', 'relying-party registry (IDV_PARTIES_FILE, default <data-dir>.parties.yaml)')
+    .option('--data-dir <dir>', 'index directory the default registry sits beside (IDV_DATA_DIR)')
+}
+
+function keyOptions (cmd: Command): Command {
+  return cmd
+    .option('--public-key <file>', 'SPKI PEM public key, Ed25519 or ECDSA P-256')
+    .option('--hmac-secret-file <file>', 'HMAC-SHA-256 shared secret: a file of at least 64 hex characters, mode 0600')
+    .option('--key-id <id>', 'keyid the party signs with (default <party id>-<UTC time>)')
+}
+
+const list = (value: string): string[] => value.split(',').map((v) => v.trim()).filter((v) => v !== '')
+
+const party = program.command('party').description('manage relying parties (the running service picks up changes by itself)')
+
+keyOptions(partyFileOptions(party.command('add')))
+  .description('register a relying party with one key')
+  .requiredOption('--id <id>', 'party id')
+  .option('--name <name>', 'display name (default: the id)')
+  .requiredOption('--attributes <list>', 'attributes it may ask about, comma-separated (fullName,dateOfBirth,...)', list)
+  .requiredOption('--rate <n>', 'sustained requests per second', positiveInt)
+  .option('--burst <n>', 'requests at once after a quiet period (default 2 × rate)', positiveInt)
+  .option('--daily-quota <n>', 'verifications per day (a batch counts its items)', positiveInt)
+  .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify)', list)
+  .option('--max-batch <n>', 'items per batch (default 1000)', positiveInt)
+  .option('--overall-only', 'answer it with the overall match only, no per-attribute results')
+  .action((opts: Record<string, unknown>) => {
+    const file = partiesFileFrom(opts)
+    const added = partyAdd({
+      file,
+      id: opts.id as string,
+      name: (opts.name as string | undefined) ?? (opts.id as string),
+      attributes: opts.attributes as string[],
+      rate: opts.rate as number,
+      burst: opts.burst as number | undefined,
+      dailyQuota: opts.dailyQuota as number | undefined,
+      endpoints: opts.endpoints as string[] | undefined,
+      maxBatchItems: opts.maxBatch as number | undefined,
+      overallOnly: opts.overallOnly as boolean | undefined,
+      ...keySource(opts)
+    })
+    console.log(`added party ${added.id} with key ${added.keys[0]?.keyId ?? ''} to ${file}`)
+  })
+
+partyFileOptions(party.command('list'))
+  .description('list relying parties')
+  .action((opts: Record<string, unknown>) => { process.stdout.write(formatPartyList(partyList(partiesFileFrom(opts)))) })
+
+partyFileOptions(party.command('disable'))
+  .description('refuse a party\'s requests (403) from now on')
+  .argument('<id>')
+  .action((id: string, opts: Record<string, unknown>) => { partyDisable(partiesFileFrom(opts), id); console.log(`disabled ${id}`) })
+
+partyFileOptions(party.command('enable'))
+  .description('accept a disabled party again')
+  .argument('<id>')
+  .action((id: string, opts: Record<string, unknown>) => { partyEnable(partiesFileFrom(opts), id); console.log(`enabled ${id}`) })
+
+keyOptions(partyFileOptions(party.command('rotate-key')))
+  .description('add a new key; the party\'s other keys stay valid for the overlap, then are refused')
+  .argument('<id>')
+  .option('--overlap-seconds <n>', 'how long the old keys stay valid (default 86400)', int)
+  .action((id: string, opts: Record<string, unknown>) => {
+    const file = partiesFileFrom(opts)
+    const updated = partyRotateKey({ file, id, overlapSeconds: opts.overlapSeconds as number | undefined, ...keySource(opts) })
+    console.log(`party ${id} now signs with ${updated.keys[updated.keys.length - 1]?.keyId ?? ''}`)
+  })
+
+function partiesFileFrom (opts: Record<string, unknown>): string {
+  return loadConfig(process.env, { partiesFile: opts.partiesFile as string | undefined, dataDir: opts.dataDir as string | undefined }).partiesFile
+}
+
+function keySource (opts: Record<string, unknown>): KeySource {
+  return { publicKey: opts.publicKey as string | undefined, hmacSecretFile: opts.hmacSecretFile as string | undefined, keyId: opts.keyId as string | undefined }
+}
+
+program.command('call')
+  .description('send one request signed with HTTP Message Signatures (RFC 9421) and print the answer')
+  .argument('<path>', 'e.g. /v1/verify')
+  .argument('[json]', 'request body (JSON); - reads it from standard input')
+  .requiredOption('--key-id <id>', 'the keyid registered for your party')
+  .requiredOption('--key <file>', 'PKCS#8 PEM private key (Ed25519, ECDSA P-256) or HMAC secret (hex)')
+  .option('--url <url>', 'service base URL', 'http://127.0.0.1:8080')
+  .option('--method <method>', 'HTTP method (default POST with a body, GET without)')
+  .option('--save <file>', 'also write the answer to this file (for `idv receipt verify`)')
+  .action(async (path: string, json: string | undefined, opts: Record<string, unknown>) => {
+    const body = json === '-' ? readFileSync(0, 'utf8') : json ?? ''
+    const result = await call({
+      url: opts.url as string,
+      keyId: opts.keyId as string,
+      keyFile: opts.key as string,
+      method: (opts.method as string | undefined) ?? (body === '' ? 'GET' : 'POST'),
+      path,
+      body
+    })
+    if (opts.save !== undefined) writeFileSync(opts.save as string, result.body)
+    console.log(result.contentType.includes('json') ? JSON.stringify(JSON.parse(result.body), null, 2) : result.body)
+    process.exit(result.status >= 200 && result.status < 300 ? 0 : 1)
+  })
+
+const receipt = program.command('receipt').description('signed answers: check one offline, rotate the signing key')
+
+receipt.command('verify')
+  .description('check a saved answer\'s receipt (exit 0 verified, 1 not verified, 2 cannot check)')
+  .argument('<file>', 'the answer as received (JSON with its receipt), or a bare receipt')
+  .option('--jwks <file>', 'the keys saved from GET /v1/keys (default: this installation\'s receipt key file)')
+  .option('--receipt-key-file <file>', 'the service\'s key ring (IDV_RECEIPT_KEY_FILE), used when no --jwks is given')
+  .option('--data-dir <dir>', 'index directory the default key ring sits beside (IDV_DATA_DIR)')
+  .action((file: string, opts: Record<string, unknown>) => {
+    const config = loadConfig(process.env, { receiptKeyFile: opts.receiptKeyFile as string | undefined, dataDir: opts.dataDir as string | undefined })
+    const outcome = receiptVerifyCommand({
+      file,
+      jwksFile: opts.jwks as string | undefined,
+      defaultJwks: () => existsSync(config.receiptKeyFile) ? ReceiptKeyRing.load(config.receiptKeyFile).jwks() : undefined
+    })
+    console.log(outcome.message)
+    process.exit(outcome.exitCode)
+  })
+
+receipt.command('rotate-key')
+  .description('start signing answers with a new Ed25519 key (creates the key ring if there is none); old keys stay published')
+  .option('--receipt-key-file <file>', 'the key ring (IDV_RECEIPT_KEY_FILE, default <data-dir>.receipt-keys.json)')
+  .option('--data-dir <dir>', 'index directory the default key ring sits beside (IDV_DATA_DIR)')
+  .action((opts: Record<string, unknown>) => {
+    const file = loadConfig(process.env, { receiptKeyFile: opts.receiptKeyFile as string | undefined, dataDir: opts.dataDir as string | undefined }).receiptKeyFile
+    if (!existsSync(file)) {
+      const ring = ReceiptKeyRing.loadOrCreate(file)
+      console.log(`created ${file}; answers will be signed with ${ring.current.kid}`)
+      return
+    }
+    const ring = ReceiptKeyRing.load(file)
+    const key = ring.rotate()
+    ring.save(file)
+    console.log(`rotated: new answers are signed with ${key.kid}; send SIGHUP to running services to pick it up`)
   })
 
 function progressBar (format: string): SingleBar {
@@ -196,22 +350,27 @@ function sampleCitizen (config: Config): CitizenRecord | undefined {
   return undefined
 }
 
-function printDemoBanner (url: string, sample: CitizenRecord | undefined): void {
+function printDemoBanner (url: string, sample: CitizenRecord | undefined, party: DemoParty | undefined): void {
   const lines = [`\nidv is serving at ${url}`, `  API description: ${url}/openapi.json`]
   if (sample !== undefined) {
     const body = JSON.stringify({ pin: sample.pin, attributes: { fullName: sample.fullName, dateOfBirth: sample.dateOfBirth, gender: sample.gender } })
-    lines.push(
-      `  sample citizen (synthetic): ${sample.pin} ${sample.fullName}, born ${sample.dateOfBirth}, ${sample.gender}`,
-      '  try:',
-      `    curl -s ${url}/v1/verify -H 'content-type: application/json' -d '${body}'`
-    )
+    lines.push(`  sample citizen (synthetic): ${sample.pin} ${sample.fullName}, born ${sample.dateOfBirth}, ${sample.gender}`, '  try:')
+    if (party !== undefined) {
+      lines.push(
+        `    npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)} /v1/verify '${body}'`,
+        '  (requests are signed with HTTP Message Signatures, RFC 9421, by the demo party\'s Ed25519 key;',
+        '   add --save answer.json, then `npx idv receipt verify answer.json` checks the signed answer offline)'
+      )
+    } else {
+      lines.push(`    curl -s ${url}/v1/verify -H 'content-type: application/json' -d '${body}'`)
+    }
   }
   lines.push('  stop with Ctrl-C\n')
   console.log(lines.join('\n'))
 }
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof NativeUwsUnavailableError) {
+  if (err instanceof ConfigError || err instanceof NativeUwsUnavailableError || err instanceof PartyCliError || err instanceof PartyFileError) {
     console.error(`idv: ${err.message}`)
     process.exit(2)
   }

@@ -7,6 +7,8 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { ConfigError } from './errors.js'
 
 export type StoreKind = 'lmdb' | 'native-free'
+/** `signatures`: every /v1 request must be signed by a registered relying party; `none`: developer-only, loopback only. */
+export type AuthMode = 'signatures' | 'none'
 
 export interface Config {
   readonly host: string
@@ -28,6 +30,17 @@ export interface Config {
   /** Chips waiting or running in the pool before new ones get 503. */
   readonly cryptoMaxQueue: number
   readonly maxChipBodyBytes: number
+  readonly auth: AuthMode
+  /** The relying-party registry (JSON or YAML); reloaded when it changes. */
+  readonly partiesFile: string
+  /** The Ed25519 key ring that signs answers (receipts). */
+  readonly receiptKeyFile: string
+  /** Whether answers to parties carry receipts (off only to measure their cost). */
+  readonly receipts: boolean
+  /** Accepted distance of a signature's `created` from our clock, both ways. */
+  readonly signatureWindowSeconds: number
+  /** Nonces remembered at once (12 bytes each, shared by all threads). */
+  readonly nonceSlots: number
   /** Size and seed of the demo population `idv demo` creates in an empty index. */
   readonly demoCitizens: number
   readonly demoSeed: number
@@ -46,9 +59,13 @@ export const DEFAULTS = {
   crlFile: '',
   cryptoMaxQueue: 4096,
   maxChipBodyBytes: 512 * 1024,
+  auth: 'signatures',
+  receipts: true,
+  signatureWindowSeconds: 60,
+  nonceSlots: 1 << 20,
   demoCitizens: 100_000,
   demoSeed: 1
-} as const satisfies Omit<Config, 'hashKeyFile' | 'cryptoThreads'>
+} as const satisfies Omit<Config, 'hashKeyFile' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
 export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
@@ -66,6 +83,12 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   cryptoThreads: 'IDV_CRYPTO_THREADS',
   cryptoMaxQueue: 'IDV_CRYPTO_MAX_QUEUE',
   maxChipBodyBytes: 'IDV_MAX_CHIP_BODY_BYTES',
+  auth: 'IDV_AUTH',
+  partiesFile: 'IDV_PARTIES_FILE',
+  receiptKeyFile: 'IDV_RECEIPT_KEY_FILE',
+  receipts: 'IDV_RECEIPTS',
+  signatureWindowSeconds: 'IDV_SIGNATURE_WINDOW_SECONDS',
+  nonceSlots: 'IDV_NONCE_SLOTS',
   demoCitizens: 'IDV_DEMO_CITIZENS',
   demoSeed: 'IDV_DEMO_SEED'
 }
@@ -73,10 +96,19 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
 const STORES = new Set<string>(['lmdb', 'native-free'])
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
-/** The default key file sits next to the data directory, not in it: copying the index does not copy the key. */
-export function defaultHashKeyFile (dataDir: string): string {
+/** Key and registry files sit next to the data directory, not in it: copying the index does not copy them. */
+export function besideDataDir (dataDir: string, suffix: string): string {
   const abs = resolve(dataDir)
-  return join(dirname(abs), `${basename(abs)}.hash-key`)
+  return join(dirname(abs), `${basename(abs)}.${suffix}`)
+}
+
+export function defaultHashKeyFile (dataDir: string): string {
+  return besideDataDir(dataDir, 'hash-key')
+}
+
+/** Addresses only this machine can reach: the only ones `IDV_AUTH=none` may bind. */
+export function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 
 export type ConfigInput = { readonly [K in keyof Config]?: string | number | undefined }
@@ -112,8 +144,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
   if (!LEVELS.has(logLevel)) problems.push(`${ENV_NAMES.logLevel} must be one of ${[...LEVELS].join(', ')}`)
   const maxBodyBytes = int('maxBodyBytes', DEFAULTS.maxBodyBytes, 256, 1024 ** 3)
   const maxBatchBodyBytes = int('maxBatchBodyBytes', DEFAULTS.maxBatchBodyBytes, 256, 1024 ** 3)
+  const host = str('host', DEFAULTS.host)
+  const auth = str('auth', DEFAULTS.auth)
+  if (auth !== 'signatures' && auth !== 'none') problems.push(`${ENV_NAMES.auth} (--auth) must be signatures or none, got ${JSON.stringify(auth)}`)
+  if (auth === 'none' && !isLoopback(host)) {
+    problems.push(`${ENV_NAMES.auth}=none (--auth none) is for local experiments only and is refused on ${host}: bind a loopback address (127.0.0.1) or turn signatures on`)
+  }
+  const receipts = str('receipts', 'on')
+  if (receipts !== 'on' && receipts !== 'off') problems.push(`${ENV_NAMES.receipts} must be on or off, got ${JSON.stringify(receipts)}`)
   const config: Config = {
-    host: str('host', DEFAULTS.host),
+    host,
     port: int('port', DEFAULTS.port, 0, 65535),
     dataDir,
     store: store as StoreKind,
@@ -127,6 +167,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     cryptoThreads: int('cryptoThreads', availableParallelism(), 1, 1024),
     cryptoMaxQueue: int('cryptoMaxQueue', DEFAULTS.cryptoMaxQueue, 1, 10_000_000),
     maxChipBodyBytes: int('maxChipBodyBytes', DEFAULTS.maxChipBodyBytes, 1024, 64 * 1024 ** 2),
+    auth: auth as AuthMode,
+    partiesFile: str('partiesFile', besideDataDir(dataDir, 'parties.yaml')),
+    receiptKeyFile: str('receiptKeyFile', besideDataDir(dataDir, 'receipt-keys.json')),
+    receipts: receipts === 'on',
+    signatureWindowSeconds: int('signatureWindowSeconds', DEFAULTS.signatureWindowSeconds, 1, 3600),
+    nonceSlots: int('nonceSlots', DEFAULTS.nonceSlots, 1024, 1 << 28),
     demoCitizens: int('demoCitizens', DEFAULTS.demoCitizens, 1, 200_000_000),
     demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1)
   }

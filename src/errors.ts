@@ -3,6 +3,7 @@
  * and a title. Codes are never renamed once shipped; README "Error codes" lists
  * them, and test/unit/errors.test.ts keeps README and this table in step.
  */
+import { AUTH_ERROR_CODES } from './auth/codes.js'
 
 export const ERROR_CODES = {
   IDV_ERR_MALFORMED_BODY: { status: 400, title: 'Malformed request body', fix: 'Send valid JSON or MessagePack matching the Content-Type header.' },
@@ -19,7 +20,9 @@ export const ERROR_CODES = {
   IDV_ERR_NOT_READY: { status: 503, title: 'Service not ready', fix: 'Retry after the time in Retry-After.' },
   IDV_ERR_OVERLOADED: { status: 503, title: 'Service overloaded', fix: 'The crypto pool is full; retry after the time in Retry-After.' },
   IDV_ERR_CHIP_NOT_CONFIGURED: { status: 503, title: 'Chip verification not configured', fix: 'The operator must set IDV_CSCA_DIR to a directory of CSCA certificates.' },
-  IDV_ERR_INTERNAL: { status: 500, title: 'Internal error', fix: 'A bug: report the requestId to the operators.' }
+  IDV_ERR_INTERNAL: { status: 500, title: 'Internal error', fix: 'A bug: report the requestId to the operators.' },
+  // Relying-party authentication (401), authorisation (403) and limits (429, 503).
+  ...AUTH_ERROR_CODES
 } as const satisfies Record<string, { status: number, title: string, fix: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
@@ -29,13 +32,16 @@ export class ServiceError extends Error {
   readonly code: ErrorCode
   readonly status: number
   readonly detail: string | undefined
+  /** Sent as Retry-After (429, 503). */
+  readonly retryAfterSeconds: number | undefined
 
-  constructor (code: ErrorCode, detail?: string) {
+  constructor (code: ErrorCode, detail?: string, retryAfterSeconds?: number) {
     super(detail ?? ERROR_CODES[code].title)
     this.name = 'ServiceError'
     this.code = code
     this.status = ERROR_CODES[code].status
     this.detail = detail
+    this.retryAfterSeconds = retryAfterSeconds ?? (code === 'IDV_ERR_NOT_READY' || code === 'IDV_ERR_OVERLOADED' ? 1 : undefined)
   }
 }
 

@@ -16,11 +16,16 @@ import { ChipPool } from './crypto/chip-pool.js'
 import { Lifecycle } from './http/lifecycle.js'
 import { registerVerifyRoutes } from './routes/verify.js'
 import type { StorageCore } from './store/types.js'
+import { PartyGate, type GateHandle, type GateOptions } from './auth/gate.js'
+import { ReceiptSigner } from './receipts/receipt.js'
+import { ServiceReceiptKeys } from './receipts/keys.js'
 
 export interface ServerDeps {
   readonly store: StorageCore
   readonly hashKey: Uint8Array
   readonly log: Logger
+  /** Another thread's gate state to share (nonce memory, rate buckets); default: fresh. */
+  readonly gateHandle?: GateHandle
 }
 
 /** How long shutdown waits for accepted requests to be answered. */
@@ -31,6 +36,10 @@ export interface RunningServer {
   readonly lifecycle: Lifecycle
   /** The crypto pool, when chip verification is configured. */
   readonly chipPool: ChipPool | undefined
+  /** Relying-party authentication, unless IDV_AUTH=none. */
+  readonly gate: PartyGate | undefined
+  /** Re-reads the party registry, the receipt keys and the CSCA trust store (SIGHUP). */
+  reload (): void
   /**
    * Marks not ready and stops accepting connections, answers 503 to new requests
    * on open ones, waits up to DRAIN_TIMEOUT_MS for accepted requests, then stops
@@ -39,12 +48,21 @@ export interface RunningServer {
   close (): Promise<void>
 }
 
+function gateOptions (config: Config, log: Logger): GateOptions {
+  return { partiesFile: config.partiesFile, windowSeconds: config.signatureWindowSeconds, nonceSlots: config.nonceSlots, log }
+}
+
 export async function createServer (config: Config, deps: ServerDeps): Promise<RunningServer> {
   const uws = loadNativeUws()
   const app = uws.App()
   const lifecycle = new Lifecycle()
   const verifier = new Verifier(deps.store, new RecordCodec(deps.hashKey))
   const ids = new RequestIds()
+  const gate = config.auth === 'none'
+    ? undefined
+    : (deps.gateHandle === undefined ? PartyGate.create(gateOptions(config, deps.log)) : PartyGate.attach(gateOptions(config, deps.log), deps.gateHandle))
+  const receiptKeys = new ServiceReceiptKeys(gate !== undefined && config.receipts ? config.receiptKeyFile : undefined)
+  const receipts = receiptKeys.enabled ? new ReceiptSigner({ keys: () => receiptKeys.current() }) : undefined
   const chipPool = config.cscaDir === ''
     ? undefined
     : new ChipPool({ threads: config.cryptoThreads, maxQueue: config.cryptoMaxQueue, trustDir: config.cscaDir, ...(config.crlFile !== '' ? { crlFile: config.crlFile } : {}) })
@@ -53,10 +71,12 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
     ids,
     log: deps.log,
     limits: config,
-    lifecycle
+    lifecycle,
+    gate,
+    receipts
   })
-  registerChipRoutes(app, { verifier, pool: chipPool, ids, log: deps.log, maxBodyBytes: config.maxChipBodyBytes, lifecycle })
-  registerOpsRoutes(app, { lifecycle })
+  registerChipRoutes(app, { verifier, pool: chipPool, ids, log: deps.log, maxBodyBytes: config.maxChipBodyBytes, lifecycle, gate, receipts })
+  registerOpsRoutes(app, { lifecycle, jwks: () => receiptKeys.jwks() })
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => {
@@ -64,6 +84,7 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
       else resolve(socket)
     })
   }).catch(async (err: unknown) => {
+    gate?.close()
     await chipPool?.close()
     throw err
   })
@@ -74,11 +95,19 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
     port,
     lifecycle,
     chipPool,
+    gate,
+    reload () {
+      const parties = gate?.reload()
+      if (parties !== undefined && !parties.ok) deps.log.error({ problems: parties.problems }, 'relying-party registry not reloaded: the file is invalid')
+      receiptKeys.reload(deps.log)
+      chipPool?.reloadTrust()
+    },
     async close () {
       closing ??= (async () => {
         uws.us_listen_socket_close(listenSocket)
         const drained = await lifecycle.drain(DRAIN_TIMEOUT_MS)
         if (!drained) deps.log.warn({ unanswered: lifecycle.inFlight }, 'drain deadline passed with requests still open')
+        gate?.close()
         await chipPool?.close()
       })()
       return await closing

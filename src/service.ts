@@ -31,7 +31,8 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   }
   const server = await createServer(config, { store, hashKey, log })
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`
-  log.info({ url, store: config.store, entries: store.count() }, 'serving')
+  log.info({ url, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts }, 'serving')
+  if (config.auth === 'none') log.warn('IDV_AUTH=none: requests are not authenticated (developer mode, loopback only)')
 
   let stopping: Promise<void> | undefined
   let resolveStopped!: () => void
@@ -46,8 +47,8 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
     return await stopping
   }
   const onReload = (): void => {
-    log.info('SIGHUP: reloading the CSCA trust store')
-    server.chipPool?.reloadTrust()
+    log.info('SIGHUP: reloading the relying-party registry, receipt keys and CSCA trust store')
+    server.reload()
   }
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down')

@@ -1,8 +1,7 @@
 /**
  * Stable failure codes of relying-party authentication, authorisation and rate
- * limiting, with their HTTP statuses. Shaped like ERROR_CODES in src/errors.ts
- * so the two tables can be merged when the routes are wired; kept apart until
- * then so this library does not edit the shared table.
+ * limiting, with their HTTP statuses; src/errors.ts merges them into the one
+ * ERROR_CODES table.
  */
 
 export const AUTH_ERROR_CODES = {

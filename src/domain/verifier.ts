@@ -13,6 +13,9 @@ import { HASH_BYTES, RecordCodec, Slot, canonicalValue, isRecord, recordStatus, 
 import type { VerifyRequest } from './verify-request.js'
 import type { StorageCore } from '../store/types.js'
 
+/** Domain-separates receipt PIN hashes from record slots (0..7) and the key fingerprint (0xff). */
+const PIN_HASH_SLOT = 0xfe
+
 export type AttributeResult = 'match' | 'match_without_diacritics' | 'mismatch'
 export type CitizenState = 'active' | 'inactive' | 'unknown'
 
@@ -30,6 +33,18 @@ export class Verifier {
   constructor (store: StorageCore, codec: RecordCodec) {
     this.#store = store
     this.#codec = codec
+  }
+
+  /**
+   * A keyed hash (base64url) of the PINs asked about, in order, for receipts:
+   * it commits to which citizens an answer was about without putting a PIN in
+   * anything the party keeps. One HMAC whatever the batch size.
+   */
+  pinHash (keys: readonly number[]): string {
+    const out = Buffer.allocUnsafe(HASH_BYTES)
+    const pins = keys.map((k) => String(k).padStart(12, '0')).join(',')
+    this.#codec.hashInto(PIN_HASH_SLOT, 0, `idv/receipt-pins/v1:${pins}`, out, 0)
+    return out.toString('base64url')
   }
 
   verify (request: VerifyRequest): VerifyOutcome {

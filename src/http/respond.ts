@@ -4,8 +4,9 @@
  * reader of a 10,000-item batch answer cannot make the server buffer without bound.
  */
 import type { HttpResponse } from 'uWebSockets.js'
-import { ERROR_CODES, type ErrorCode } from '../errors.js'
-import { problemFor, type Problem } from '../problem.js'
+import { noteResponse } from './lifecycle.js'
+import { ERROR_CODES, ServiceError, type ErrorCode } from '../errors.js'
+import { toProblem, type Problem } from '../problem.js'
 
 const REASONS: Record<number, string> = {
   200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
@@ -28,6 +29,7 @@ const LARGE_BODY = 64 * 1024
  * an onData callback, or res.cork()).
  */
 export function send (res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, requestId?: string, close = false): void {
+  noteResponse(res, status)
   res.writeStatus(statusLine(status)).writeHeader('content-type', contentType).writeHeader('cache-control', 'no-store')
   if (requestId !== undefined) res.writeHeader('x-request-id', requestId)
   if (typeof body !== 'string' && body.byteLength > LARGE_BODY && !close) {
@@ -38,6 +40,7 @@ export function send (res: HttpResponse, status: number, contentType: string, bo
 }
 
 export function sendProblem (res: HttpResponse, problem: Problem, close = false, extraHeaders?: Readonly<Record<string, string>>): void {
+  noteResponse(res, problem.status, problem.code)
   res.writeStatus(statusLine(problem.status)).writeHeader('content-type', PROBLEM_JSON).writeHeader('cache-control', 'no-store')
   if (problem.requestId !== undefined) res.writeHeader('x-request-id', problem.requestId)
   if (extraHeaders !== undefined) for (const [k, v] of Object.entries(extraHeaders)) res.writeHeader(k, v)
@@ -45,8 +48,13 @@ export function sendProblem (res: HttpResponse, problem: Problem, close = false,
 }
 
 export function sendError (res: HttpResponse, code: ErrorCode, detail?: string, requestId?: string, close = false): void {
-  const extra = code === 'IDV_ERR_NOT_READY' || code === 'IDV_ERR_OVERLOADED' ? { 'retry-after': '1' } : undefined
-  sendProblem(res, problemFor(code, detail, requestId), close, extra)
+  sendFailure(res, new ServiceError(code, detail), requestId, close)
+}
+
+/** Answers anything thrown: a ServiceError as its problem (with Retry-After when it has one), anything else as a 500 that leaks nothing. */
+export function sendFailure (res: HttpResponse, err: unknown, requestId?: string, close = false): void {
+  const retry = err instanceof ServiceError && err.retryAfterSeconds !== undefined ? { 'retry-after': String(err.retryAfterSeconds) } : undefined
+  sendProblem(res, toProblem(err, requestId), close, retry)
 }
 
 /** Streams a body, resuming from onWritable when the socket's buffer is full. The caller must have registered onAborted. */

@@ -10,6 +10,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { writeFileAtomic } from '../auth/atomic-file.js'
+import { ConfigError } from '../errors.js'
+import type { Logger } from '../log.js'
 
 export interface Jwk {
   readonly kty: string
@@ -119,5 +121,60 @@ export class ReceiptKeyRing {
       return ring
     }
     return ReceiptKeyRing.load(file)
+  }
+}
+
+/**
+ * The key ring as a running service uses it: read from its file at start (a
+ * missing or unreadable file is a configuration error), re-read on reload so a
+ * rotation by `idv receipt rotate-key` takes effect without a restart, and its
+ * JWKS kept serialised for GET /v1/keys. Disabled (no file) when answers are
+ * not signed.
+ */
+export class ServiceReceiptKeys {
+  readonly #file: string | undefined
+  #ring: ReceiptKeyRing | undefined
+  #jwks = '{"keys":[]}'
+
+  constructor (file: string | undefined) {
+    this.#file = file
+    if (file === undefined) return
+    try {
+      this.#install(ReceiptKeyRing.load(file))
+    } catch (err) {
+      throw new ConfigError([`receipt key file ${file} cannot be used (${err instanceof Error ? err.message : String(err)}); ` +
+        'create it with `idv receipt rotate-key`, set IDV_RECEIPT_KEY_FILE, or set IDV_RECEIPTS=off'])
+    }
+  }
+
+  get enabled (): boolean {
+    return this.#ring !== undefined
+  }
+
+  /** The signing key; only called when enabled. */
+  current (): SigningKeyPair {
+    if (this.#ring === undefined) throw new Error('answers are not signed')
+    return this.#ring.current
+  }
+
+  /** Current and retired public keys, serialised. */
+  jwks (): string {
+    return this.#jwks
+  }
+
+  /** Re-reads the file; on failure keeps the keys in use and says why. */
+  reload (log: Logger): void {
+    if (this.#file === undefined) return
+    try {
+      this.#install(ReceiptKeyRing.load(this.#file))
+      log.info({ kid: this.current().kid }, 'receipt keys reloaded')
+    } catch (err) {
+      log.error({ err }, 'receipt keys not reloaded; the previous keys stay in use')
+    }
+  }
+
+  #install (ring: ReceiptKeyRing): void {
+    this.#ring = ring
+    this.#jwks = JSON.stringify(ring.jwks())
   }
 }

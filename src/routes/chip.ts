@@ -16,10 +16,13 @@ import { ServiceError } from '../errors.js'
 import { readBody } from '../http/body.js'
 import { CONTENT_TYPES, decodeBody, packr, requestMediaType, responseMediaType } from '../http/media.js'
 import type { RequestIds } from '../http/request-id.js'
-import { send, sendError, sendProblem } from '../http/respond.js'
+import { send, sendError, sendFailure } from '../http/respond.js'
 import type { Logger } from '../log.js'
-import { toProblem } from '../problem.js'
 import type { Lifecycle } from '../http/lifecycle.js'
+import type { PartyGate } from '../auth/gate.js'
+import type { Party } from '../auth/parties.js'
+import type { ReceiptSigner } from '../receipts/receipt.js'
+import { withReceipt } from './party-answer.js'
 
 export interface ChipRouteDeps {
   readonly verifier: Verifier
@@ -29,6 +32,10 @@ export interface ChipRouteDeps {
   readonly log: Logger
   readonly maxBodyBytes: number
   readonly lifecycle: Lifecycle
+  /** Relying-party authentication; undefined under the developer-only IDV_AUTH=none. */
+  readonly gate: PartyGate | undefined
+  /** Signs answers to parties; undefined when receipts are off. */
+  readonly receipts: ReceiptSigner | undefined
 }
 
 export interface ChipAnswer {
@@ -40,8 +47,8 @@ export interface ChipAnswer {
   checks: ChipResult['checks']
   signatureAlgorithm?: string
   digestAlgorithm?: string
-  /** The register's answer for the chip's identity; null when the chip is not valid. */
-  registry: VerifyOutcome | null
+  /** The register's answer for the chip's identity (only `match` for an overall-only party); null when the chip is not valid. */
+  registry: VerifyOutcome | { match: boolean } | null
 }
 
 export function registerChipRoutes (app: TemplatedApp, deps: ChipRouteDeps): void {
@@ -58,6 +65,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
   if (requestType === undefined) { sendError(res, 'IDV_ERR_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json or application/vnd.msgpack', requestId, true); return }
   const responseType = responseMediaType(req.getHeader('accept'), requestType)
   if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
+  const signed = deps.gate?.capture(req)
   let aborted = false
   const end = deps.lifecycle.begin()
   const answer = (write: () => void): void => {
@@ -71,11 +79,14 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
         return
       }
       let item
+      let party: Party | undefined
       try {
+        party = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
         item = parseChipRequest(decodeBody(body, requestType, true))
         if (item instanceof ServiceError) throw item
+        if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/chip/verify' })
       } catch (err) {
-        answer(() => { sendProblem(res, toProblem(err, requestId)) })
+        answer(() => { sendFailure(res, err, requestId) })
         return
       }
       const pending = pool.submit(item)
@@ -83,8 +94,17 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
         answer(() => { sendError(res, 'IDV_ERR_OVERLOADED', 'chip verification is at capacity', requestId) })
         return
       }
-      pending.then((result) => {
-        const reply = buildAnswer(requestId, result, deps.verifier)
+      pending.then(async (result) => {
+        let reply: object = buildAnswer(requestId, result, deps.verifier, party)
+        if (party !== undefined && deps.receipts !== undefined) {
+          const pin = result.valid ? result.identity?.pin : undefined
+          reply = await withReceipt(deps.receipts, reply, {
+            requestId,
+            partyId: party.id,
+            pinHash: deps.verifier.pinHash(pin === undefined ? [] : [pinToKey(pin)]),
+            attributes: ['chip']
+          })
+        }
         answer(() => { send(res, 200, CONTENT_TYPES[responseType], responseType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply), requestId) })
       }).catch((err: unknown) => {
         const code = err instanceof ChipPoolError ? err.code : undefined
@@ -104,9 +124,11 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
   })
 }
 
-function buildAnswer (requestId: string, result: ChipResult, verifier: Verifier): ChipAnswer {
-  const registry = result.valid && result.identity !== undefined ? matchRegistry(result.identity, verifier) : null
-  const a: ChipAnswer = { requestId, match: registry?.match ?? false, valid: result.valid, checks: result.checks, registry }
+function buildAnswer (requestId: string, result: ChipResult, verifier: Verifier, party: Party | undefined): ChipAnswer {
+  const outcome = result.valid && result.identity !== undefined ? matchRegistry(result.identity, verifier) : null
+  // An overall-only party learns whether the register agrees, not which attribute differs.
+  const registry = outcome === null || party === undefined || party.resultDetail === 'per-attribute' ? outcome : { match: outcome.match }
+  const a: ChipAnswer = { requestId, match: outcome?.match ?? false, valid: result.valid, checks: result.checks, registry }
   if (result.reason !== undefined) a.reason = result.reason
   if (result.signatureAlgorithm !== undefined) a.signatureAlgorithm = result.signatureAlgorithm
   if (result.digestAlgorithm !== undefined) a.digestAlgorithm = result.digestAlgorithm

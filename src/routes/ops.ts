@@ -14,6 +14,8 @@ import type { Lifecycle } from '../http/lifecycle.js'
 
 export interface OpsDeps {
   readonly lifecycle: Lifecycle
+  /** The JWKS of the receipt-signing keys (current and retired), serialised. */
+  readonly jwks: () => string
 }
 
 /** The OpenAPI document, parsed once from docs/openapi.yaml. */
@@ -24,7 +26,7 @@ export function loadOpenApi (): unknown {
 /** Routes and the methods each allows, for 405 answers with an Allow header. */
 const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ['/v1/verify', 'POST'], ['/v1/verify/batch', 'POST'], ['/v1/chip/verify', 'POST'],
-  ['/livez', 'GET'], ['/healthz', 'GET'], ['/readyz', 'GET'], ['/openapi.json', 'GET'], ['/errors', 'GET']
+  ['/v1/keys', 'GET'], ['/livez', 'GET'], ['/healthz', 'GET'], ['/readyz', 'GET'], ['/openapi.json', 'GET'], ['/errors', 'GET']
 ]
 
 export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
@@ -40,6 +42,8 @@ export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
   // Probes that use HEAD get the status and headers of GET, without a body.
   for (const path of ['/livez', '/healthz']) app.head(path, (res) => { head(res, 200) })
   app.head('/readyz', (res) => { head(res, deps.lifecycle.ready ? 200 : 503) })
+  // Public: anyone holding a receipt must be able to check it.
+  app.get('/v1/keys', (res) => { send(res, 200, 'application/jwk-set+json', deps.jwks()) })
   app.get('/openapi.json', (res) => { send(res, 200, 'application/json', openApi) })
   app.get('/errors', (res) => { send(res, 200, 'application/json', errors) })
   // Registered last: uWS prefers method-specific handlers, so these catch only the other methods.

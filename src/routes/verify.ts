@@ -3,20 +3,27 @@
  *
  * Headers are read before the handler returns (uWS requests are stack-allocated),
  * the body is collected with a limit, and from there everything is synchronous:
- * decode, validate, one store read per item, keyed-hash compares, answer. So the
- * answer is written inside uWS's data callback, corked, with no Promise per request.
+ * signature check, decode, validate, policy and rate, one store read per item,
+ * keyed-hash compares, answer. Unsigned answers are written inside uWS's data
+ * callback with no Promise; a signed answer waits for its receipt, which is
+ * signed with the others of the same event-loop turn.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js'
 import { ServiceError } from '../errors.js'
 import { readBody } from '../http/body.js'
 import { CONTENT_TYPES, decodeBody, packr, requestMediaType, responseMediaType, type MediaType } from '../http/media.js'
 import type { RequestIds } from '../http/request-id.js'
-import { send, sendError, sendProblem } from '../http/respond.js'
-import { problemFor, toProblem, type Problem } from '../problem.js'
+import { send, sendError, sendFailure } from '../http/respond.js'
+import { problemFor, type Problem } from '../problem.js'
 import type { Verifier, VerifyOutcome } from '../domain/verifier.js'
 import { parseVerifyRequest } from '../domain/verify-request.js'
 import type { Logger } from '../log.js'
 import type { Lifecycle } from '../http/lifecycle.js'
+import type { PartyGate } from '../auth/gate.js'
+import { answerFor } from '../auth/policy.js'
+import { pinToKey } from '../domain/pin.js'
+import type { ReceiptSigner } from '../receipts/receipt.js'
+import { resultsDigest, withReceipt } from './party-answer.js'
 
 export interface VerifyRouteDeps {
   readonly verifier: Verifier
@@ -24,6 +31,10 @@ export interface VerifyRouteDeps {
   readonly log: Logger
   readonly limits: { readonly maxBodyBytes: number, readonly maxBatchBodyBytes: number, readonly maxBatchItems: number }
   readonly lifecycle: Lifecycle
+  /** Relying-party authentication; undefined under the developer-only IDV_AUTH=none. */
+  readonly gate: PartyGate | undefined
+  /** Signs answers to parties; undefined when receipts are off. */
+  readonly receipts: ReceiptSigner | undefined
 }
 
 /** Batch items verified between yields to the event loop, so one big batch never stalls other clients. */
@@ -45,12 +56,17 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
   }
   const responseType = responseMediaType(req.getHeader('accept'), requestType)
   if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
+  const signed = deps.gate?.capture(req)
   const limit = batch ? deps.limits.maxBatchBodyBytes : deps.limits.maxBodyBytes
   const end = deps.lifecycle.begin()
   let aborted = false
   const fail = (err: unknown): void => {
     if (!(err instanceof ServiceError)) deps.log.error({ err, requestId }, 'verify failed')
-    if (!aborted) res.cork(() => { sendProblem(res, toProblem(err, requestId)) })
+    if (!aborted) res.cork(() => { sendFailure(res, err, requestId) })
+    end()
+  }
+  const reply = (answer: string | Uint8Array): void => {
+    if (!aborted) res.cork(() => { send(res, 200, CONTENT_TYPES[responseType], answer, requestId) })
     end()
   }
   readBody(res, req.getHeader('content-length'), limit, {
@@ -61,19 +77,38 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         return
       }
       try {
+        const party = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
         const decoded = decodeBody(body, requestType)
         if (batch) {
-          verifyBatch(decoded, deps, () => aborted).then((results) => {
+          const items = batchItems(decoded, deps)
+          if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
+          verifyBatch(items, deps, () => aborted).then(async (results) => {
             if (results === undefined) { end(); return } // the client went away
-            const answer = encodeBatch(results, requestId, responseType)
-            res.cork(() => { send(res, 200, CONTENT_TYPES[responseType], answer, requestId) })
-            end()
+            if (party === undefined) { reply(encodeBatch(results, requestId, responseType)); return }
+            const seen = results.map((r) => 'error' in r ? r : answerFor(party, r))
+            const answer = deps.receipts === undefined
+              ? { requestId, results: seen }
+              : await withReceipt(deps.receipts, { requestId, results: seen }, {
+                requestId,
+                partyId: party.id,
+                pinHash: deps.verifier.pinHash(itemKeys(items)),
+                attributes: [...askedAttributes(items)],
+                results: { items: seen.length, sha256: resultsDigest(seen) }
+              })
+            reply(encodeAnswer(answer, responseType))
           }).catch(fail)
           return
         }
-        const answer = answerOne(decoded, deps, requestId, responseType)
-        res.cork(() => { send(res, 200, CONTENT_TYPES[responseType], answer, requestId) })
-        end()
+        const request = parseVerifyRequest(decoded)
+        if (request instanceof ServiceError) throw request
+        const attributes = request.attributes.map(([name]) => name)
+        if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/verify', attributes })
+        const outcome = deps.verifier.verify(request)
+        if (party === undefined) { reply(encodeOne(outcome, requestId, responseType)); return }
+        const seen = answerFor(party, { requestId, ...outcome })
+        if (deps.receipts === undefined) { reply(encodeAnswer(seen, responseType)); return }
+        withReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash([request.key]), attributes })
+          .then((answer) => { reply(encodeAnswer(answer, responseType)) }, fail)
       } catch (err) {
         fail(err)
       }
@@ -89,28 +124,53 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
   })
 }
 
-function answerOne (decoded: unknown, deps: VerifyRouteDeps, requestId: string, type: MediaType): string | Uint8Array {
-  const request = parseVerifyRequest(decoded)
-  if (request instanceof ServiceError) throw request
-  const outcome = deps.verifier.verify(request)
+/** The unsigned path's answer, by concatenation for JSON (the hot path of IDV_AUTH=none). */
+function encodeOne (outcome: VerifyOutcome, requestId: string, type: MediaType): string | Uint8Array {
   if (type === 'msgpack') return packr.pack({ requestId, ...outcome })
   return `{"requestId":"${requestId}",${outcomeJsonFields(outcome)}}`
 }
 
+function encodeAnswer (answer: object, type: MediaType): string | Uint8Array {
+  return type === 'msgpack' ? packr.pack(answer) : JSON.stringify(answer)
+}
+
 type BatchResult = VerifyOutcome | { error: Problem }
 
-/**
- * Verifies a batch in slices, yielding to the event loop between them, so a
- * 10,000-item batch (tens of thousands of keyed hashes) never stalls other
- * clients or health probes. Resolves undefined when the client went away.
- */
-async function verifyBatch (decoded: unknown, deps: VerifyRouteDeps, isAborted: () => boolean): Promise<BatchResult[] | undefined> {
+/** The items array of a batch body, checked for shape and size (items themselves are checked one by one). */
+function batchItems (decoded: unknown, deps: VerifyRouteDeps): unknown[] {
   if (typeof decoded !== 'object' || decoded === null || !Array.isArray((decoded as { items?: unknown }).items)) {
     throw new ServiceError('IDV_ERR_INVALID_FIELD', 'body must be an object with an items array')
   }
   const items = (decoded as { items: unknown[] }).items
   if (items.length === 0) throw new ServiceError('IDV_ERR_INVALID_FIELD', 'items is empty')
   if (items.length > deps.limits.maxBatchItems) throw new ServiceError('IDV_ERR_TOO_MANY_ITEMS', `a batch holds at most ${deps.limits.maxBatchItems} items, this one has ${items.length}`)
+  return items
+}
+
+/** Every attribute name any item asks about (for the party's policy; invalid items are reported per item later). */
+function askedAttributes (items: readonly unknown[]): Set<string> {
+  const names = new Set<string>()
+  for (const item of items) {
+    const attrs = (item as { attributes?: unknown } | null)?.attributes
+    if (typeof attrs === 'object' && attrs !== null && !Array.isArray(attrs)) for (const name of Object.keys(attrs)) names.add(name)
+  }
+  return names
+}
+
+/** The PIN keys of a batch in order (-1 for an item without a valid PIN), for the receipt's PIN hash. */
+function itemKeys (items: readonly unknown[]): number[] {
+  return items.map((item) => {
+    const pin = (item as { pin?: unknown } | null)?.pin
+    return typeof pin === 'string' ? pinToKey(pin) : -1
+  })
+}
+
+/**
+ * Verifies a batch in slices, yielding to the event loop between them, so a
+ * 10,000-item batch (tens of thousands of keyed hashes) never stalls other
+ * clients or health probes. Resolves undefined when the client went away.
+ */
+async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean): Promise<BatchResult[] | undefined> {
   const results: BatchResult[] = new Array(items.length)
   for (let start = 0; start < items.length; start += BATCH_SLICE) {
     if (start > 0) {

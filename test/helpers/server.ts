@@ -47,7 +47,8 @@ export async function fillStore (store: StorageCore, codec: RecordCodec, citizen
 
 export async function startTestServer (options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'idv-test-'))
-  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', ...options.config })
+  // Unsigned unless a test asks for signatures (test/integration/parties.test.ts does).
+  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', ...options.config })
   const hashKey = randomBytes(32)
   const codec = new RecordCodec(hashKey)
   const store = await openStore(config.store, dataDir)

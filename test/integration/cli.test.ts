@@ -48,17 +48,31 @@ async function stop (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): P
 }
 
 describe('idv', () => {
-  it('demo: fills an empty index once, prints a curl that matches, stops cleanly on SIGTERM', async () => {
+  it('demo: fills an empty index once, prints a signed call that matches with a verifiable receipt, stops cleanly on SIGTERM', async () => {
     const dataDir = join(dir, 'demo', 'data')
     const env = { IDV_DATA_DIR: dataDir, IDV_PORT: '0', IDV_DEMO_CITIZENS: '3000' }
-    const first = await start(['demo'], env, /curl -s (\S+) -H 'content-type: application\/json' -d '(.+)'/)
-    const [, url, body] = first.match
-    const res = await fetch(url!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body! })
-    expect(((await res.json()) as any).match).toBe(true)
+    const first = await start(['demo'], env, /npx idv call --url (\S+) --key-id (\S+) --key (\S+) (\S+) '(.+)'/)
+    const [, url, keyId, key, path, body] = first.match
     expect(first.out()).toContain('loaded 3000 records')
+    // The printed command, as a user pastes it (npx idv is this CLI).
+    const answerFile = join(dir, 'answer.json')
+    const called = await run(['call', '--url', url!, '--key-id', keyId!, '--key', key!, path!, body!, '--save', answerFile])
+    expect(called.code, called.stderr).toBe(0)
+    const answer = JSON.parse(called.stdout)
+    expect(answer.match).toBe(true)
+    expect(answer.receipt.signedRoot).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+    const verified = await run(['receipt', 'verify', answerFile, '--data-dir', dataDir])
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0)
+    expect(verified.stdout).toContain('verified: request')
+    // Unsigned requests are refused.
+    const unsigned = await fetch(`${url!}${path!}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body! })
+    expect(unsigned.status).toBe(401)
+    expect(((await unsigned.json()) as any).code).toBe('IDV_ERR_SIGNATURE_MISSING')
     expect(await stop(first.child)).toBe(0)
-    // The key file sits next to the data, owner-only.
+    // Keys sit next to the data, owner-only.
     expect((await stat(`${dataDir}.hash-key`)).mode & 0o777).toBe(0o600)
+    expect((await stat(`${dataDir}.demo-party.pem`)).mode & 0o777).toBe(0o600)
+    expect((await stat(`${dataDir}.receipt-keys.json`)).mode & 0o777).toBe(0o600)
 
     const second = await start(['demo'], env, /idv is serving at (\S+)/)
     expect(second.out()).not.toContain('generating')
@@ -76,7 +90,7 @@ describe('idv', () => {
     expect(load.code).toBe(0)
     expect(load.stdout).toMatch(/loaded 2000 records/)
     expect(load.stdout).toMatch(/bytes per citizen/)
-    const serve = await start(['serve', '--data-dir', dataDir, '--hash-key-file', key, '--port', '0'], {}, /"url":"(http[^"]+)"/)
+    const serve = await start(['serve', '--data-dir', dataDir, '--hash-key-file', key, '--port', '0', '--auth', 'none'], {}, /"url":"(http[^"]+)"/)
     const first = (await run(['gen', '--count', '1', '--seed', '3', '--out', join(dir, 'one.ndjson')])).code
     expect(first).toBe(0)
     const c = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'one.ndjson'), 'utf8'))
@@ -105,6 +119,19 @@ describe('idv', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('must be at least 1')
     expect(r.stderr).not.toContain('    at ')
+  })
+
+  it('refuses the developer-only --auth none on a non-loopback address', async () => {
+    const r = await run(['serve', '--data-dir', join(dir, 'served'), '--auth', 'none', '--host', '0.0.0.0', '--port', '0'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('IDV_AUTH=none')
+    expect(r.stderr).toContain('loopback')
+  })
+
+  it('refuses to serve signed requests without a party registry, saying how to make one', async () => {
+    const r = await run(['serve', '--data-dir', join(dir, 'served'), '--hash-key-file', join(dir, 'k', 'hash.key'), '--port', '0', '--parties-file', join(dir, 'none.yaml')])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('idv party add')
   })
 
   it('reports every bad setting at once', async () => {

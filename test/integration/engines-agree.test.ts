@@ -34,7 +34,7 @@ beforeAll(async () => {
     await bindHashKey(store, new RecordCodec(hashKey))
     const summary = await loadFile({ file, store, hashKey, rejectFile: join(dir, `${engine}.rejects`), threads: 2 })
     expect(summary.durable).toBe(citizens.length)
-    const config = loadConfig({}, { port: 0, dataDir, store: engine, logLevel: 'silent' })
+    const config = loadConfig({}, { port: 0, dataDir, store: engine, logLevel: 'silent', auth: 'none' })
     const server = await createServer(config, { store, hashKey, log: createLogger('silent') })
     running.push({ server, store, url: `http://127.0.0.1:${server.port}` })
   }

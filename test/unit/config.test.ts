@@ -37,6 +37,12 @@ describe('loadConfig defaults', () => {
       cryptoThreads: availableParallelism(),
       cryptoMaxQueue: 4096,
       maxChipBodyBytes: 512 * 1024,
+      auth: 'signatures',
+      partiesFile: resolve('data.parties.yaml'),
+      receiptKeyFile: resolve('data.receipt-keys.json'),
+      receipts: true,
+      signatureWindowSeconds: 60,
+      nonceSlots: 1 << 20,
       demoCitizens: 100_000,
       demoSeed: 1
     })
@@ -79,6 +85,12 @@ describe('environment overrides', () => {
       IDV_CRYPTO_THREADS: '3',
       IDV_CRYPTO_MAX_QUEUE: '99',
       IDV_MAX_CHIP_BODY_BYTES: '4096',
+      IDV_AUTH: 'signatures',
+      IDV_PARTIES_FILE: '/etc/idv/parties.yaml',
+      IDV_RECEIPT_KEY_FILE: '/etc/idv/receipt-keys.json',
+      IDV_RECEIPTS: 'off',
+      IDV_SIGNATURE_WINDOW_SECONDS: '30',
+      IDV_NONCE_SLOTS: '4096',
       IDV_DEMO_CITIZENS: '10',
       IDV_DEMO_SEED: '4294967295'
     })
@@ -97,9 +109,25 @@ describe('environment overrides', () => {
       cryptoThreads: 3,
       cryptoMaxQueue: 99,
       maxChipBodyBytes: 4096,
+      auth: 'signatures',
+      partiesFile: '/etc/idv/parties.yaml',
+      receiptKeyFile: '/etc/idv/receipt-keys.json',
+      receipts: false,
+      signatureWindowSeconds: 30,
+      nonceSlots: 4096,
       demoCitizens: 10,
       demoSeed: 4_294_967_295
     })
+  })
+
+  it('refuses IDV_AUTH=none except on a loopback address', () => {
+    expect(loadConfig({ IDV_AUTH: 'none' }).auth).toBe('none')
+    expect(loadConfig({ IDV_AUTH: 'none', IDV_HOST: '127.0.0.2' }).auth).toBe('none')
+    expect(loadConfig({ IDV_AUTH: 'none', IDV_HOST: '::1' }).auth).toBe('none')
+    for (const host of ['0.0.0.0', '10.1.2.3', '::', 'idv.example.vn']) {
+      expect(problems({ IDV_AUTH: 'none', IDV_HOST: host })[0]).toContain('loopback')
+    }
+    expect(problems({ IDV_AUTH: 'maybe' })[0]).toContain('signatures or none')
   })
 
   it('ENV_NAMES covers every setting with an IDV_ prefix', () => {

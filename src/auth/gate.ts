@@ -1,0 +1,143 @@
+/**
+ * The relying-party gate in front of every /v1 route: who is asking (an RFC 9421
+ * signature by a registered key, fresh and not replayed), may they ask this
+ * (endpoint, attributes, batch size) and may they ask now (rate and daily quota).
+ *
+ * One gate per server thread. The party registry is read by each thread from the
+ * file (and re-read when it changes); the nonce memory and the rate buckets live
+ * in SharedArrayBuffers that every thread of the process attaches to, so a replay
+ * or a burst is caught whichever thread it reaches.
+ *
+ * Failures are thrown as ServiceErrors (401/403/429/503 with stable codes), so a
+ * route handles them like any other bad request.
+ */
+import type { HttpRequest } from 'uWebSockets.js'
+import { ServiceError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { AuthFailure } from './codes.js'
+import { RequestVerifier, type SignedRequestInput } from './message-signature.js'
+import { PartyFileError, PartyRegistry, type Party } from './parties.js'
+import { authorize, type PolicyRequest } from './policy.js'
+import { RateLimiter, type RateLimiterHandle } from './rate-limiter.js'
+import { ReplayGuard, type ReplayGuardHandle } from './replay-guard.js'
+import { ConfigError } from '../errors.js'
+
+export interface GateOptions {
+  readonly partiesFile: string
+  readonly windowSeconds: number
+  readonly nonceSlots: number
+  readonly log: Logger
+}
+
+/** What another thread needs to share this gate's nonce memory and rate buckets. */
+export interface GateHandle {
+  readonly replay: ReplayGuardHandle
+  readonly rate: RateLimiterHandle
+}
+
+/** What the signature check needs of a request, copied out of uWS before the handler returns. */
+export interface CapturedRequest {
+  readonly method: string
+  readonly path: string
+  readonly authority: string
+  readonly headers: ReadonlyMap<string, string>
+}
+
+export class PartyGate {
+  readonly #registry: PartyRegistry
+  readonly #verifier: RequestVerifier
+  readonly #replay: ReplayGuard
+  readonly #rate: RateLimiter
+
+  private constructor (options: GateOptions, replay: ReplayGuard, rate: RateLimiter) {
+    this.#registry = loadRegistry(options.partiesFile)
+    this.#replay = replay
+    this.#rate = rate
+    this.#verifier = new RequestVerifier({ resolveKey: this.#registry.resolveKey, nonces: replay, windowSeconds: options.windowSeconds })
+    this.#registry.watch((result) => {
+      if (result.ok) options.log.info({ parties: result.parties }, 'relying-party registry reloaded')
+      else options.log.error({ problems: result.problems }, 'relying-party registry not reloaded: the file is invalid, the previous registry stays in force')
+    })
+  }
+
+  /** A gate with fresh shared state (the first thread). */
+  static create (options: GateOptions): PartyGate {
+    return new PartyGate(options, ReplayGuard.create({ slots: options.nonceSlots }), RateLimiter.create())
+  }
+
+  /** A gate sharing another's nonce memory and rate buckets (further threads). */
+  static attach (options: GateOptions, handle: GateHandle): PartyGate {
+    return new PartyGate(options, ReplayGuard.fromHandle(handle.replay), RateLimiter.fromHandle(handle.rate))
+  }
+
+  shareHandle (): GateHandle {
+    return { replay: this.#replay.shareHandle(), rate: this.#rate.shareHandle() }
+  }
+
+  /** Copies what the signature may cover; call inside the uWS handler (HttpRequest dies when it returns). */
+  capture (req: HttpRequest): CapturedRequest {
+    const headers = new Map<string, string>()
+    // uWS gives lowercase names; repeated fields are joined as RFC 9421 §2.1 says.
+    req.forEach((name, value) => {
+      const seen = headers.get(name)
+      headers.set(name, seen === undefined ? value : `${seen}, ${value}`)
+    })
+    const query = req.getQuery()
+    return {
+      method: req.getMethod().toUpperCase(),
+      path: query === undefined || query === '' ? req.getUrl() : `${req.getUrl()}?${query}`,
+      authority: headers.get('host') ?? '',
+      headers
+    }
+  }
+
+  /** The party that signed the request; throws 401 (or 403 for a disabled party, 503 when nonce memory is full). */
+  authenticate (captured: CapturedRequest, body: Uint8Array): Party {
+    const input: SignedRequestInput = {
+      method: captured.method,
+      path: captured.path,
+      authority: captured.authority,
+      scheme: 'http',
+      headers: (name) => captured.headers.get(name),
+      body
+    }
+    const result = this.#verifier.verify(input)
+    if (!result.ok) throw rejection(result)
+    const party = this.#registry.get(result.partyId)
+    if (party === undefined) throw new ServiceError('IDV_ERR_UNKNOWN_KEY', 'the key\'s party was removed') // a reload raced this request
+    return party
+  }
+
+  /** Checks the party may ask this, then takes one request from its rate and `quota` units from its daily quota. */
+  admit (party: Party, request: PolicyRequest, quota = 1): void {
+    const allowed = authorize(party, request)
+    if (!allowed.ok) throw rejection(allowed)
+    const decision = this.#rate.consume(party.id, party.rate, { quota })
+    if (!decision.ok) throw new ServiceError(decision.code, decision.detail, decision.retryAfterSeconds)
+  }
+
+  /** Re-reads the registry now (SIGHUP); a broken file keeps the previous one. */
+  reload (): ReturnType<PartyRegistry['reload']> {
+    return this.#registry.reload()
+  }
+
+  close (): void {
+    this.#registry.close()
+  }
+}
+
+function rejection (failure: AuthFailure): ServiceError {
+  // Nonce memory full is transient: the window slides and frees slots within a second.
+  return new ServiceError(failure.code, failure.detail, failure.code === 'IDV_ERR_REPLAY_CAPACITY' ? 1 : undefined)
+}
+
+function loadRegistry (file: string): PartyRegistry {
+  try {
+    return PartyRegistry.load(file)
+  } catch (err) {
+    if (err instanceof PartyFileError) {
+      throw new ConfigError([`${err.message}\n  (create one with \`idv party add\`, or set IDV_AUTH=none for local experiments on loopback)`])
+    }
+    throw err
+  }
+}
