@@ -1,0 +1,97 @@
+/**
+ * The shared metrics block across real worker threads: N threads recording M
+ * requests each scrape as N×M from the main thread, parties seen by several
+ * threads share one label, and label values stay bounded however many party
+ * ids arrive (256 named slots, then `other`).
+ */
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import { describe, expect, it } from 'vitest'
+import { createMetrics, createMetricsRegistry, MetricsRecorder, PARTY_SLOTS, SharedBlock } from '../../src/metrics/index.js'
+import { Route } from '../../src/metrics/layout.js'
+import { packageRoot } from '../../src/paths.js'
+
+const BUILD = { version: 't', commit: 't', nodeVersion: process.version, store: 'lmdb' }
+
+interface Series { name: string, labels: Record<string, string>, value: number }
+
+/** Parses the Prometheus text format into samples (enough for these assertions). */
+export function parseScrape (text: string): Series[] {
+  const out: Series[] = []
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (m === null) throw new Error(`unparsable line: ${line}`)
+    const labels: Record<string, string> = {}
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!
+    out.push({ name: m[1]!, labels, value: Number(m[3]) })
+  }
+  return out
+}
+
+function total (series: Series[], name: string, where: Record<string, string> = {}): number {
+  return series.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0)
+}
+
+async function runWorkers (buffer: SharedArrayBuffer, threads: number, requests: number, parties: string[]): Promise<void> {
+  const gate = new SharedArrayBuffer(4)
+  const file = join(packageRoot(), 'test', 'fixtures', 'metrics-worker.mjs')
+  await Promise.all(Array.from({ length: threads }, async (_, thread) => {
+    const w = new Worker(file, { workerData: { buffer, requests, parties, thread, threads, gate } })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        w.once('message', () => { resolve() })
+        w.once('error', reject)
+        w.once('exit', (code) => { reject(new Error(`worker exited with ${code}`)) })
+      })
+    } finally {
+      await w.terminate()
+    }
+  }))
+}
+
+describe('metrics across worker threads', () => {
+  it('N threads × M requests scrape as N×M, with one series per party', async () => {
+    const N = 4
+    const M = 25_000
+    const { block } = createMetrics(N + 1)
+    await runWorkers(block.buffer, N, M, ['bank-a', 'telco-b', 'portal-c'])
+    const series = parseScrape(await createMetricsRegistry(block, { build: BUILD }).metrics())
+    expect(total(series, 'idv_http_requests_total')).toBe(N * M)
+    expect(total(series, 'idv_http_request_duration_seconds_count')).toBe(N * M)
+    expect(total(series, 'idv_http_request_duration_seconds_bucket', { le: '+Inf' })).toBe(N * M)
+    expect(total(series, 'idv_http_requests_total', { status: '400', outcome: 'client_error' })).toBe(N * (M / 10))
+    expect(total(series, 'idv_http_rejected_requests_total', { code: 'IDV_ERR_INVALID_PIN', status: '400' })).toBe(N * (M / 10))
+    expect(total(series, 'idv_verify_outcomes_total')).toBe(N * M * 9 / 10)
+    expect(total(series, 'idv_http_requests_in_flight')).toBe(0)
+    // Every thread mapped the same three ids to the same three slots.
+    const parties = new Set(series.filter((s) => s.name === 'idv_http_requests_total').map((s) => s.labels.party))
+    expect([...parties].sort()).toEqual(['bank-a', 'portal-c', 'telco-b'])
+    expect(total(series, 'idv_http_requests_total', { party: 'bank-a' })).toBe(N * Math.ceil(M / 3))
+    // Sum of latencies: each thread recorded (i % 100) * 0.1 ms for i < M.
+    expect(total(series, 'idv_http_request_duration_seconds_sum')).toBeCloseTo(N * (M / 100) * 4950 * 0.0001, 6)
+  }, 30_000)
+
+  it('bounds party labels: 256 named slots, every further party counts as other', () => {
+    const { block, recorder } = createMetrics(1)
+    const ids = Array.from({ length: PARTY_SLOTS + 50 }, (_, i) => `party-${i}`)
+    for (const id of ids) recorder.request(Route.verify, recorder.party(id), 200, 0.0002)
+    recorder.request(Route.verify, recorder.party(undefined), 200, 0.0002)
+    return createMetricsRegistry(block, { build: BUILD }).metrics().then((text) => {
+      const series = parseScrape(text)
+      const values = new Set(series.filter((s) => s.name === 'idv_http_requests_total').map((s) => s.labels.party))
+      expect(values.size).toBe(PARTY_SLOTS + 2)
+      expect(values.has('other')).toBe(true)
+      expect(values.has('none')).toBe(true)
+      expect(total(series, 'idv_http_requests_total', { party: 'other' })).toBe(50)
+      expect(total(series, 'idv_metrics_party_slots_used')).toBe(PARTY_SLOTS)
+    })
+  })
+
+  it('refuses a block made by a different layout and a thread beyond its stripes', () => {
+    const block = SharedBlock.create(1)
+    expect(() => new MetricsRecorder(SharedBlock.attach(block.buffer))).not.toThrow()
+    expect(() => new MetricsRecorder(block)).toThrow(/room for 1 threads/)
+    expect(() => SharedBlock.attach(new SharedArrayBuffer(1 << 20))).toThrow(/layout mismatch/)
+  })
+})
