@@ -14,14 +14,16 @@ import { join, resolve } from 'node:path'
 import { Piscina } from 'piscina'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { REASONS } from '../../src/chip/index.js'
-import type { ChipTask, ChipTaskResult } from '../../src/workers/chip-worker.js'
+import type { ChipResult } from '../../src/chip/types.js'
+import { packChipBatch } from '../../src/crypto/chip-batch.js'
+import type { ChipTask, ChipTaskItem, ChipTaskResult } from '../../src/workers/chip-worker.js'
 import { AN, DUONG, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
 
 const ROOT = resolve(import.meta.dirname, '..', '..')
 const WORKER = join(ROOT, 'dist', 'src', 'workers', 'chip-worker.js')
 
 function ensureBuiltWorker (): void {
-  const sources = [join(ROOT, 'src', 'workers', 'chip-worker.ts'), ...readdirSync(join(ROOT, 'src', 'chip')).map(f => join(ROOT, 'src', 'chip', f))]
+  const sources = [join(ROOT, 'src', 'workers', 'chip-worker.ts'), join(ROOT, 'src', 'crypto', 'chip-batch.ts'), ...readdirSync(join(ROOT, 'src', 'chip')).map(f => join(ROOT, 'src', 'chip', f))]
   let builtAt = 0
   try { builtAt = statSync(WORKER).mtimeMs } catch { /* not built yet */ }
   if (sources.every(f => statSync(f).mtimeMs < builtAt)) return
@@ -38,7 +40,9 @@ let pool: Piscina<ChipTask, ChipTaskResult>
 let good: TestChip
 let bad: TestChip
 
-const item = (c: TestChip): ChipTask['items'][number] => ({ sod: c.sod, dataGroups: [...c.dataGroups] })
+const item = (c: TestChip): ChipTaskItem => ({ sod: c.sod, dataGroups: [...c.dataGroups] })
+/** The verdicts of a successful task (they cross the thread as JSON text). */
+const results = (out: ChipTaskResult): ChipResult[] => out.ok ? JSON.parse(out.resultsJson) as ChipResult[] : []
 
 beforeAll(() => {
   ensureBuiltWorker()
@@ -58,9 +62,25 @@ describe('chip worker (Piscina)', () => {
     const out = await pool.run({ items: [item(good), item(bad), item(good)], trustDir: pki.trustDir, crlFile: pki.crlFile })
     expect(out.ok).toBe(true)
     if (!out.ok) return
-    expect(out.results.map(r => r.valid)).toEqual([true, false, true])
-    expect(out.results[0]?.identity?.fullName).toBe('Nguyễn Văn An')
-    expect(out.results[1]?.reason).toBe(REASONS.DG_HASH_MISMATCH)
+    expect(results(out).map(r => r.valid)).toEqual([true, false, true])
+    expect(results(out)[0]?.identity?.fullName).toBe('Nguyễn Văn An')
+    expect(results(out)[1]?.reason).toBe(REASONS.DG_HASH_MISMATCH)
+  })
+
+  it('verifies a packed batch (one transferred ArrayBuffer) the same as cloned items', async () => {
+    const packed = packChipBatch([item(good), item(bad), item(good)])
+    const out = await pool.run({ packed, trustDir: pki.trustDir, crlFile: pki.crlFile }, { transferList: [packed.buffer] })
+    expect(packed.buffer.byteLength).toBe(0) // moved, not copied
+    const cloned = await pool.run({ items: [item(good), item(bad), item(good)], trustDir: pki.trustDir, crlFile: pki.crlFile })
+    expect(results(out)).toEqual(results(cloned))
+    expect(results(out).map(r => r.valid)).toEqual([true, false, true])
+  })
+
+  it('a packed batch whose header does not fit its buffer is a tagged failure', async () => {
+    const packed = packChipBatch([item(good)])
+    new Float64Array(packed.buffer, 0, packed.headerLength)[1] = 1e9 // SOD length beyond the buffer
+    expect(await pool.run({ packed, trustDir: pki.trustDir })).toMatchObject({ ok: false, code: 'IDV_ERR_BAD_TASK' })
+    expect(await pool.run({ packed: { buffer: new ArrayBuffer(4), headerLength: 3 }, trustDir: pki.trustDir })).toMatchObject({ ok: false, code: 'IDV_ERR_BAD_TASK' })
   })
 
   it('reloads the trust store only when trustVersion changes', async () => {
@@ -70,12 +90,12 @@ describe('chip worker (Piscina)', () => {
     const run = (trustVersion: number): Promise<ChipTaskResult> => pool.run({ items: [item(good)], trustDir: dir, trustVersion })
 
     const before = await run(1)
-    expect(before.ok && before.results[0]?.reason).toBe(REASONS.DS_NOT_TRUSTED)
+    expect(results(before)[0]?.reason).toBe(REASONS.DS_NOT_TRUSTED)
     copyFileSync(join(pki.trustDir, 'csca.pem'), join(dir, 'csca.pem'))
     const sameVersion = await run(1)
-    expect(sameVersion.ok && sameVersion.results[0]?.valid).toBe(false)
+    expect(results(sameVersion)[0]?.valid).toBe(false)
     const bumped = await run(2)
-    expect(bumped.ok && bumped.results[0]?.valid).toBe(true)
+    expect(results(bumped)[0]?.valid).toBe(true)
   })
 
   it('an unreadable trust store is a tagged failure, not a thrown error', async () => {
@@ -85,10 +105,10 @@ describe('chip worker (Piscina)', () => {
 
   it('malformed tasks and items never throw across the thread', async () => {
     expect(await pool.run({ items: 'nope', trustDir: 1 } as unknown as ChipTask)).toMatchObject({ ok: false, code: 'IDV_ERR_BAD_TASK' })
-    const out = await pool.run({ items: [{ sod: new Uint8Array([1, 2, 3]), dataGroups: 5 } as unknown as ChipTask['items'][number], item(good)], trustDir: pki.trustDir })
+    const out = await pool.run({ items: [{ sod: new Uint8Array([1, 2, 3]), dataGroups: 5 } as unknown as ChipTaskItem, item(good)], trustDir: pki.trustDir })
     expect(out.ok).toBe(true)
     if (!out.ok) return
-    expect(out.results[0]).toMatchObject({ valid: false, reason: REASONS.MALFORMED_SOD })
-    expect(out.results[1]?.valid).toBe(true)
+    expect(results(out)[0]).toMatchObject({ valid: false, reason: REASONS.MALFORMED_SOD })
+    expect(results(out)[1]?.valid).toBe(true)
   })
 })
