@@ -98,7 +98,8 @@ export function parseSod (bytes: Uint8Array, maxBytes: number): SodParseResult {
     // Parse a private copy: the template keeps it, and the caller may reuse its buffer.
     const copy = bytes.slice()
     const { sod, layout } = parseSodOrThrow(copy)
-    addTemplate(sodTemplates, { ...layout, bytes: copy, fixed: sod })
+    const { signerDigestOid, signatureAlgorithm, contentTypeAttr, signerId, certificates } = sod
+    addTemplate(sodTemplates, { ...layout, bytes: asBuffer(copy), fixed: { signerDigestOid, signatureAlgorithm, contentTypeAttr, signerId, certificates } })
     return { ok: true, sod }
   } catch (err) {
     // pkijs/asn1js throw plain Errors (and RangeError on pathological nesting);
@@ -121,8 +122,11 @@ interface SodLayout {
   readonly fixedRanges: readonly Region[]
 }
 
+/** The ParsedSod fields that are the same for every SOD matching a template. */
+type FixedSodFields = Pick<ParsedSod, 'signerDigestOid' | 'signatureAlgorithm' | 'contentTypeAttr' | 'signerId' | 'certificates'>
+
 interface SodTemplate extends SodLayout, Template {
-  readonly fixed: ParsedSod
+  readonly fixed: FixedSodFields
 }
 
 function parseSodOrThrow (bytes: Uint8Array): { sod: ParsedSod, layout: SodLayout } {
@@ -200,9 +204,12 @@ function parseSodOrThrow (bytes: Uint8Array): { sod: ParsedSod, layout: SodLayou
 interface Region { readonly start: number, readonly end: number }
 
 interface Template {
-  readonly bytes: Uint8Array
+  /** A Buffer, for Buffer#compare with offsets (no subarray objects per comparison). */
+  readonly bytes: Buffer
   readonly fixedRanges: readonly Region[]
 }
+
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
 
 /** Templates by total length. Bounded: a real deployment has a few per DS (ECDSA signature lengths, DG sets). */
 const MAX_TEMPLATES = 128
@@ -215,7 +222,7 @@ function findTemplate<T extends Template> (store: Map<number, T[]>, bytes: Uint8
   for (const tpl of list) {
     let same = true
     for (const r of tpl.fixedRanges) {
-      if (Buffer.compare(bytes.subarray(r.start, r.end), tpl.bytes.subarray(r.start, r.end)) !== 0) { same = false; break }
+      if (tpl.bytes.compare(bytes, r.start, r.end, r.start, r.end) !== 0) { same = false; break }
     }
     if (same) return tpl
   }
@@ -249,16 +256,21 @@ function fromTemplate (tpl: SodTemplate, bytes: Uint8Array): ParsedSod {
     }
     if (Number.isNaN(signingTime.getTime())) fail('signingTime attribute is not a valid date')
   }
-  const { signingTime: _t, messageDigest: _m, ...fixed } = tpl.fixed
+  // Built field by field: object rest/spread here cost more than the rest of this function.
+  const f = tpl.fixed
   return {
-    ...fixed,
     ldsHashOid,
     dgHashes,
     eContent,
-    signedAttrs,
+    signerDigestOid: f.signerDigestOid,
+    signatureAlgorithm: f.signatureAlgorithm,
     signature: at(tpl.signature),
-    ...(tpl.messageDigest !== undefined ? { messageDigest: at(tpl.messageDigest) } : {}),
-    ...(signingTime !== undefined ? { signingTime } : {})
+    signedAttrs,
+    contentTypeAttr: f.contentTypeAttr,
+    messageDigest: tpl.messageDigest !== undefined ? at(tpl.messageDigest) : undefined,
+    signingTime,
+    signerId: f.signerId,
+    certificates: f.certificates
   }
 }
 
@@ -388,7 +400,7 @@ function parseLdsCached (eContent: Uint8Array): { ldsHashOid: string, dgHashes: 
   const copy = eContent.slice()
   const parsed = parseLdsSecurityObject(copy)
   addTemplate(ldsTemplates, {
-    bytes: copy,
+    bytes: asBuffer(copy),
     fixedRanges: complement(parsed.hashRegions.map(([, r]) => r), copy.byteLength),
     ldsHashOid: parsed.ldsHashOid,
     hashRegions: parsed.hashRegions

@@ -21,7 +21,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
-import { digestOf, resolveSignature } from './algorithms.js'
+import { digestKey, resolveSignature } from './algorithms.js'
 import { REASONS, type ReasonCode } from './reasons.js'
 import { isSupportedKey, verifySignature } from './signature.js'
 import { decodeWhole, errorText } from './der.js'
@@ -126,7 +126,7 @@ export class TrustStore {
    * Never throws: a certificate that does not parse is an untrusted verdict.
    */
   checkDocumentSigner (der: Uint8Array): DsVerdict {
-    const key = digestOf('sha256', der).toString('base64')
+    const key = digestKey('sha256', der)
     const hit = this.#dsCache.get(key)
     if (hit !== undefined) {
       this.#dsCacheHits++

@@ -17,7 +17,7 @@
  * escapes the parsers is caught here and reported as INTERNAL_ERROR, because a
  * worker batch must not lose its other answers over one hostile input.
  */
-import { HASH_LENGTH, digestOf, resolveDigest, resolveSignature, type HashName } from './algorithms.js'
+import { HASH_LENGTH, digestEquals, resolveDigest, resolveSignature, type HashName } from './algorithms.js'
 import { parseDg13Identity, type Dg13Data } from './dg13.js'
 import { errorText } from './der.js'
 import { parseDg1, type MrzData } from './mrz.js'
@@ -164,8 +164,7 @@ function checkDataGroupHashes (sod: ParsedSod, dataGroups: ReadonlyMap<number, U
       missing.push(n)
       continue
     }
-    const actual = digestOf(hash, dataGroups.get(n) as Uint8Array)
-    if (stored.byteLength === HASH_LENGTH[hash] && actual.equals(stored)) verified.add(n)
+    if (stored.byteLength === HASH_LENGTH[hash] && digestEquals(hash, dataGroups.get(n) as Uint8Array, stored)) verified.add(n)
     else mismatched.push(n)
   }
   const list = (ns: number[]): string => ns.map(n => `DG${n}`).join(', ')
@@ -227,8 +226,7 @@ function checkSignature (sod: ParsedSod, ds: DsVerdict | { missing: string }): {
 
   if (sod.contentTypeAttr === undefined || sod.messageDigest === undefined) return fail(REASONS.MALFORMED_SOD, 'signed attributes lack contentType or messageDigest', name)
   if (sod.contentTypeAttr !== OID_LDS_SECURITY_OBJECT) return fail(REASONS.MESSAGE_DIGEST_MISMATCH, `contentType attribute ${sod.contentTypeAttr} is not the LDSSecurityObject type`, name)
-  const expected = digestOf(digest as HashName, sod.eContent)
-  if (!expected.equals(sod.messageDigest)) return fail(REASONS.MESSAGE_DIGEST_MISMATCH, 'messageDigest attribute is not the hash of the LDSSecurityObject', name)
+  if (!digestEquals(digest as HashName, sod.eContent, sod.messageDigest)) return fail(REASONS.MESSAGE_DIGEST_MISMATCH, 'messageDigest attribute is not the hash of the LDSSecurityObject', name)
 
   // Without the signer's key there is nothing to verify with; ds_certificate already says why.
   if ('missing' in ds || ds.key === undefined) return { signatureAlgorithm: name }
