@@ -41,6 +41,12 @@ export interface Config {
   readonly signatureWindowSeconds: number
   /** Nonces remembered at once (12 bytes each, shared by all threads). */
   readonly nonceSlots: number
+  /** Whether requests are recorded into metrics (off only to measure their cost). */
+  readonly metrics: boolean
+  /** Port of GET /metrics, /livez and /readyz (on `host`); 0 picks a free one (the default when `port` is 0). */
+  readonly metricsPort: number
+  /** Share of requests written to the access log (0-1); server errors are always logged. */
+  readonly accessLogSample: number
   /** Size and seed of the demo population `idv demo` creates in an empty index. */
   readonly demoCitizens: number
   readonly demoSeed: number
@@ -63,6 +69,9 @@ export const DEFAULTS = {
   receipts: true,
   signatureWindowSeconds: 60,
   nonceSlots: 1 << 20,
+  metrics: true,
+  metricsPort: 9464,
+  accessLogSample: 0.01,
   demoCitizens: 100_000,
   demoSeed: 1
 } as const satisfies Omit<Config, 'hashKeyFile' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile'>
@@ -89,6 +98,9 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   receipts: 'IDV_RECEIPTS',
   signatureWindowSeconds: 'IDV_SIGNATURE_WINDOW_SECONDS',
   nonceSlots: 'IDV_NONCE_SLOTS',
+  metrics: 'IDV_METRICS',
+  metricsPort: 'IDV_METRICS_PORT',
+  accessLogSample: 'IDV_ACCESS_LOG_SAMPLE',
   demoCitizens: 'IDV_DEMO_CITIZENS',
   demoSeed: 'IDV_DEMO_SEED'
 }
@@ -151,10 +163,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     problems.push(`${ENV_NAMES.auth}=none (--auth none) is for local experiments only and is refused on ${host}: bind a loopback address (127.0.0.1) or turn signatures on`)
   }
   const receipts = str('receipts', 'on')
+  const metrics = str('metrics', 'on')
+  if (metrics !== 'on' && metrics !== 'off') problems.push(`${ENV_NAMES.metrics} must be on or off, got ${JSON.stringify(metrics)}`)
+  const sample = str('accessLogSample', String(DEFAULTS.accessLogSample))
+  const accessLogSample = /^\s*(0|1|0?\.\d+|1\.0*)\s*$/.test(sample) ? Number(sample) : NaN
+  if (Number.isNaN(accessLogSample)) problems.push(`${ENV_NAMES.accessLogSample} must be a number from 0 to 1, got ${JSON.stringify(sample)}`)
   if (receipts !== 'on' && receipts !== 'off') problems.push(`${ENV_NAMES.receipts} must be on or off, got ${JSON.stringify(receipts)}`)
+  const port = int('port', DEFAULTS.port, 0, 65535)
   const config: Config = {
     host,
-    port: int('port', DEFAULTS.port, 0, 65535),
+    port,
     dataDir,
     store: store as StoreKind,
     hashKeyFile: str('hashKeyFile', defaultHashKeyFile(dataDir)),
@@ -173,6 +191,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     receipts: receipts === 'on',
     signatureWindowSeconds: int('signatureWindowSeconds', DEFAULTS.signatureWindowSeconds, 1, 3600),
     nonceSlots: int('nonceSlots', DEFAULTS.nonceSlots, 1024, 1 << 28),
+    metrics: metrics === 'on',
+    // A service on any free port (tests, benchmarks, several per host) takes any free metrics port too, so instances never collide.
+    metricsPort: int('metricsPort', port === 0 ? 0 : DEFAULTS.metricsPort, 0, 65535),
+    accessLogSample: Number.isNaN(accessLogSample) ? DEFAULTS.accessLogSample : accessLogSample,
     demoCitizens: int('demoCitizens', DEFAULTS.demoCitizens, 1, 200_000_000),
     demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1)
   }

@@ -9,7 +9,8 @@ import { RecordCodec } from './domain/record.js'
 import { Verifier } from './domain/verifier.js'
 import { RequestIds } from './http/request-id.js'
 import { loadNativeUws } from './http/uws.js'
-import type { Logger } from './log.js'
+import { AccessLog, type Logger } from './log.js'
+import { createMetrics, type MetricsRecorder } from './metrics/index.js'
 import { registerChipRoutes } from './routes/chip.js'
 import { registerOpsRoutes } from './routes/ops.js'
 import { ChipPool } from './crypto/chip-pool.js'
@@ -26,6 +27,8 @@ export interface ServerDeps {
   readonly log: Logger
   /** Another thread's gate state to share (nonce memory, rate buckets); default: fresh. */
   readonly gateHandle?: GateHandle
+  /** This thread's recorder on a shared metrics block; default: a new block when config.metrics is on. */
+  readonly metrics?: MetricsRecorder
 }
 
 /** How long shutdown waits for accepted requests to be answered. */
@@ -38,6 +41,8 @@ export interface RunningServer {
   readonly chipPool: ChipPool | undefined
   /** Relying-party authentication, unless IDV_AUTH=none. */
   readonly gate: PartyGate | undefined
+  /** Where requests are recorded (its `block` is what the metrics port publishes); undefined when metrics are off. */
+  readonly metrics: MetricsRecorder | undefined
   /** Re-reads the party registry, the receipt keys and the CSCA trust store (SIGHUP). */
   reload (): void
   /**
@@ -55,7 +60,8 @@ function gateOptions (config: Config, log: Logger): GateOptions {
 export async function createServer (config: Config, deps: ServerDeps): Promise<RunningServer> {
   const uws = loadNativeUws()
   const app = uws.App()
-  const lifecycle = new Lifecycle()
+  const metrics = deps.metrics ?? (config.metrics ? createMetrics().recorder : undefined)
+  const lifecycle = new Lifecycle({ metrics, accessLog: new AccessLog(deps.log, config.accessLogSample) })
   const verifier = new Verifier(deps.store, new RecordCodec(deps.hashKey))
   const ids = new RequestIds()
   const gate = config.auth === 'none'
@@ -96,6 +102,7 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
     lifecycle,
     chipPool,
     gate,
+    metrics,
     reload () {
       const parties = gate?.reload()
       if (parties !== undefined && !parties.ok) deps.log.error({ problems: parties.problems }, 'relying-party registry not reloaded: the file is invalid')

@@ -7,6 +7,8 @@ import { RecordCodec } from './domain/record.js'
 import { readHashKey } from './hash-key.js'
 import type { Logger } from './log.js'
 import { createServer, type RunningServer } from './server.js'
+import { startServiceMetrics } from './metrics/service-metrics.js'
+import type { MetricsServer } from './metrics/server.js'
 import { loadNativeUws } from './http/uws.js'
 import { bindHashKey, openStore } from './store/open.js'
 import type { StorageCore } from './store/types.js'
@@ -15,6 +17,8 @@ export interface RunningService {
   readonly server: RunningServer
   readonly store: StorageCore
   readonly url: string
+  /** The metrics port (GET /metrics, /livez, /readyz); undefined when IDV_METRICS=off. */
+  readonly metricsServer: MetricsServer | undefined
   /** Resolves once a shutdown signal has been handled. */
   readonly stopped: Promise<void>
   stop (): Promise<void>
@@ -30,8 +34,16 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
     throw err
   }
   const server = await createServer(config, { store, hashKey, log })
+  let metricsServer: MetricsServer | undefined
+  try {
+    metricsServer = await startServiceMetrics(config, server, store, log)
+  } catch (err) {
+    await server.close()
+    await store.close()
+    throw err
+  }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`
-  log.info({ url, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts }, 'serving')
+  log.info({ url, metricsPort: metricsServer?.port, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts }, 'serving')
   if (config.auth === 'none') log.warn('IDV_AUTH=none: requests are not authenticated (developer mode, loopback only)')
 
   let stopping: Promise<void> | undefined
@@ -40,6 +52,8 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       await server.close()
+      // After the drain (probes on the metrics port see 503 on /readyz throughout), before the store it reads.
+      await metricsServer?.close()
       await store.close()
       log.info('stopped')
       resolveStopped()
@@ -61,5 +75,5 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   process.on('SIGINT', onSignal)
   process.on('SIGHUP', onReload)
   if (server.chipPool === undefined) log.warn('IDV_CSCA_DIR is not set: /v1/chip/verify answers 503 until it is')
-  return { server, store, url, stopped, stop }
+  return { server, store, url, metricsServer, stopped, stop }
 }

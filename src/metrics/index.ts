@@ -16,10 +16,12 @@ export { startMetricsServer, type MetricsServer } from './server.js'
 export { readBuildInfo, countEstablished } from './sources.js'
 
 /**
- * A new shared block with room for `stripes` recording threads (default: one
- * per core plus the main thread) and the main thread's recorder on it.
+ * A new shared block with room for `stripes` recording threads and the main
+ * thread's recorder on it. The default leaves room for a server thread per
+ * core (at least 16) plus the main thread; stripes never written are pages the
+ * OS never backs, so the headroom costs address space, not memory.
  */
-export function createMetrics (stripes = availableParallelism() + 1): { block: SharedBlock, recorder: MetricsRecorder } {
+export function createMetrics (stripes = Math.max(16, availableParallelism()) + 1): { block: SharedBlock, recorder: MetricsRecorder } {
   const block = SharedBlock.create(stripes)
   return { block, recorder: new MetricsRecorder(block) }
 }

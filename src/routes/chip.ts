@@ -18,7 +18,7 @@ import { CONTENT_TYPES, decodeBody, packr, requestMediaType, responseMediaType }
 import type { RequestIds } from '../http/request-id.js'
 import { send, sendError, sendFailure } from '../http/respond.js'
 import type { Logger } from '../log.js'
-import type { Lifecycle } from '../http/lifecycle.js'
+import { Route, type Lifecycle } from '../http/lifecycle.js'
 import type { PartyGate } from '../auth/gate.js'
 import type { Party } from '../auth/parties.js'
 import type { ReceiptSigner } from '../receipts/receipt.js'
@@ -57,6 +57,7 @@ export function registerChipRoutes (app: TemplatedApp, deps: ChipRouteDeps): voi
 
 function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void {
   const requestId = deps.ids.next()
+  const scope = deps.lifecycle.track(res, Route.chipVerify, requestId)
   if (!deps.lifecycle.ready) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
   if (deps.pool === undefined) { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'set IDV_CSCA_DIR to a directory of CSCA certificates', requestId, true); return }
   const pool = deps.pool
@@ -67,7 +68,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
   if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
   const signed = deps.gate?.capture(req)
   let aborted = false
-  const end = deps.lifecycle.begin()
+  const end = deps.lifecycle.begin(scope)
   const answer = (write: () => void): void => {
     if (!aborted) res.cork(write)
     end()
@@ -82,6 +83,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
       let party: Party | undefined
       try {
         party = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
+        if (party !== undefined) scope.setParty(party.id)
         item = parseChipRequest(decodeBody(body, requestType, true))
         if (item instanceof ServiceError) throw item
         if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/chip/verify' })
@@ -95,6 +97,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
         return
       }
       pending.then(async (result) => {
+        scope.chipOutcome(result.valid ? undefined : result.reason ?? 'other')
         let reply: object = buildAnswer(requestId, result, deps.verifier, party)
         if (party !== undefined && deps.receipts !== undefined) {
           const pin = result.valid ? result.identity?.pin : undefined

@@ -10,7 +10,7 @@ import { packageRoot } from '../paths.js'
 import { errorCatalogue, send, sendError, sendProblem, statusLine } from '../http/respond.js'
 import type { HttpResponse } from 'uWebSockets.js'
 import { problemFor } from '../problem.js'
-import type { Lifecycle } from '../http/lifecycle.js'
+import { Route, noteResponse, type Lifecycle } from '../http/lifecycle.js'
 
 export interface OpsDeps {
   readonly lifecycle: Lifecycle
@@ -49,12 +49,15 @@ export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
   // Registered last: uWS prefers method-specific handlers, so these catch only the other methods.
   for (const [path, allow] of ROUTES) {
     app.any(path, (res, req) => {
+      // Wrong methods and unknown paths count as route "other" (probes and documents are not counted).
+      deps.lifecycle.track(res, Route.other)
       // A HEAD answer carries no body (RFC 9110 §9.3.2).
-      if (req.getMethod() === 'head') { res.writeStatus(statusLine(405)).writeHeader('allow', allow); res.endWithoutBody(0, true); return }
+      if (req.getMethod() === 'head') { noteResponse(res, 405, 'IDV_ERR_METHOD_NOT_ALLOWED'); res.writeStatus(statusLine(405)).writeHeader('allow', allow); res.endWithoutBody(0, true); return }
       sendProblem(res, problemFor('IDV_ERR_METHOD_NOT_ALLOWED', `${path} allows ${allow}`), true, { allow })
     })
   }
   app.any('/*', (res, req) => {
+    deps.lifecycle.track(res, Route.other)
     sendError(res, 'IDV_ERR_NOT_FOUND', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}`, undefined, true)
   })
 }

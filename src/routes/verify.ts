@@ -18,7 +18,7 @@ import { problemFor, type Problem } from '../problem.js'
 import type { Verifier, VerifyOutcome } from '../domain/verifier.js'
 import { parseVerifyRequest } from '../domain/verify-request.js'
 import type { Logger } from '../log.js'
-import type { Lifecycle } from '../http/lifecycle.js'
+import { Route, type Lifecycle, type RequestScope } from '../http/lifecycle.js'
 import type { PartyGate } from '../auth/gate.js'
 import { answerFor } from '../auth/policy.js'
 import { pinToKey } from '../domain/pin.js'
@@ -47,6 +47,7 @@ export function registerVerifyRoutes (app: TemplatedApp, deps: VerifyRouteDeps):
 
 function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, batch: boolean): void {
   const requestId = deps.ids.next()
+  const scope = deps.lifecycle.track(res, batch ? Route.verifyBatch : Route.verify, requestId)
   if (!deps.lifecycle.ready) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
   const contentType = req.getHeader('content-type')
   const requestType = requestMediaType(contentType)
@@ -58,7 +59,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
   if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
   const signed = deps.gate?.capture(req)
   const limit = batch ? deps.limits.maxBatchBodyBytes : deps.limits.maxBodyBytes
-  const end = deps.lifecycle.begin()
+  const end = deps.lifecycle.begin(scope)
   let aborted = false
   const fail = (err: unknown): void => {
     if (!(err instanceof ServiceError)) deps.log.error({ err, requestId }, 'verify failed')
@@ -78,11 +79,12 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
       }
       try {
         const party = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
+        if (party !== undefined) scope.setParty(party.id)
         const decoded = decodeBody(body, requestType)
         if (batch) {
           const items = batchItems(decoded, deps)
           if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
-          verifyBatch(items, deps, () => aborted).then(async (results) => {
+          verifyBatch(items, deps, () => aborted, scope).then(async (results) => {
             if (results === undefined) { end(); return } // the client went away
             if (party === undefined) { reply(encodeBatch(results, requestId, responseType)); return }
             const seen = results.map((r) => 'error' in r ? r : answerFor(party, r))
@@ -104,6 +106,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         const attributes = request.attributes.map(([name]) => name)
         if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/verify', attributes })
         const outcome = deps.verifier.verify(request)
+        scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
         if (party === undefined) { reply(encodeOne(outcome, requestId, responseType)); return }
         const seen = answerFor(party, { requestId, ...outcome })
         if (deps.receipts === undefined) { reply(encodeAnswer(seen, responseType)); return }
@@ -170,7 +173,7 @@ function itemKeys (items: readonly unknown[]): number[] {
  * 10,000-item batch (tens of thousands of keyed hashes) never stalls other
  * clients or health probes. Resolves undefined when the client went away.
  */
-async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean): Promise<BatchResult[] | undefined> {
+async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean, scope: RequestScope): Promise<BatchResult[] | undefined> {
   const results: BatchResult[] = new Array(items.length)
   for (let start = 0; start < items.length; start += BATCH_SLICE) {
     if (start > 0) {
@@ -180,7 +183,10 @@ async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, is
     }
     for (let i = start; i < Math.min(items.length, start + BATCH_SLICE); i++) {
       const request = parseVerifyRequest(items[i], `items[${i}].`)
-      results[i] = request instanceof ServiceError ? { error: problemFor(request.code, request.detail) } : deps.verifier.verify(request)
+      if (request instanceof ServiceError) { results[i] = { error: problemFor(request.code, request.detail) }; continue }
+      const outcome = deps.verifier.verify(request)
+      scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
+      results[i] = outcome
     }
   }
   return results

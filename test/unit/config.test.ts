@@ -43,6 +43,9 @@ describe('loadConfig defaults', () => {
       receipts: true,
       signatureWindowSeconds: 60,
       nonceSlots: 1 << 20,
+      metrics: true,
+      metricsPort: 9464,
+      accessLogSample: 0.01,
       demoCitizens: 100_000,
       demoSeed: 1
     })
@@ -91,6 +94,9 @@ describe('environment overrides', () => {
       IDV_RECEIPTS: 'off',
       IDV_SIGNATURE_WINDOW_SECONDS: '30',
       IDV_NONCE_SLOTS: '4096',
+      IDV_METRICS: 'off',
+      IDV_METRICS_PORT: '9465',
+      IDV_ACCESS_LOG_SAMPLE: '0.5',
       IDV_DEMO_CITIZENS: '10',
       IDV_DEMO_SEED: '4294967295'
     })
@@ -115,6 +121,9 @@ describe('environment overrides', () => {
       receipts: false,
       signatureWindowSeconds: 30,
       nonceSlots: 4096,
+      metrics: false,
+      metricsPort: 9465,
+      accessLogSample: 0.5,
       demoCitizens: 10,
       demoSeed: 4_294_967_295
     })
@@ -128,6 +137,16 @@ describe('environment overrides', () => {
       expect(problems({ IDV_AUTH: 'none', IDV_HOST: host })[0]).toContain('loopback')
     }
     expect(problems({ IDV_AUTH: 'maybe' })[0]).toContain('signatures or none')
+  })
+
+  it('checks the metrics settings; an ephemeral service port gets an ephemeral metrics port', () => {
+    expect(loadConfig({ IDV_PORT: '0' }).metricsPort).toBe(0)
+    expect(loadConfig({ IDV_PORT: '0', IDV_METRICS_PORT: '9470' }).metricsPort).toBe(9470)
+    expect(loadConfig({ IDV_ACCESS_LOG_SAMPLE: '1' }).accessLogSample).toBe(1)
+    expect(loadConfig({ IDV_ACCESS_LOG_SAMPLE: '0' }).accessLogSample).toBe(0)
+    expect(problems({ IDV_METRICS: 'maybe' })[0]).toContain('IDV_METRICS must be on or off')
+    for (const bad of ['2', '-0.1', 'half', '1e-2']) expect(problems({ IDV_ACCESS_LOG_SAMPLE: bad })[0]).toContain('IDV_ACCESS_LOG_SAMPLE')
+    expect(problems({ IDV_METRICS_PORT: '70000' })[0]).toContain('IDV_METRICS_PORT')
   })
 
   it('ENV_NAMES covers every setting with an IDV_ prefix', () => {
