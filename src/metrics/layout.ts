@@ -32,8 +32,11 @@ export function statusIndex (status: number): number {
 /**
  * Latency bucket upper bounds in seconds: the hot path answers in ~100 µs, a
  * big batch or a chip in tens to hundreds of ms, anything past 1 s is +Inf.
+ * Every latency target of bench/slo.json (2, 5, 20, 50, 100, 200, 500 ms) is a
+ * bucket bound, so SLO ratios are exact counts, not interpolations
+ * (grafana/generate.mjs refuses a target that is not).
  */
-export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] as const
+export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1] as const
 
 export const VERIFY_OUTCOMES = ['match', 'mismatch', 'unknown', 'inactive'] as const
 export type VerifyOutcomeLabel = typeof VERIFY_OUTCOMES[number]

@@ -90,6 +90,9 @@ function sumStripes (block: SharedBlock): Float64Array {
 export function createMetricsRegistry (block: SharedBlock, sources: MetricsSources): Registry {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  // prom-client names these gauges with a counter's `_total` suffix, which promtool flags;
+  // their per-type breakdowns (nodejs_active_handles{type}, …) stay and sum to the same.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
 
   // One sum per scrape, shared by every family below (they are read in the same tick).
   let summed: Float64Array | undefined
@@ -200,8 +203,9 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
   add(family('idv_metrics_party_slots_used', 'Relying-party label slots taken (parties beyond the table are counted as party="other").', 'gauge', () => {
     let used = 0
     for (let p = PARTY_OTHER + 1; p < PARTY_COUNT; p++) if (block.partyId(p) !== undefined) used++
-    return [{ labels: { limit: PARTY_COUNT - 2 }, value: used }]
+    return [{ labels: {}, value: used }]
   }))
+  add(family('idv_metrics_party_slots_limit', 'Relying-party label slots available.', 'gauge', () => [{ labels: {}, value: PARTY_COUNT - 2 }]))
 
   const b = sources.build
   add(family('idv_build_info', 'Build of the running service (always 1).', 'gauge', () =>
@@ -256,12 +260,17 @@ function addPoolFamilies (add: (f: ReturnType<typeof family>) => void, pool: () 
   counter('idv_crypto_pool_tasks_total', 'Tasks (batches of chips) the crypto pool has completed.', (s) => s.completedTasks)
   counter('idv_crypto_pool_rejected_chips_total', 'Chips refused because the crypto pool was full.', (s) => s.rejectedChips)
   counter('idv_crypto_pool_failed_tasks_total', 'Crypto pool tasks that failed (a worker died or the trust store could not load).', (s) => s.failedTasks)
+  // Piscina keeps task times as histogram summaries in milliseconds; published as Prometheus summaries in seconds.
   for (const [kind, pick] of [['run', (s: PoolStats) => s.runTime], ['wait', (s: PoolStats) => s.waitTime]] as const) {
-    add(family(`idv_crypto_pool_task_${kind}_seconds`, `Crypto pool task ${kind === 'run' ? 'run' : 'queue-wait'} time quantiles since start.`, 'gauge', () => {
+    const name = `idv_crypto_pool_task_${kind}_seconds`
+    add(family(name, `Crypto pool task ${kind === 'run' ? 'run' : 'queue-wait'} time since start (quantiles from Piscina's histogram).`, 'summary', () => {
       const s = read()
       if (s === undefined || s.completedTasks === 0) return []
       const t = pick(s)
-      return [['0.5', t.p50], ['0.9', t.p90], ['0.99', t.p99]].map(([q, ms]) => ({ labels: { quantile: q as string }, value: (ms as number) / 1000 }))
+      const out: Sample[] = [['0.5', t.p50], ['0.9', t.p90], ['0.99', t.p99]].map(([q, ms]) => ({ labels: { quantile: q as string }, value: (ms as number) / 1000 }))
+      out.push({ metricName: `${name}_sum`, labels: {}, value: t.mean * s.completedTasks / 1000 })
+      out.push({ metricName: `${name}_count`, labels: {}, value: s.completedTasks })
+      return out
     }))
   }
 }

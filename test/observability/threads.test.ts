@@ -10,28 +10,9 @@ import { describe, expect, it } from 'vitest'
 import { createMetrics, createMetricsRegistry, MetricsRecorder, PARTY_SLOTS, SharedBlock } from '../../src/metrics/index.js'
 import { Route } from '../../src/metrics/layout.js'
 import { packageRoot } from '../../src/paths.js'
+import { parseScrape, total } from './scrape.js'
 
 const BUILD = { version: 't', commit: 't', nodeVersion: process.version, store: 'lmdb' }
-
-interface Series { name: string, labels: Record<string, string>, value: number }
-
-/** Parses the Prometheus text format into samples (enough for these assertions). */
-export function parseScrape (text: string): Series[] {
-  const out: Series[] = []
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (m === null) throw new Error(`unparsable line: ${line}`)
-    const labels: Record<string, string> = {}
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!
-    out.push({ name: m[1]!, labels, value: Number(m[3]) })
-  }
-  return out
-}
-
-function total (series: Series[], name: string, where: Record<string, string> = {}): number {
-  return series.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0)
-}
 
 async function runWorkers (buffer: SharedArrayBuffer, threads: number, requests: number, parties: string[]): Promise<void> {
   const gate = new SharedArrayBuffer(4)
