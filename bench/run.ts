@@ -14,10 +14,10 @@
  * (hdr-histogram-js), and each server instance's share of answers is counted
  * from the x-request-id prefix. The result goes to bench/results/ as JSON, a
  * table is printed, and the exit code is 1 when a target of bench/slo.json is
- * missed (2 for a usage error).
+ * missed (2 for a usage error, 3 when the run itself failed).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -32,8 +32,12 @@ import { buildRequestPool } from './lib/request-pool.js'
 import { loadScenario, scenarioNames, type Scenario } from './lib/scenario.js'
 import { evaluateSlo, readSloFile, type SloVerdict } from './lib/slo.js'
 
-/** uWS closes a connection idle for ~10 s; an access point sends at least this often. */
-export const MAX_SEND_INTERVAL_MS = 8000
+/**
+ * uWS closes a connection idle for ~10 s, checked on a 4 s tick, so the cut can
+ * come after 8 s; a send due at 8 s that a busy load process makes a little
+ * late loses its connection (seen at 40,000 connections). 6 s leaves margin.
+ */
+export const MAX_SEND_INTERVAL_MS = 6000
 /** Connections per server or load process: half the 20,000 open-file limit leaves room for the rest. */
 export const CONNECTIONS_PER_PROCESS = 10_000
 
@@ -48,6 +52,7 @@ scenarios: ${scenarioNames().join(', ')}
   --servers N         idv serve processes sharing the port (default: one per ${CONNECTIONS_PER_PROCESS} connections)
   --load-processes N  load processes (default: one per ${CONNECTIONS_PER_PROCESS} connections)
   --addresses N       loopback addresses 127.0.0.1… (default: as many as server processes)
+  --server-threads N  passed to idv serve as --threads (default: the service's own default)
   --baseline hello|none  also measure the uWS hello-world under the same load (default hello)
   --results DIR       where the JSON result goes (default bench/results)`
 
@@ -61,19 +66,25 @@ export interface LoadShape {
   readonly servers: number
   readonly loadProcesses: number
   readonly addresses: readonly string[]
+  /** --threads for each idv serve process; undefined: the service's default. */
+  readonly serverThreads?: number
   readonly notes: string[]
 }
 
 export interface PhaseFigures {
-  readonly connections: { readonly requested: number, readonly opened: number, readonly connectFailed: number, readonly peakEstablished: number, readonly minEstablishedMeasured: number, readonly lost: number, readonly openAtEnd: number }
+  readonly connections: { readonly requested: number, readonly opened: number, readonly connectSeconds?: number, readonly connectFailed: number, readonly peakEstablished: number, readonly minEstablishedMeasured: number, readonly lost: number, readonly openAtEnd: number }
   readonly requests: { readonly sent: number, readonly answered: number, readonly ok: number, readonly wrongAnswer: number, readonly non2xx: number, readonly errors: number, readonly timeouts: number }
   readonly byKind: Record<string, KindCounts>
   readonly statusCodes: Record<string, number>
   readonly errorRatio: number
   readonly throughputRps: number
   readonly latencyMs: { readonly p50: number, readonly p90: number, readonly p99: number, readonly p999: number, readonly max: number, readonly mean: number }
-  readonly serverProcesses: Array<{ readonly pid: number, readonly address: string, readonly peakConnections: number }>
+  readonly serverProcesses: Array<{ readonly pid: number, readonly address: string }>
+  /** Peak established connections per loopback address (each address has its own server process(es)). */
+  readonly connectionsByAddress: Record<string, number>
   readonly serverInstances: Array<{ readonly id: string, readonly answers: number, readonly share: number }>
+  /** Cores used in the measured window (CPU seconds / window seconds), all server processes and all load processes. */
+  readonly coresUsed: { readonly servers: number, readonly load: number }
   readonly firstError?: string
 }
 
@@ -112,16 +123,21 @@ export function resolveShape (s: Scenario, v: Record<string, string | undefined>
     servers,
     loadProcesses,
     addresses: Array.from({ length: addressCount }, (_, i) => `127.0.0.${i + 1}`),
+    ...(v['server-threads'] !== undefined ? { serverThreads: positiveInt('server-threads', v['server-threads'], 1) } : {}),
     notes
   }
 }
 
-/** `--auth none` once the service has it (signed requests are another engineer's work in progress). */
-function authArgs (root: string): string[] {
-  try {
-    const help = execFileSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), 'serve', '--help'], { encoding: 'utf8' })
-    return help.includes('--auth') ? ['--auth', 'none'] : []
-  } catch { return [] }
+/** `--auth none` (unsigned requests, loopback only) and `--threads` where this build of idv serve has them. */
+function serveOptions (root: string, threads: number | undefined): string[] {
+  let help = ''
+  try { help = execFileSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), 'serve', '--help'], { encoding: 'utf8' }) } catch { /* use none */ }
+  const options = help.includes('--auth') ? ['--auth', 'none'] : []
+  if (threads !== undefined) {
+    if (!help.includes('--threads')) throw new UsageError('--server-threads: this build of idv serve has no --threads')
+    options.push('--threads', String(threads))
+  }
+  return options
 }
 
 async function freePort (host: string): Promise<number> {
@@ -170,7 +186,7 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
     sampler = (async () => {
       while (sampling) {
         try { samples.push(await sampleConnections(port)) } catch { /* ss missing: the clients' counts remain */ }
-        await new Promise((resolve) => setTimeout(resolve, 1000))
+        await new Promise((resolve) => setTimeout(resolve, 2000))
       }
     })()
 
@@ -207,17 +223,29 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
       exited.catch(() => {})
       p.child.send({ type: 'config', config })
     }
+    const connectStart = Date.now()
     const openedAll = await Promise.all(opened)
+    const connectSeconds = (Date.now() - connectStart) / 1000
     const openedCount = openedAll.reduce((s, o) => s + o.opened, 0)
     const connectFailed = openedAll.reduce((s, o) => s + o.connectFailed, 0)
-    log(`${phase.label}: ${openedCount} of ${shape.connections} connections open${connectFailed > 0 ? ` (${connectFailed} failed: ${openedAll.find((o) => o.firstError !== undefined)?.firstError ?? ''})` : ''}; warm-up ${shape.warmupSeconds} s, measuring ${shape.durationSeconds} s`)
+    log(`${phase.label}: ${openedCount} of ${shape.connections} connections open in ${connectSeconds} s${connectFailed > 0 ? ` (${connectFailed} failed: ${openedAll.find((o) => o.firstError !== undefined)?.firstError ?? ''})` : ''}; warm-up ${shape.warmupSeconds} s, measuring ${shape.durationSeconds} s`)
     const from = Date.now() + shape.warmupSeconds * 1000
     const until = from + shape.durationSeconds * 1000
     for (const w of workers) w.child.send({ type: 'measure', from, until })
-    const done = await Promise.all(results)
+    const serverPids = servers.map(({ p }) => p.child.pid ?? -1)
+    let serverCpu = 0
+    const cpuFrom = setTimeout(() => { serverCpu = -cpuSeconds(serverPids) }, from - Date.now())
+    const cpuUntil = setTimeout(() => { serverCpu += cpuSeconds(serverPids) }, until - Date.now())
+    const done = await Promise.all(results).finally(() => { clearTimeout(cpuFrom); clearTimeout(cpuUntil) })
     sampling = false
     await sampler
-    return figures(shape, done, openedCount, connectFailed, samples, servers.map(({ p, address }) => ({ pid: p.child.pid ?? -1, address })), from, until)
+    const f = figures(shape, done, openedCount, connectFailed, samples, servers.map(({ p, address }) => ({ pid: p.child.pid ?? -1, address })), from, until)
+    // The service logs no PIN or name; its warnings and errors explain lost connections and failures.
+    for (const { p } of servers) {
+      const noteworthy = p.output().split('\n').filter((l) => /"level":(4|5|6)0/.test(l) && !l.includes('IDV_CSCA_DIR is not set'))
+      if (noteworthy.length > 0) log(`${p.name} warned:\n  ${noteworthy.slice(-10).join('\n  ')}`)
+    }
+    return { ...f, connections: { ...f.connections, connectSeconds }, coresUsed: { servers: round2(serverCpu / shape.durationSeconds), load: round2(done.reduce((s, r) => s + r.cpuSeconds, 0) / shape.durationSeconds) } }
   } finally {
     sampling = false
     await sampler
@@ -225,7 +253,22 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
   }
 }
 
-function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, connectFailed: number, samples: ConnectionSample[], servers: Array<{ pid: number, address: string }>, from: number, until: number): PhaseFigures {
+const round2 = (x: number): number => Math.round(x * 100) / 100
+
+/** User + system CPU seconds of these processes so far (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuSeconds (pids: readonly number[]): number {
+  let ticks = 0
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch { /* not Linux, or gone */ }
+  }
+  return ticks / 100
+}
+
+function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, connectFailed: number, samples: ConnectionSample[], servers: Array<{ pid: number, address: string }>, from: number, until: number): Omit<PhaseFigures, 'coresUsed'> {
   const histogram = hdr.build(HISTOGRAM_OPTIONS)
   const byKind: Record<string, KindCounts> = {}
   const statusCodes: Record<string, number> = {}
@@ -278,7 +321,8 @@ function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, co
       max: ms(histogram.maxValue),
       mean: ms(histogram.mean)
     },
-    serverProcesses: servers.map((s) => ({ ...s, peakConnections: Math.max(0, ...samples.map((x) => x.byPid[String(s.pid)] ?? 0)) })),
+    serverProcesses: servers,
+    connectionsByAddress: Object.fromEntries(shape.addresses.map((a) => [a, Math.max(0, ...samples.map((x) => x.byAddress[a] ?? 0))])),
     serverInstances: Object.entries(instances).sort((a, b) => b[1] - a[1]).map(([id, answers]) => ({ id, answers, share: totalAnswers === 0 ? 0 : Math.round((answers / totalAnswers) * 10_000) / 10_000 })),
     ...(firstError !== undefined ? { firstError } : {})
   }
@@ -301,7 +345,8 @@ function printTable (scenario: string, shape: LoadShape, phases: Record<string, 
       wrong: f.requests.wrongAnswer,
       'non-2xx': f.requests.non2xx,
       errors: f.requests.errors,
-      timeouts: f.requests.timeouts
+      timeouts: f.requests.timeouts,
+      'cores srv/load': `${f.coresUsed.servers}/${f.coresUsed.load}`
     }
   }
   console.table(rows)
@@ -309,7 +354,7 @@ function printTable (scenario: string, shape: LoadShape, phases: Record<string, 
   const hello = phases['hello-world']
   if (hello !== undefined && hello.throughputRps > 0) log(`service / hello-world throughput: ${(service.throughputRps / hello.throughputRps * 100).toFixed(1)}%, p99 ${service.latencyMs.p99} vs ${hello.latencyMs.p99} ms`)
   log(`answers per server instance: ${service.serverInstances.map((s) => `${s.id} ${(s.share * 100).toFixed(1)}%`).join(', ')}`)
-  log(`connections per server process (peak): ${service.serverProcesses.map((s) => `${s.address} ${s.peakConnections}`).join(', ')}`)
+  log(`connections per address (peak): ${Object.entries(service.connectionsByAddress).map(([a, n]) => `${a} ${n}`).join(', ')}`)
   for (const [kind, c] of Object.entries(service.byKind)) log(`  ${kind}: ${c.sent} sent, ${c.ok} ok, ${c.wrong} wrong, ${c.non2xx} non-2xx, ${c.errors} errors, ${c.timeouts} timeouts`)
   for (const n of shape.notes) log(`note: ${n}`)
   if (service.firstError !== undefined) log(`first error: ${service.firstError}`)
@@ -334,6 +379,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         servers: { type: 'string' },
         'load-processes': { type: 'string' },
         addresses: { type: 'string' },
+        'server-threads': { type: 'string' },
         baseline: { type: 'string', default: 'hello' },
         results: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
@@ -350,12 +396,14 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   let scenario: Scenario
   let shape: LoadShape
   let slo
+  let serveArgs: string[]
   try {
     scenario = await loadScenario(name)
     const { help: _help, ...options } = parsed.values
     shape = resolveShape(scenario, options)
     if (parsed.values.baseline !== 'hello' && parsed.values.baseline !== 'none') throw new UsageError('--baseline must be hello or none')
     slo = readSloFile(parsed.values.slo ?? join(root, 'bench', 'slo.json'))
+    serveArgs = serveOptions(root, shape.serverThreads)
   } catch (err) {
     log(`${(err as Error).message}\n${USAGE}`)
     return 2
@@ -380,13 +428,13 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   const pool = buildRequestPool(scenario.mix, shape.citizens, scratch)
   try {
     const cli = join(root, 'dist', 'src', 'cli.js')
-    const auth = authArgs(root)
     const servicePhase: Phase = {
       label: 'service',
       checkAnswers: true,
       serverArgs: (host, port) => ({
-        args: [cli, 'serve', '--store', 'lmdb', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--host', host, '--port', String(port), ...auth, ...(pool.cscaDir !== undefined ? ['--csca-dir', pool.cscaDir] : [])],
-        env: { IDV_LOG_LEVEL: 'info' }
+        args: [cli, 'serve', '--store', 'lmdb', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--host', host, '--port', String(port), ...serveArgs, ...(pool.cscaDir !== undefined ? ['--csca-dir', pool.cscaDir] : [])],
+        // Metrics stay on (they are part of the service's cost), each process on a free metrics port.
+        env: { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0' }
       }),
       ready: /"msg":"serving"/
     }
@@ -427,7 +475,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         servers: shape.servers,
         loadProcesses: shape.loadProcesses,
         addresses: shape.addresses,
-        serverArgs: auth,
+        serverArgs: serveArgs,
         mix: scenario.mix,
         notes: shape.notes
       },
@@ -447,6 +495,9 @@ export async function runBenchCli (argv: string[]): Promise<number> {
     writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
     log(`result: ${file}`)
     return verdict.pass ? 0 : 1
+  } catch (err) {
+    log(`bench: ${(err as Error).message}`)
+    return 3
   } finally {
     await group.stopAll()
     group.dispose()

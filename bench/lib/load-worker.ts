@@ -57,6 +57,8 @@ export interface LoadWorkerResult {
   readonly statusCodes: Record<string, number>
   /** Answers per server instance (the x-request-id prefix identifies the process or thread). */
   readonly servers: Record<string, number>
+  /** CPU seconds (user + system) this process spent in the measured window. */
+  readonly cpuSeconds: number
   readonly firstError?: string
 }
 
@@ -95,6 +97,8 @@ function run (config: LoadWorkerConfig): void {
   let opened = 0; let connectFailed = 0; let lost = 0
   let measureFrom = Infinity; let measureUntil = Infinity
   let stopping = false
+  let cpuAtFrom: NodeJS.CpuUsage | undefined
+  let cpuInWindow: NodeJS.CpuUsage | undefined
 
   const inWindow = (t: number): boolean => t >= measureFrom && t < measureUntil
   const countOf = (template: number): KindCounts => byKind[kinds[template]!]!
@@ -210,7 +214,11 @@ function run (config: LoadWorkerConfig): void {
     if (heapSize > 0 && !stopping) timer = setTimeout(tick, Math.max(1, due[heap[0]!]! - performance.now()))
   }
   const schedule = (i: number): void => {
-    if (config.intervalMs === 0) { send(i, performance.now()); return }
+    // A new connection sends at once, as an access point connects to send: the
+    // server's idle timer started at accept, which may be well before this
+    // callback when thousands of connections open at once.
+    send(i, performance.now())
+    if (config.intervalMs === 0) return
     due[i] = performance.now() + Math.random() * config.intervalMs
     push(i)
     if (timer === undefined) timer = setTimeout(tick, 1)
@@ -237,6 +245,7 @@ function run (config: LoadWorkerConfig): void {
   }
 
   const finish = async (): Promise<void> => {
+    cpuInWindow = process.cpuUsage(cpuAtFrom)
     stopping = true
     const deadline = performance.now() + config.drainMs
     const outstanding = (): boolean => {
@@ -265,6 +274,7 @@ function run (config: LoadWorkerConfig): void {
       byKind,
       statusCodes,
       servers,
+      cpuSeconds: cpuInWindow === undefined ? 0 : (cpuInWindow.user + cpuInWindow.system) / 1e6,
       ...(firstError !== undefined ? { firstError } : {})
     }
     process.send!(result, () => { process.exit(0) })
@@ -276,6 +286,7 @@ function run (config: LoadWorkerConfig): void {
     const offset = performance.timeOrigin
     measureFrom = m.from! - offset
     measureUntil = m.until! - offset
+    setTimeout(() => { cpuAtFrom = process.cpuUsage() }, Math.max(0, measureFrom - performance.now()))
     setTimeout(() => { void finish() }, Math.max(0, measureUntil - performance.now()) + 5)
   })
 

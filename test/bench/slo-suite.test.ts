@@ -43,8 +43,8 @@ describe('scenarios, shapes and SLO verdicts', () => {
   it('raises a rate too low to keep connections alive, and refuses shapes over the open-file limit', async () => {
     const s = await loadScenario('portal-verify')
     const slow = resolveShape(s, { connections: '800', rate: '10' })
-    expect(slow.rate).toBe(100)
-    expect(slow.intervalMs).toBe(8000)
+    expect(slow.rate).toBe(134)
+    expect(slow.intervalMs).toBeLessThanOrEqual(6000)
     expect(slow.notes[0]).toMatch(/rate raised/)
     expect(() => resolveShape(s, { connections: '40000', servers: '2' })).toThrow(/20,000 open files/)
     expect(() => resolveShape(s, { connections: '40000', 'load-processes': '1' })).toThrow(/20,000 open files/)
@@ -91,7 +91,9 @@ interface Result {
   byKind: Record<string, { sent: number, ok: number }>
   latencyMs: { p50: number, p90: number, p99: number, p999: number, max: number }
   throughputRps: number
-  serverProcesses: Array<{ pid: number, address: string, peakConnections: number }>
+  coresUsed: { servers: number, load: number }
+  serverProcesses: Array<{ pid: number, address: string }>
+  connectionsByAddress: Record<string, number>
   serverInstances: Array<{ id: string, answers: number, share: number }>
   baseline: { requests: { sent: number, answered: number }, latencyMs: { p99: number } } | null
   ratios: { throughput: number, p99: number } | null
@@ -126,7 +128,8 @@ function expectSound (r: Result, name: string, output: string): void {
   expect(r.load).toMatchObject({ connections: 50, servers: 2, loadProcesses: 2, addresses: ['127.0.0.1', '127.0.0.2'] })
   // Every connection open at once, seen by the kernel, and none lost.
   expect(r.connections, output).toMatchObject({ requested: 50, opened: 50, peakEstablished: 50, minEstablishedMeasured: 50, lost: 0 })
-  expect(r.serverProcesses.map((s) => s.peakConnections)).toEqual([25, 25])
+  expect(r.serverProcesses.map((s) => s.address)).toEqual(['127.0.0.1', '127.0.0.2'])
+  expect(r.connectionsByAddress).toEqual({ '127.0.0.1': 25, '127.0.0.2': 25 })
   // Every request answered, each with the answer class its kind expects.
   expect(r.requests.sent, output).toBeGreaterThan(0)
   expect(r.requests, output).toMatchObject({ answered: r.requests.sent, ok: r.requests.sent, wrongAnswer: 0, non2xx: 0, errors: 0, timeouts: 0 })
@@ -135,8 +138,10 @@ function expectSound (r: Result, name: string, output: string): void {
   expect(r.latencyMs.p50).toBeLessThanOrEqual(r.latencyMs.p99)
   expect(r.latencyMs.p99).toBeLessThanOrEqual(r.latencyMs.max)
   expect(r.throughputRps).toBeGreaterThan(0)
-  // Both server processes answered, and the shares add up.
-  expect(r.serverInstances).toHaveLength(2)
+  expect(r.coresUsed.servers).toBeGreaterThan(0)
+  expect(r.coresUsed.load).toBeGreaterThan(0)
+  // Both server processes answered (each thread of a process is an instance of its own), and the shares add up.
+  expect(r.serverInstances.length).toBeGreaterThanOrEqual(2)
   expect(r.serverInstances.reduce((s, i) => s + i.answers, 0)).toBe(r.requests.answered)
   // Every process the run started is gone.
   expect(r.processes.running).toBe(0)
