@@ -59,6 +59,7 @@ function serveOptions (cmd: Command): Command {
     .option('--port <n>', 'listen port, 0 for any (IDV_PORT or PORT, default 8080)')
     .option('--host <addr>', 'listen address (IDV_HOST, default 127.0.0.1)')
     .option('--csca-dir <dir>', 'CSCA certificates for /v1/chip/verify (IDV_CSCA_DIR); re-read on SIGHUP or change')
+    .option('--threads <n>', 'server threads on the port (IDV_THREADS, default one per core)')
     .option('--auth <mode>', 'signatures | none (IDV_AUTH, default signatures; none is developer-only and loopback-only)')
     .option('--parties-file <file>', 'relying-party registry, JSON or YAML (IDV_PARTIES_FILE, default <data-dir>.parties.yaml)')
 }
@@ -73,6 +74,7 @@ function configFrom (opts: Record<string, unknown>): Config {
     host: opts.host as string | undefined,
     cscaDir: opts.cscaDir as string | undefined,
     auth: opts.auth as string | undefined,
+    threads: opts.threads as string | undefined,
     partiesFile: opts.partiesFile as string | undefined,
     receiptKeyFile: opts.receiptKeyFile as string | undefined
   }

@@ -25,6 +25,8 @@ export interface Config {
   readonly cscaDir: string
   /** Optional CRL file (PEM or DER) checked for Document Signer serials. */
   readonly crlFile: string
+  /** Server threads, each a uWS app on the same port (default: one per core). */
+  readonly threads: number
   /** Worker threads of the crypto pool (chip verification). */
   readonly cryptoThreads: number
   /** Chips waiting or running in the pool before new ones get 503. */
@@ -74,7 +76,7 @@ export const DEFAULTS = {
   accessLogSample: 0.01,
   demoCitizens: 100_000,
   demoSeed: 1
-} as const satisfies Omit<Config, 'hashKeyFile' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile'>
+} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
 export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
@@ -89,6 +91,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   logLevel: 'IDV_LOG_LEVEL',
   cscaDir: 'IDV_CSCA_DIR',
   crlFile: 'IDV_CRL_FILE',
+  threads: 'IDV_THREADS',
   cryptoThreads: 'IDV_CRYPTO_THREADS',
   cryptoMaxQueue: 'IDV_CRYPTO_MAX_QUEUE',
   maxChipBodyBytes: 'IDV_MAX_CHIP_BODY_BYTES',
@@ -182,6 +185,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     logLevel,
     cscaDir: str('cscaDir', DEFAULTS.cscaDir),
     crlFile: str('crlFile', DEFAULTS.crlFile),
+    threads: int('threads', availableParallelism(), 1, 256),
     cryptoThreads: int('cryptoThreads', availableParallelism(), 1, 1024),
     cryptoMaxQueue: int('cryptoMaxQueue', DEFAULTS.cryptoMaxQueue, 1, 10_000_000),
     maxChipBodyBytes: int('maxChipBodyBytes', DEFAULTS.maxChipBodyBytes, 1024, 64 * 1024 ** 2),

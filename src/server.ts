@@ -14,6 +14,7 @@ import { createMetrics, type MetricsRecorder } from './metrics/index.js'
 import { registerChipRoutes } from './routes/chip.js'
 import { registerOpsRoutes } from './routes/ops.js'
 import { ChipPool } from './crypto/chip-pool.js'
+import type { ChipSubmitter } from './crypto/chip-relay.js'
 import { Lifecycle } from './http/lifecycle.js'
 import { registerVerifyRoutes } from './routes/verify.js'
 import type { StorageCore } from './store/types.js'
@@ -29,15 +30,19 @@ export interface ServerDeps {
   readonly gateHandle?: GateHandle
   /** This thread's recorder on a shared metrics block; default: a new block when config.metrics is on. */
   readonly metrics?: MetricsRecorder
+  /** Chip verification by a pool someone else owns (the main thread's, for server threads); default: a pool of its own when IDV_CSCA_DIR is set. */
+  readonly chip?: ChipSubmitter
 }
 
 /** How long shutdown waits for accepted requests to be answered. */
 export const DRAIN_TIMEOUT_MS = 10_000
+/** How long the last answers get to leave before the remaining connections are closed. */
+const CLOSE_LINGER_MS = 100
 
 export interface RunningServer {
   readonly port: number
   readonly lifecycle: Lifecycle
-  /** The crypto pool, when chip verification is configured. */
+  /** The crypto pool this server owns, when chip verification is configured and no pool was passed in. */
   readonly chipPool: ChipPool | undefined
   /** Relying-party authentication, unless IDV_AUTH=none. */
   readonly gate: PartyGate | undefined
@@ -48,9 +53,14 @@ export interface RunningServer {
   /**
    * Marks not ready and stops accepting connections, answers 503 to new requests
    * on open ones, waits up to DRAIN_TIMEOUT_MS for accepted requests, then stops
-   * the crypto pool. The caller closes the store afterwards.
+   * the crypto pool (after `others`, the server threads sharing it, have
+   * drained). The caller closes the store afterwards.
    */
-  close (): Promise<void>
+  close (others?: Promise<void>): Promise<void>
+}
+
+export function createChipPool (config: Config): ChipPool {
+  return new ChipPool({ threads: config.cryptoThreads, maxQueue: config.cryptoMaxQueue, trustDir: config.cscaDir, ...(config.crlFile !== '' ? { crlFile: config.crlFile } : {}) })
 }
 
 function gateOptions (config: Config, log: Logger): GateOptions {
@@ -69,9 +79,8 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
     : (deps.gateHandle === undefined ? PartyGate.create(gateOptions(config, deps.log)) : PartyGate.attach(gateOptions(config, deps.log), deps.gateHandle))
   const receiptKeys = new ServiceReceiptKeys(gate !== undefined && config.receipts ? config.receiptKeyFile : undefined)
   const receipts = receiptKeys.enabled ? new ReceiptSigner({ keys: () => receiptKeys.current() }) : undefined
-  const chipPool = config.cscaDir === ''
-    ? undefined
-    : new ChipPool({ threads: config.cryptoThreads, maxQueue: config.cryptoMaxQueue, trustDir: config.cscaDir, ...(config.crlFile !== '' ? { crlFile: config.crlFile } : {}) })
+  const chipPool = deps.chip !== undefined || config.cscaDir === '' ? undefined : createChipPool(config)
+  const chip = deps.chip ?? chipPool
   registerVerifyRoutes(app, {
     verifier,
     ids,
@@ -81,7 +90,7 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
     gate,
     receipts
   })
-  registerChipRoutes(app, { verifier, pool: chipPool, ids, log: deps.log, maxBodyBytes: config.maxChipBodyBytes, lifecycle, gate, receipts })
+  registerChipRoutes(app, { verifier, pool: chip, ids, log: deps.log, maxBodyBytes: config.maxChipBodyBytes, lifecycle, gate, receipts })
   registerOpsRoutes(app, { lifecycle, jwks: () => receiptKeys.jwks() })
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
@@ -109,12 +118,18 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
       receiptKeys.reload(deps.log)
       chipPool?.reloadTrust()
     },
-    async close () {
+    async close (others?: Promise<void>) {
       closing ??= (async () => {
         uws.us_listen_socket_close(listenSocket)
         const drained = await lifecycle.drain(DRAIN_TIMEOUT_MS)
         if (!drained) deps.log.warn({ unanswered: lifecycle.inFlight }, 'drain deadline passed with requests still open')
+        // Drained: after a short linger for the last answers to reach their clients, close the idle
+        // keep-alive connections too (uWS ≥ 20.28 has App.close; its typings lag), so no request can
+        // reach a thread that is going away.
+        await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_MS))
+        ;(app as unknown as { close?: () => void }).close?.()
         gate?.close()
+        await others // server threads may still have chips on this pool
         await chipPool?.close()
       })()
       return await closing

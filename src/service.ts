@@ -2,11 +2,14 @@
  * Runs the service until SIGTERM/SIGINT: open the store, check the hash key,
  * serve, and on a signal stop accepting, close the store and resolve.
  */
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import type { Config } from './config.js'
 import { RecordCodec } from './domain/record.js'
 import { readHashKey } from './hash-key.js'
 import type { Logger } from './log.js'
 import { createServer, type RunningServer } from './server.js'
+import { startServerThreads, type ServerThreads } from './server-threads.js'
+import { createMetrics } from './metrics/index.js'
 import { startServiceMetrics } from './metrics/service-metrics.js'
 import type { MetricsServer } from './metrics/server.js'
 import { loadNativeUws } from './http/uws.js'
@@ -33,17 +36,25 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
     await store.close()
     throw err
   }
-  const server = await createServer(config, { store, hashKey, log })
+  // uWS shares a port between threads only when every listener asks for it by number.
+  if (config.threads > 1 && config.port === 0) config = { ...config, port: await freePort(config.host) }
+  const server = await createServer(config, { store, hashKey, log, ...(config.metrics ? { metrics: createMetrics(config.threads + 1).recorder } : {}) })
   let metricsServer: MetricsServer | undefined
+  let threads: ServerThreads | undefined
   try {
+    threads = config.threads > 1
+      ? await startServerThreads(config.threads - 1, server.port, {
+        config, hashKey, log, store: store.shareHandle(), gate: server.gate?.shareHandle(), metrics: server.metrics?.block.buffer, chipPool: server.chipPool
+      })
+      : undefined
     metricsServer = await startServiceMetrics(config, server, store, log)
   } catch (err) {
-    await server.close()
+    await server.close(threads?.close())
     await store.close()
     throw err
   }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`
-  log.info({ url, metricsPort: metricsServer?.port, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts }, 'serving')
+  log.info({ url, threads: config.threads, metricsPort: metricsServer?.port, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts }, 'serving')
   if (config.auth === 'none') log.warn('IDV_AUTH=none: requests are not authenticated (developer mode, loopback only)')
 
   let stopping: Promise<void> | undefined
@@ -51,7 +62,8 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   const stopped = new Promise<void>((resolve) => { resolveStopped = resolve })
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
-      await server.close()
+      // Every thread stops accepting at once and answers what it accepted.
+      await server.close(threads?.close())
       // After the drain (probes on the metrics port see 503 on /readyz throughout), before the store it reads.
       await metricsServer?.close()
       await store.close()
@@ -63,6 +75,7 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   const onReload = (): void => {
     log.info('SIGHUP: reloading the relying-party registry, receipt keys and CSCA trust store')
     server.reload()
+    threads?.reload()
   }
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down')
@@ -76,4 +89,13 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   process.on('SIGHUP', onReload)
   if (server.chipPool === undefined) log.warn('IDV_CSCA_DIR is not set: /v1/chip/verify answers 503 until it is')
   return { server, store, url, metricsServer, stopped, stop }
+}
+
+/** A port free on `host` right now (for `port 0` with several threads). */
+async function freePort (host: string): Promise<number> {
+  const probe = createNetServer()
+  await new Promise<void>((resolve, reject) => { probe.once('error', reject); probe.listen(0, host, resolve) })
+  const port = (probe.address() as AddressInfo).port
+  await new Promise<void>((resolve) => probe.close(() => { resolve() }))
+  return port
 }

@@ -149,6 +149,23 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
   add(family('idv_http_requests_in_flight', 'Requests accepted and not yet answered, over all server threads.', 'gauge', () =>
     [{ labels: {}, value: Math.max(0, cells()[Cells.inFlight]!) }]))
 
+  // The kernel spreads connections over server threads, not requests: this shows how evenly work landed.
+  add(family('idv_thread_requests_total', 'Requests answered, by server thread (0 is the main thread).', 'counter', () => {
+    const out: Sample[] = []
+    for (let t = 0; t < block.claimedStripes; t++) {
+      const stripe = block.stripe(t)
+      let n = 0
+      for (let p = 0; p < PARTY_COUNT; p++) {
+        for (let r = 0; r < NR; r++) {
+          const h = latencyCell(p, r)
+          for (let b = 0; b <= LATENCY_BUCKETS.length; b++) n += stripe[h + b]!
+        }
+      }
+      out.push({ labels: { thread: String(t) }, value: n })
+    }
+    return out
+  }))
+
   add(family('idv_http_aborted_requests_total', 'Requests whose client went away before the answer, by route.', 'counter', () => {
     const c = cells()
     return ROUTES.map((route, r) => ({ labels: { route }, value: c[Cells.aborted + r]! }))

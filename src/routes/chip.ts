@@ -7,7 +7,8 @@
  */
 import type { HttpResponse, HttpRequest, TemplatedApp } from 'uWebSockets.js'
 import type { ChipIdentity, ChipResult } from '../chip/types.js'
-import { ChipPoolError, type ChipPool } from '../crypto/chip-pool.js'
+import { ChipPoolError } from '../crypto/chip-pool.js'
+import type { ChipSubmitter } from '../crypto/chip-relay.js'
 import { parseChipRequest } from '../domain/chip-request.js'
 import { pinToKey } from '../domain/pin.js'
 import type { AttributeName } from '../domain/record.js'
@@ -26,8 +27,8 @@ import { withReceipt } from './party-answer.js'
 
 export interface ChipRouteDeps {
   readonly verifier: Verifier
-  /** Undefined when no CSCA trust store is configured. */
-  readonly pool: ChipPool | undefined
+  /** The crypto pool, or a relay to it from a server thread; undefined when no CSCA trust store is configured. */
+  readonly pool: ChipSubmitter | undefined
   readonly ids: RequestIds
   readonly log: Logger
   readonly maxBodyBytes: number
@@ -111,6 +112,8 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
         answer(() => { send(res, 200, CONTENT_TYPES[responseType], responseType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply), requestId) })
       }).catch((err: unknown) => {
         const code = err instanceof ChipPoolError ? err.code : undefined
+        // A server thread learns that the main thread's pool is full only from its answer.
+        if (code === 'IDV_ERR_OVERLOADED') { answer(() => { sendError(res, 'IDV_ERR_OVERLOADED', 'chip verification is at capacity', requestId) }); return }
         deps.log.error({ err, requestId, code }, 'chip verification failed')
         // A trust store that cannot load fails closed, as an operator problem rather than a bug.
         if (code === 'IDV_ERR_TRUST_STORE') answer(() => { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'the CSCA trust store cannot be loaded (see the service log)', requestId) })
