@@ -134,6 +134,14 @@ describe('idv', () => {
     expect(r.stderr).toContain('idv party add')
   })
 
+  it('bench: idv bench runs the SLO suite\'s command line (usage errors exit 2)', async () => {
+    const help = await run(['bench', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout + help.stderr).toContain('access-points-40k')
+    const bad = await run(['bench', 'no-such-scenario'])
+    expect(bad.code).toBe(2)
+  })
+
   it('reports every bad setting at once', async () => {
     const r = await run(['serve', '--port', '99999', '--store', 'oracle'], { IDV_MAX_BODY_BYTES: 'lots' })
     expect(r.code).toBe(2)
