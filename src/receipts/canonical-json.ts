@@ -15,12 +15,21 @@ export function canonicalJson (value: unknown): string {
     if (!Number.isFinite(value)) throw new TypeError('canonical JSON cannot hold a non-finite number')
     return JSON.stringify(value)
   }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i])
+    return out + ']'
+  }
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const obj = value as Record<string, unknown>
     // Default sort compares UTF-16 code units, as RFC 8785 §3.2.3 requires.
-    const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort()
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`
+    const keys = Object.keys(obj).sort()
+    let out = '{'
+    for (const k of keys) {
+      if (obj[k] === undefined) continue
+      out += (out.length === 1 ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(obj[k])
+    }
+    return out + '}'
   }
   throw new TypeError(`canonical JSON cannot hold a ${typeof value}`)
 }
