@@ -9,6 +9,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { loadOpenApi } from '../../src/routes/ops.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 import { AN, createTestPki, makeChip, type TestPki } from '../helpers/chip-pki.js'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { partyAdd } from '../../src/auth/party-cli.js'
+import { signRequest, type SigningKey } from '../../src/auth/request-signer.js'
+import { ATTRIBUTES } from '../../src/domain/record.js'
+import { ReceiptKeyRing } from '../../src/receipts/keys.js'
 
 const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module
 const doc = loadOpenApi() as any
@@ -93,5 +101,43 @@ it('documents and matches chip verification answers and errors', async () => {
     await conforms(await fetch(`${plain.url}/v1/chip/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: good }), '/v1/chip/verify', 'post')
   } finally {
     await plain.close()
+  }
+})
+
+it('documents and matches signed answers with receipts, overall-only answers, /v1/keys and the relying-party errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'idv-openapi-parties-'))
+  const partiesFile = join(dir, 'parties.yaml')
+  const keys = new Map<string, SigningKey>()
+  for (const [id, extra] of [['full', {}], ['overall', { overallOnly: true }], ['tiny', { attributes: ['gender'], rate: 1, burst: 1 }]] as const) {
+    const pair = generateKeyPairSync('ed25519')
+    writeFileSync(join(dir, `${id}.pem`), pair.publicKey.export({ type: 'spki', format: 'pem' }))
+    partyAdd({ file: partiesFile, id, name: id, attributes: ATTRIBUTES, rate: 100, publicKey: join(dir, `${id}.pem`), keyId: id, ...extra })
+    keys.set(id, { keyId: id, algorithm: 'ed25519', key: pair.privateKey })
+  }
+  ReceiptKeyRing.loadOrCreate(join(dir, 'receipts.json'))
+  const signedServer = await startTestServer({ citizens: 20, config: { auth: 'signatures', partiesFile, receiptKeyFile: join(dir, 'receipts.json') } })
+  try {
+    const c = signedServer.citizens[0]!
+    const signedPost = async (party: string, path: string, body: unknown): Promise<Response> => {
+      const bytes = Buffer.from(JSON.stringify(body))
+      const headers = signRequest({ method: 'POST', path, authority: new URL(signedServer.url).host, scheme: 'http', headers: { 'content-type': 'application/json' }, body: bytes }, keys.get(party)!)
+      return await fetch(`${signedServer.url}${path}`, { method: 'POST', headers, body: bytes })
+    }
+    const one = { pin: c.pin, attributes: { fullName: c.fullName, gender: c.gender } }
+    await conforms(await signedPost('full', '/v1/verify', one), '/v1/verify', 'post')
+    await conforms(await signedPost('overall', '/v1/verify', one), '/v1/verify', 'post')
+    await conforms(await signedPost('full', '/v1/verify/batch', { items: [one, { pin: 'x' }] }), '/v1/verify/batch', 'post')
+    await conforms(await signedPost('overall', '/v1/verify/batch', { items: [one] }), '/v1/verify/batch', 'post')
+    await conforms(await fetch(`${signedServer.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(one) }), '/v1/verify', 'post') // 401
+    await conforms(await signedPost('tiny', '/v1/verify', one), '/v1/verify', 'post') // 403 attribute
+    await conforms(await signedPost('tiny', '/v1/verify', { pin: c.pin, attributes: { gender: c.gender } }), '/v1/verify', 'post')
+    const limited = await signedPost('tiny', '/v1/verify', { pin: c.pin, attributes: { gender: c.gender } })
+    expect(limited.status).toBe(429)
+    await conforms(limited, '/v1/verify', 'post')
+    const keySet = await fetch(`${signedServer.url}/v1/keys`)
+    await conforms(keySet, '/v1/keys', 'get')
+  } finally {
+    await signedServer.close()
+    rmSync(dir, { recursive: true, force: true })
   }
 })
