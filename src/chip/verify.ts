@@ -125,7 +125,14 @@ function verifyUnchecked (input: ChipInput, trust: TrustStore, options: VerifyOp
 
 /** Orders checks, derives `valid` and the first reason. */
 function finish (checks: CheckResult[], extras: Extras): ChipResult {
-  checks.sort((a, b) => CHECKS.indexOf(a.check) - CHECKS.indexOf(b.check))
+  // Stable insertion sort by CHECKS position: at most 6 entries, and Array#sort allocates a work copy per call.
+  for (let i = 1; i < checks.length; i++) {
+    const c = checks[i] as CheckResult
+    const rank = CHECKS.indexOf(c.check)
+    let j = i - 1
+    for (; j >= 0 && CHECKS.indexOf((checks[j] as CheckResult).check) > rank; j--) checks[j + 1] = checks[j] as CheckResult
+    checks[j + 1] = c
+  }
   const failed = checks.find(c => !c.ok)
   const valid = failed === undefined && CORE_CHECKS.every(name => checks.some(c => c.check === name))
   return {
@@ -157,8 +164,11 @@ function checkDataGroupHashes (sod: ParsedSod, dataGroups: ReadonlyMap<number, U
   }
   const missing: number[] = []
   const mismatched: number[] = []
-  const numbers = [...dataGroups.keys()].sort((a, b) => a - b)
-  for (const n of numbers) {
+  const numbers: number[] = []
+  // In DG order without sorting: checkDataGroupShapes has already limited the keys to the integers 1..16.
+  for (let n = 1; n <= 16; n++) {
+    if (!dataGroups.has(n)) continue
+    numbers.push(n)
     const stored = sod.dgHashes.get(n)
     if (stored === undefined) {
       missing.push(n)
