@@ -53,15 +53,15 @@ export interface MetricsSources {
   readonly store?: () => StoreStats
   readonly pool?: () => PoolStats | undefined
   /** Established connections on the public port (undefined where the OS does not tell). */
-  readonly openConnections?: () => number | undefined
+  readonly openConnections?: () => Promise<number | undefined>
 }
 
 interface Sample { labels: Record<string, string | number>, value: number, metricName?: string }
 type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary'
 
 /** A family computed on scrape; prom-client's Registry only needs name, help, type and get(). */
-function family (name: string, help: string, type: MetricType, values: () => Sample[]) {
-  return { name, help, type, aggregator: 'sum' as const, get: () => ({ name, help, type, aggregator: 'sum' as const, values: values() }), reset () {} }
+function family (name: string, help: string, type: MetricType, values: () => Sample[] | Promise<Sample[]>) {
+  return { name, help, type, aggregator: 'sum' as const, get: async () => ({ name, help, type, aggregator: 'sum' as const, values: await values() }), reset () {} }
 }
 
 const NR = ROUTES.length
@@ -235,8 +235,8 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
 
   if (sources.openConnections !== undefined) {
     const open = sources.openConnections
-    add(family('idv_http_open_connections', 'Established TCP connections on the public port.', 'gauge', () => {
-      const n = open()
+    add(family('idv_http_open_connections', 'Established TCP connections on the public port.', 'gauge', async () => {
+      const n = await open()
       return n === undefined ? [] : [{ labels: {}, value: n }]
     }))
   }

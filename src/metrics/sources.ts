@@ -8,6 +8,7 @@
  * gauge is absent rather than wrong).
  */
 import { readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageRoot } from '../paths.js'
 import type { BuildInfo } from './registry.js'
@@ -37,19 +38,29 @@ function gitCommit (root: string): string {
   }
 }
 
-/** Established TCP connections with local port `port`, or undefined where /proc/net is not there. */
-export function countEstablished (port: number): number | undefined {
-  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+/**
+ * Established TCP connections with local port `port`, or undefined where
+ * /proc/net is not there. Read asynchronously and scanned by offsets, not split
+ * into fields: with 40,000 connections the tables are ~6 MB, and a scrape must
+ * not stall the event loop for long.
+ */
+export async function countEstablished (port: number): Promise<number | undefined> {
+  const want = port.toString(16).toUpperCase().padStart(4, '0')
   let found = false
   let n = 0
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string
-    try { text = readFileSync(file, 'latin1') } catch { continue }
+    try { text = await readFile(file, 'latin1') } catch { continue }
     found = true
-    // Lines: "sl local_address rem_address st ..." (hex ip:port); state 01 is ESTABLISHED.
-    for (const line of text.split('\n')) {
-      const fields = line.trim().split(/\s+/)
-      if (fields[3] === '01' && fields[1]!.endsWith(suffix)) n++
+    // Each line: "%4d: LOCALADDR:PORT REMADDR:PORT ST ..." (hex); state 01 is ESTABLISHED.
+    let at = text.indexOf('\n') + 1
+    while (at > 0 && at < text.length) {
+      const slEnd = text.indexOf(':', at)
+      const localPort = text.indexOf(':', slEnd + 2) + 1
+      const remotePort = text.indexOf(':', localPort + 5) + 1
+      if (slEnd < 0 || localPort === 0 || remotePort === 0) break
+      if (text.startsWith(want, localPort) && text.startsWith('01', remotePort + 5)) n++
+      at = text.indexOf('\n', remotePort) + 1
     }
   }
   return found ? n : undefined
