@@ -9,9 +9,11 @@
  * A closed loop at saturation always shows latency ≈ connections / throughput,
  * so the p99 target is judged on the paced run.
  *
- * Usage: npm run bench:verify -- [--citizens N] [--duration S] [--connections C] [--rate R]
+ * Usage: npm run bench:verify -- [--citizens N] [--duration S] [--connections C] [--rate R] [--threads 1,2]
  * The servers run as child processes; the load runs here, so on 2 cores the
- * server and the load generator each have one.
+ * server and the load generator each have one. With `--threads 1,2` the
+ * service is also measured with 2 server threads (IDV_THREADS) in the same run,
+ * to show what the second thread adds (the load generator then competes with it).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -30,7 +32,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '100' },
     warmup: { type: 'string', default: '3' },
-    rate: { type: 'string', default: '10000' }
+    rate: { type: 'string', default: '10000' },
+    threads: { type: 'string', default: '1' }
   }
 })
 const citizens = Number(values.citizens)
@@ -38,6 +41,8 @@ const duration = Number(values.duration)
 const connections = Number(values.connections)
 const warmup = Number(values.warmup)
 const rate = Number(values.rate)
+const threadCounts = values.threads.split(',').map(Number)
+if (threadCounts[0] !== 1 || threadCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--threads is a list starting with 1, e.g. 1,2')
 const root = packageRoot()
 
 interface Figures { rps: number, p50: number, p90: number, p99: number, p999: number, max: number, errors: number, non2xx: number, timeouts: number }
@@ -78,15 +83,20 @@ const requests = verifyRequests()
 
 const hello = await startChild([join(root, 'dist', 'bench', 'hello-world.js')], /listening (\d+)/)
 const helloUrl = `http://127.0.0.1:${hello.match[1]!}`
-const service = await startChild(
-  [join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--auth', 'none'],
-  /serving/, { IDV_LOG_LEVEL: 'info' }
-)
-const serviceUrl = (service.match.input!.match(/"url":"([^"]+)"/) ?? [])[1]!
+const startService = async (threads: number): Promise<{ stop: () => Promise<void>, url: string }> => {
+  const child = await startChild(
+    [join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--auth', 'none', '--threads', String(threads)],
+    /serving/, { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0' }
+  )
+  return { stop: child.stop, url: (child.match.input!.match(/"url":"([^"]+)"/) ?? [])[1]! }
+}
+const service = await startService(1)
+const serviceUrl = service.url
 let helloFig: Figures
 let verifyFig: Figures
 let helloPaced: PacedResult
 let verifyPaced: PacedResult
+const moreThreads: Array<{ threads: number, figures: Figures }> = []
 const raw = requests.map((r) => rawPost(r.path!, r.body as string))
 const paced = async (url: string): Promise<PacedResult> =>
   await runPaced({ host: '127.0.0.1', port: Number(new URL(url).port), connections, rate, durationSeconds: duration, requests: raw })
@@ -100,6 +110,15 @@ try {
 } finally {
   await hello.stop()
   await service.stop()
+}
+for (const threads of threadCounts.slice(1)) {
+  const more = await startService(threads)
+  try {
+    await measure(more.url, requests, warmup)
+    moreThreads.push({ threads, figures: await measure(more.url, requests, duration) })
+  } finally {
+    await more.stop()
+  }
 }
 
 const ratio = verifyFig.rps / helloFig.rps
@@ -119,6 +138,7 @@ const result = {
   helloWorld: helloFig,
   verify: verifyFig,
   paced: { rate, helloWorld: helloPaced, verify: verifyPaced },
+  threads: moreThreads.map((t) => ({ threads: t.threads, verify: t.figures, vsOneThread: t.figures.rps / verifyFig.rps })),
   ratio,
   slo
 }
@@ -130,6 +150,7 @@ const fmtPaced = (p: PacedResult): string => `${Math.round(p.achievedRps).toStri
 console.log(`  paced at ${rate} req/s (open loop, latency from intended send time):`)
 console.log(`  hello-world ${fmtPaced(helloPaced)}`)
 console.log(`  verify      ${fmtPaced(verifyPaced)}`)
+for (const t of moreThreads) console.log(`  verify, ${t.threads} server threads ${fmt(t.figures)}  (${(t.figures.rps / verifyFig.rps * 100).toFixed(0)}% of 1 thread)`)
 console.log(`  verify / hello-world = ${(ratio * 100).toFixed(1)}% (target ≥ 50%), paced p99 ${verifyPaced.latency.p99} ms (target < 5 ms): ${slo.pass ? 'PASS' : 'FAIL'}`)
 const dir = join(root, 'bench', 'results')
 mkdirSync(dir, { recursive: true })
