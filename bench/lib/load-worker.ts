@@ -31,6 +31,12 @@ export interface LoadWorkerConfig {
   readonly connections: number
   /** Per-connection send interval; 0 = closed loop (send again as soon as answered). */
   readonly intervalMs: number
+  /**
+   * Interval while connections are still opening (paced mode): only often
+   * enough to keep them alive, so the opening phase is not also an overload.
+   * The target interval applies from the 'measure' message (before the warm-up).
+   */
+  readonly openingIntervalMs: number
   /** JSON file written by request-pool.ts. */
   readonly requestsFile: string
   /** Where this process starts in the shared request order. */
@@ -97,6 +103,7 @@ function run (config: LoadWorkerConfig): void {
   let opened = 0; let connectFailed = 0; let lost = 0
   let measureFrom = Infinity; let measureUntil = Infinity
   let stopping = false
+  let interval = config.intervalMs === 0 ? 0 : Math.max(config.intervalMs, config.openingIntervalMs)
   let cpuAtFrom: NodeJS.CpuUsage | undefined
   let cpuInWindow: NodeJS.CpuUsage | undefined
 
@@ -197,6 +204,12 @@ function run (config: LoadWorkerConfig): void {
     return top
   }
 
+  const heapify = (): void => {
+    const all = heap.slice(0, heapSize)
+    heapSize = 0
+    for (const i of all) push(i)
+  }
+
   let timer: NodeJS.Timeout | undefined
   const tick = (): void => {
     timer = undefined
@@ -208,7 +221,7 @@ function run (config: LoadWorkerConfig): void {
       if (intended >= measureUntil) continue // this connection's schedule is over
       if (busy[i] === 1) (owed[i] ??= []).push(intended)
       else send(i, intended)
-      due[i] = intended + config.intervalMs
+      due[i] = intended + interval
       push(i)
     }
     if (heapSize > 0 && !stopping) timer = setTimeout(tick, Math.max(1, due[heap[0]!]! - performance.now()))
@@ -218,8 +231,8 @@ function run (config: LoadWorkerConfig): void {
     // server's idle timer started at accept, which may be well before this
     // callback when thousands of connections open at once.
     send(i, performance.now())
-    if (config.intervalMs === 0) return
-    due[i] = performance.now() + Math.random() * config.intervalMs
+    if (interval === 0) return
+    due[i] = performance.now() + Math.random() * interval
     push(i)
     if (timer === undefined) timer = setTimeout(tick, 1)
   }
@@ -284,6 +297,13 @@ function run (config: LoadWorkerConfig): void {
     if (m.type !== 'measure') return
     // Epoch → this process's performance clock.
     const offset = performance.timeOrigin
+    // From now on the target rate: each connection's next send moves up to one target interval away.
+    if (interval > 0 && interval !== config.intervalMs) {
+      interval = config.intervalMs
+      const now = performance.now()
+      for (let k = 0; k < heapSize; k++) { const i = heap[k]!; due[i] = Math.min(due[i]!, now + Math.random() * interval) }
+      heapify()
+    }
     measureFrom = m.from! - offset
     measureUntil = m.until! - offset
     setTimeout(() => { cpuAtFrom = process.cpuUsage() }, Math.max(0, measureFrom - performance.now()))
