@@ -59,6 +59,8 @@ export class ChipPool {
   readonly #options: ChipPoolOptions
   readonly #maxBatch: number
   #waiting: Pending[] = []
+  /** Packing buffers the workers handed back (chip-batch.ts); a few, since at most 2 tasks per worker are out. */
+  readonly #spareBuffers: ArrayBuffer[] = []
   #flushScheduled = false
   #inFlight = 0
   #trustVersion = 0
@@ -135,7 +137,7 @@ export class ChipPool {
       this.#inFlight += batch.length
       this.stats.tasks++
       this.stats.items += batch.length
-      const packed = packChipBatch(batch.map((p) => p.item))
+      const packed = packChipBatch(batch.map((p) => p.item), this.#spareBuffers)
       const task: ChipTask = {
         packed,
         trustDir: this.#options.trustDir,
@@ -150,6 +152,7 @@ export class ChipPool {
           for (const p of batch) p.reject(err)
           return
         }
+        if (result.buffer !== undefined && this.#spareBuffers.length < this.#options.threads * 2 + 2) this.#spareBuffers.push(result.buffer)
         const results = JSON.parse(result.resultsJson) as ChipResult[]
         batch.forEach((p, i) => { p.resolve(results[i]!) })
       }, (err: unknown) => {

@@ -56,7 +56,8 @@ describe('packChipBatch / unpackChipBatch', () => {
     const header = new Float64Array(packed.buffer, 0, packed.headerLength)
     header[2] = 99 // [count, sodLength, dgCount, …]: claims 99 data groups
     expect(() => unpackChipBatch(packed)).toThrow(RangeError)
-    expect(() => unpackChipBatch({ buffer: packed.buffer, headerLength: 1e12 })).toThrow(RangeError)
+    expect(() => unpackChipBatch({ ...packed, headerLength: 1e12 })).toThrow(RangeError)
+    expect(() => unpackChipBatch({ ...packed, byteLength: packed.buffer.byteLength + 1 })).toThrow(RangeError)
   })
 
   it('verdicts survive the JSON text the worker sends them back as', () => {

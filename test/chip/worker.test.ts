@@ -71,6 +71,7 @@ describe('chip worker (Piscina)', () => {
     const packed = packChipBatch([item(good), item(bad), item(good)])
     const out = await pool.run({ packed, trustDir: pki.trustDir, crlFile: pki.crlFile }, { transferList: [packed.buffer] })
     expect(packed.buffer.byteLength).toBe(0) // moved, not copied
+    expect(out.ok && out.buffer?.byteLength).toBeGreaterThanOrEqual(packed.byteLength) // and handed back for the next batch
     const cloned = await pool.run({ items: [item(good), item(bad), item(good)], trustDir: pki.trustDir, crlFile: pki.crlFile })
     expect(results(out)).toEqual(results(cloned))
     expect(results(out).map(r => r.valid)).toEqual([true, false, true])
@@ -80,7 +81,7 @@ describe('chip worker (Piscina)', () => {
     const packed = packChipBatch([item(good)])
     new Float64Array(packed.buffer, 0, packed.headerLength)[1] = 1e9 // SOD length beyond the buffer
     expect(await pool.run({ packed, trustDir: pki.trustDir })).toMatchObject({ ok: false, code: 'IDV_ERR_BAD_TASK' })
-    expect(await pool.run({ packed: { buffer: new ArrayBuffer(4), headerLength: 3 }, trustDir: pki.trustDir })).toMatchObject({ ok: false, code: 'IDV_ERR_BAD_TASK' })
+    expect(await pool.run({ packed: { buffer: new ArrayBuffer(4), headerLength: 3, byteLength: 4 }, trustDir: pki.trustDir })).toMatchObject({ ok: false, code: 'IDV_ERR_BAD_TASK' })
   })
 
   it('reloads the trust store only when trustVersion changes', async () => {

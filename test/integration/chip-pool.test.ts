@@ -29,6 +29,19 @@ describe('ChipPool', () => {
     expect(pool.stats.tasks - before.tasks).toBeLessThanOrEqual(2)
   })
 
+  it('recycled batch buffers never leak one batch\'s bytes into the next', async () => {
+    // Big batches then small ones, valid and tampered chips interleaved: each verdict must be the chip's own.
+    const big = makeChip({ citizen: AN, ds: pki.ds.rsa })
+    const small = makeChip({ citizen: AN, ds: pki.ds.ecdsa, dataGroups: [1, 13] })
+    const tampered = makeChip({ citizen: AN, ds: pki.ds.ecdsa, dataGroups: [1, 13], tamperDg: 13 })
+    const as = (c: typeof big) => ({ sod: c.sod, dataGroups: [...c.dataGroups] as Array<[number, Uint8Array]> })
+    for (const round of [[big, big, small], [small, tampered, small], [tampered, big, small]]) {
+      const chips = Array.from({ length: 48 }, (_, i) => round[i % 3]!)
+      const results = await Promise.all(chips.map(c => pool.submit(as(c))!))
+      expect(results.map(r => r.valid)).toEqual(chips.map(c => c !== tampered))
+    }
+  })
+
   it('refuses work beyond maxQueue instead of queueing without bound', async () => {
     const small = new ChipPool({ threads: 1, maxQueue: 3, trustDir: pki.trustDir })
     try {
