@@ -9,7 +9,7 @@ import type { RunningServer } from '../server.js'
 import type { StorageCore } from '../store/types.js'
 import { createMetricsRegistry } from './registry.js'
 import { startMetricsServer, type MetricsServer } from './server.js'
-import { countEstablished, readBuildInfo } from './sources.js'
+import { cached, countEstablished, readBuildInfo } from './sources.js'
 
 /** Starts the metrics port for `server`, or returns undefined when metrics are off. */
 export async function startServiceMetrics (config: Config, server: RunningServer, store: StorageCore, log: Logger): Promise<MetricsServer | undefined> {
@@ -19,7 +19,8 @@ export async function startServiceMetrics (config: Config, server: RunningServer
     ready: () => server.lifecycle.ready,
     store: () => store.stats(),
     pool: () => server.chipPool?.poolStats(),
-    openConnections: () => countEstablished(server.port)
+    // At most one read of the kernel's connection tables per 10 s, however often Prometheus scrapes.
+    openConnections: cached(async () => await countEstablished(server.port), 10_000)
   })
   return await startMetricsServer({
     host: config.host,

@@ -40,9 +40,11 @@ function gitCommit (root: string): string {
 
 /**
  * Established TCP connections with local port `port`, or undefined where
- * /proc/net is not there. Read asynchronously and scanned by offsets, not split
- * into fields: with 40,000 connections the tables are ~6 MB, and a scrape must
- * not stall the event loop for long.
+ * /proc/net is not there. The kernel's tables list every socket of the host
+ * (~150 bytes each: 6 MB at 40,000 connections). Each is read whole (procfs
+ * re-walks the table for every read(), so small chunks cost far more) off the
+ * main thread, then scanned by offsets rather than split into fields; callers
+ * rate-limit it with `cached`.
  */
 export async function countEstablished (port: number): Promise<number | undefined> {
   const want = port.toString(16).toUpperCase().padStart(4, '0')
@@ -52,16 +54,31 @@ export async function countEstablished (port: number): Promise<number | undefine
     let text: string
     try { text = await readFile(file, 'latin1') } catch { continue }
     found = true
-    // Each line: "%4d: LOCALADDR:PORT REMADDR:PORT ST ..." (hex); state 01 is ESTABLISHED.
-    let at = text.indexOf('\n') + 1
-    while (at > 0 && at < text.length) {
-      const slEnd = text.indexOf(':', at)
-      const localPort = text.indexOf(':', slEnd + 2) + 1
-      const remotePort = text.indexOf(':', localPort + 5) + 1
-      if (slEnd < 0 || localPort === 0 || remotePort === 0) break
-      if (text.startsWith(want, localPort) && text.startsWith('01', remotePort + 5)) n++
-      at = text.indexOf('\n', remotePort) + 1
+    for (let at = text.indexOf('\n') + 1, nl = text.indexOf('\n', at); nl >= 0; at = nl + 1, nl = text.indexOf('\n', at)) {
+      if (isEstablishedOn(text, at, want)) n++
     }
   }
   return found ? n : undefined
+}
+
+/** One line "%4d: LOCALADDR:PORT REMADDR:PORT ST ..." (hex) starting at `at`; state 01 is ESTABLISHED. */
+function isEstablishedOn (text: string, at: number, port: string): boolean {
+  const slEnd = text.indexOf(':', at)
+  const localPort = text.indexOf(':', slEnd + 2) + 1
+  const remotePort = text.indexOf(':', localPort + 5) + 1
+  return slEnd >= 0 && localPort > 0 && remotePort > 0 && text.startsWith(port, localPort) && text.startsWith('01', remotePort + 5)
+}
+
+/**
+ * Caches an async reading for `maxAgeMs`, so frequent scrapes (or several
+ * scrapers) do not repeat an expensive one.
+ */
+export function cached<T> (read: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
+  let at = -Infinity
+  let last: Promise<T> | undefined
+  return async () => {
+    const now = performance.now()
+    if (last === undefined || now - at > maxAgeMs) { at = now; last = read() }
+    return await last
+  }
 }
