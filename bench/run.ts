@@ -18,7 +18,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -72,7 +72,7 @@ export interface LoadShape {
 }
 
 export interface PhaseFigures {
-  readonly connections: { readonly requested: number, readonly opened: number, readonly connectSeconds?: number, readonly connectFailed: number, readonly peakEstablished: number, readonly minEstablishedMeasured: number, readonly lost: number, readonly openAtEnd: number }
+  readonly connections: { readonly requested: number, readonly opened: number, readonly connectSeconds?: number, readonly connectFailed: number, readonly peakEstablished: number, readonly minEstablishedMeasured: number | null, readonly lost: number, readonly openAtEnd: number }
   readonly requests: { readonly sent: number, readonly answered: number, readonly ok: number, readonly wrongAnswer: number, readonly non2xx: number, readonly errors: number, readonly timeouts: number }
   readonly byKind: Record<string, KindCounts>
   readonly statusCodes: Record<string, number>
@@ -84,7 +84,7 @@ export interface PhaseFigures {
   readonly connectionsByAddress: Record<string, number>
   readonly serverInstances: Array<{ readonly id: string, readonly answers: number, readonly share: number }>
   /** Cores used in the measured window (CPU seconds / window seconds), all server processes and all load processes. */
-  readonly coresUsed: { readonly servers: number, readonly load: number }
+  readonly coresUsed: { readonly servers: number, readonly load: number, readonly machine: number, readonly softirq: number }
   readonly firstError?: string
 }
 
@@ -186,7 +186,8 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
     sampler = (async () => {
       while (sampling) {
         try { samples.push(await sampleConnections(port)) } catch { /* ss missing: the clients' counts remain */ }
-        await new Promise((resolve) => setTimeout(resolve, 2000))
+        // ss takes ~1 s at 80,000 sockets; small runs sample often so short windows get several samples.
+        await new Promise((resolve) => setTimeout(resolve, shape.connections > 5000 ? 2000 : 250))
       }
     })()
 
@@ -238,8 +239,14 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
     for (const w of workers) w.child.send({ type: 'measure', from, until })
     const serverPids = servers.map(({ p }) => p.child.pid ?? -1)
     let serverCpu = 0
-    const cpuFrom = setTimeout(() => { serverCpu = -cpuSeconds(serverPids) }, from - Date.now())
-    const cpuUntil = setTimeout(() => { serverCpu += cpuSeconds(serverPids) }, until - Date.now())
+    let machineFrom = machineCpu()
+    let machine = { busy: 0, softirq: 0 }
+    const cpuFrom = setTimeout(() => { serverCpu = -cpuSeconds(serverPids); machineFrom = machineCpu() }, from - Date.now())
+    const cpuUntil = setTimeout(() => {
+      serverCpu += cpuSeconds(serverPids)
+      const m = machineCpu()
+      machine = { busy: m.busy - machineFrom.busy, softirq: m.softirq - machineFrom.softirq }
+    }, until - Date.now())
     const done = await Promise.all(results).finally(() => { clearTimeout(cpuFrom); clearTimeout(cpuUntil) })
     sampling = false
     await sampler
@@ -249,7 +256,7 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
       const noteworthy = p.output().split('\n').filter((l) => /"level":(4|5|6)0/.test(l) && !l.includes('IDV_CSCA_DIR is not set'))
       if (noteworthy.length > 0) log(`${p.name} warned:\n  ${noteworthy.slice(-10).join('\n  ')}`)
     }
-    return { ...f, connections: { ...f.connections, connectSeconds }, coresUsed: { servers: round2(serverCpu / shape.durationSeconds), load: round2(done.reduce((s, r) => s + r.cpuSeconds, 0) / shape.durationSeconds) } }
+    return { ...f, connections: { ...f.connections, connectSeconds }, coresUsed: { servers: round2(serverCpu / shape.durationSeconds), load: round2(done.reduce((s, r) => s + r.cpuSeconds, 0) / shape.durationSeconds), machine: round2(machine.busy / shape.durationSeconds), softirq: round2(machine.softirq / shape.durationSeconds) } }
   } finally {
     sampling = false
     await sampler
@@ -270,6 +277,15 @@ function cpuSeconds (pids: readonly number[]): number {
     } catch { /* not Linux, or gone */ }
   }
   return ticks / 100
+}
+
+/** CPU seconds the whole machine spent busy (everything but idle and iowait), and in softirq (loopback TCP), from /proc/stat. */
+function machineCpu (): { busy: number, softirq: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0)
+    return { busy: (total - fields[3]! - fields[4]!) / 100, softirq: fields[6]! / 100 }
+  } catch { return { busy: 0, softirq: 0 } }
 }
 
 function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, connectFailed: number, samples: ConnectionSample[], servers: Array<{ pid: number, address: string }>, from: number, until: number): Omit<PhaseFigures, 'coresUsed'> {
@@ -308,7 +324,7 @@ function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, co
       opened,
       connectFailed,
       peakEstablished: Math.max(0, ...samples.map((s) => s.total)),
-      minEstablishedMeasured: measured.length === 0 ? 0 : Math.min(...measured.map((s) => s.total)),
+      minEstablishedMeasured: measured.length === 0 ? null : Math.min(...measured.map((s) => s.total)),
       lost: done.reduce((s, r) => s + r.lost, 0),
       openAtEnd: done.reduce((s, r) => s + r.openAtEnd, 0)
     },
@@ -350,7 +366,7 @@ function printTable (scenario: string, shape: LoadShape, phases: Record<string, 
       'non-2xx': f.requests.non2xx,
       errors: f.requests.errors,
       timeouts: f.requests.timeouts,
-      'cores srv/load': `${f.coresUsed.servers}/${f.coresUsed.load}`
+      'cores srv/load/all': `${f.coresUsed.servers}/${f.coresUsed.load}/${f.coresUsed.machine}`
     }
   }
   console.table(rows)
@@ -414,6 +430,8 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   }
 
   const dataset = await ensureDataset('lmdb', shape.citizens, 1, log)
+  // Other work on a shared machine shows here: 1-minute load average before and after.
+  const loadBefore = loadavg()[0]!
   const scratch = mkdtempSync(join(tmpdir(), 'idv-bench-'))
   const group = new ProcessGroup()
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -470,6 +488,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       node: process.version,
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: availableParallelism(),
+      loadAverage1m: { before: round2(loadBefore), after: round2(loadavg()[0]!) },
       load: {
         connections: shape.connections,
         rate: shape.rate,

@@ -216,10 +216,11 @@ function run (config: LoadWorkerConfig): void {
     const now = performance.now()
     while (heapSize > 0 && due[heap[0]!]! <= now) {
       const i = pop()
-      if (alive[i] === 0) continue
       const intended = due[i]!
       if (intended >= measureUntil) continue // this connection's schedule is over
-      if (busy[i] === 1) (owed[i] ??= []).push(intended)
+      // An access point whose connection was lost cannot send: each request it
+      // was due to make in the window is an error, not a request that never existed.
+      if (alive[i] === 0) { if (inWindow(intended)) { const c = unsentKind(); c.sent++; c.errors++ } } else if (busy[i] === 1) (owed[i] ??= []).push(intended)
       else send(i, intended)
       due[i] = intended + interval
       push(i)

@@ -127,12 +127,12 @@ function expectSound (r: Result, name: string, output: string): void {
   expect(r.scenario).toBe(name)
   expect(r.load).toMatchObject({ connections: 50, servers: 2, loadProcesses: 2, addresses: ['127.0.0.1', '127.0.0.2'] })
   // Every connection open at once, seen by the kernel, and none lost.
-  expect(r.connections, output).toMatchObject({ requested: 50, opened: 50, peakEstablished: 50, minEstablishedMeasured: 50, lost: 0 })
+  expect(r.connections, `${JSON.stringify(r.connections)}\n${output}`).toMatchObject({ requested: 50, opened: 50, peakEstablished: 50, minEstablishedMeasured: 50, lost: 0 })
   expect(r.serverProcesses.map((s) => s.address)).toEqual(['127.0.0.1', '127.0.0.2'])
   expect(r.connectionsByAddress).toEqual({ '127.0.0.1': 25, '127.0.0.2': 25 })
   // Every request answered, each with the answer class its kind expects.
   expect(r.requests.sent, output).toBeGreaterThan(0)
-  expect(r.requests, output).toMatchObject({ answered: r.requests.sent, ok: r.requests.sent, wrongAnswer: 0, non2xx: 0, errors: 0, timeouts: 0 })
+  expect(r.requests, `${JSON.stringify(r.requests)}\n${output}`).toMatchObject({ answered: r.requests.sent, ok: r.requests.sent, wrongAnswer: 0, non2xx: 0, errors: 0, timeouts: 0 })
   for (const [kind, c] of Object.entries(r.byKind)) expect(c.ok, kind).toBe(c.sent)
   expect(r.latencyMs.p50).toBeGreaterThan(0)
   expect(r.latencyMs.p50).toBeLessThanOrEqual(r.latencyMs.p99)
