@@ -13,7 +13,7 @@ export interface PacedOptions {
   readonly host: string
   readonly port: number
   readonly connections: number
-  /** Requests per second over all connections. */
+  /** Requests per second over all connections; 0: closed loop (each connection sends as soon as its answer is in). */
   readonly rate: number
   readonly durationSeconds: number
   /** Prebuilt raw HTTP/1.1 requests (keep-alive), used round-robin. */
@@ -37,7 +37,8 @@ export function rawPost (path: string, body: string | Buffer, contentType = 'app
 }
 
 export async function runPaced (o: PacedOptions): Promise<PacedResult> {
-  const interval = (o.connections / o.rate) * 1000
+  const closedLoop = o.rate <= 0
+  const interval = closedLoop ? 0 : (o.connections / o.rate) * 1000
   const samples: number[] = []
   let sent = 0; let errors = 0; let non2xx = 0; let next = 0
   const sockets = await Promise.all(Array.from({ length: o.connections }, async () => await open(o.host, o.port)))
@@ -48,7 +49,7 @@ export async function runPaced (o: PacedOptions): Promise<PacedResult> {
   const sentAt = new Float64Array(o.connections)
   const busy = new Uint8Array(o.connections)
   const done = new Uint8Array(o.connections)
-  for (let i = 0; i < o.connections; i++) due[i] = start + (i / o.connections) * interval + Math.random() * interval * 0.1
+  for (let i = 0; i < o.connections; i++) due[i] = closedLoop ? start : start + (i / o.connections) * interval + Math.random() * interval * 0.1
 
   sockets.forEach((socket, i) => {
     let buffered: Buffer = Buffer.alloc(0)
@@ -68,7 +69,7 @@ export async function runPaced (o: PacedOptions): Promise<PacedResult> {
         samples.push(performance.now() - sentAt[i]!)
         if (status < 200 || status > 299) non2xx++
         busy[i] = 0
-        due[i] = due[i]! + interval
+        due[i] = closedLoop ? performance.now() : due[i]! + interval
       }
     })
     socket.on('error', () => { errors++; done[i] = 1; busy[i] = 0 })
