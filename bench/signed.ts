@@ -38,7 +38,7 @@ const { values } = parseArgs({
   options: {
     citizens: { type: 'string', default: '1000000' },
     duration: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '4' },
     connections: { type: 'string', default: '100' }
   }
 })
