@@ -109,8 +109,9 @@ function run (config: LoadWorkerConfig): void {
 
   const inWindow = (t: number): boolean => t >= measureFrom && t < measureUntil
   const countOf = (template: number): KindCounts => byKind[kinds[template]!]!
-  // A request owed but never sent had no template yet: it is charged to the one it would have used.
-  const unsentKind = (): KindCounts => countOf(order[next % order.length]!)
+  // A request owed but never sent had no template yet: it is charged to the kind the order would have given it.
+  let unsent = 0
+  const unsentKind = (): KindCounts => countOf(order[(next + unsent++) % order.length]!)
 
   const send = (i: number, intended: number): void => {
     const t = order[next++ % order.length]!
