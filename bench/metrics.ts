@@ -29,6 +29,9 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { Lifecycle, noteResponse, Route } from '../src/http/lifecycle.js'
+import { AccessLog, createLogger } from '../src/log.js'
+import { createMetrics } from '../src/metrics/index.js'
 import { packageRoot } from '../src/paths.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
@@ -128,10 +131,42 @@ try {
   await off.child.stop()
 }
 
-const median = (xs: number[]): number => {
+/**
+ * The same per-request observation path in-process, without the noise of a
+ * network and a shared machine: track, begin, a verdict, the answer, end, with
+ * metrics on and off (both sample the access log, as the servers do).
+ */
+function inProcessNs (): { on: number, off: number } {
+  const { recorder } = createMetrics(1)
+  const silent = createLogger('silent')
+  const variants = { on: new Lifecycle({ metrics: recorder, accessLog: new AccessLog(silent, 0.01) }), off: new Lifecycle({ accessLog: new AccessLog(silent, 0.01) }) }
+  const attributes = { fullName: 'match', dateOfBirth: 'mismatch', gender: 'match' }
+  const one = (lc: Lifecycle): void => {
+    const res = {} as unknown as Parameters<Lifecycle['track']>[0]
+    const scope = lc.track(res, Route.verify, 'r')
+    const end = lc.begin(scope)
+    scope.verifyOutcome(false, 'active', attributes)
+    noteResponse(res, 200)
+    end()
+  }
+  const times: Record<'on' | 'off', number[]> = { on: [], off: [] }
+  for (let round = 0; round < 5; round++) {
+    for (const name of (round % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as Array<'on' | 'off'>) {
+      const n = 1_000_000
+      const t = performance.now()
+      for (let i = 0; i < n; i++) one(variants[name])
+      times[name].push((performance.now() - t) * 1e6 / n)
+    }
+  }
+  return { on: median(times.on), off: median(times.off) }
+}
+
+function median (xs: number[]): number {
   const v = [...xs].sort((x, y) => x - y)
   return v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2
 }
+const inProcess = inProcessNs()
+const offCpuNs = median(rows.map((r) => r.off.cpuUsPerRequest)) * 1000
 const cpuRatio = median(rows.map((r) => r.cpuRatio))
 const rpsRatio = median(rows.map((r) => r.rpsRatio))
 const cost = cpuRatio - 1
@@ -140,11 +175,12 @@ console.log(`\nPOST /v1/verify over ${citizens.toLocaleString('en')} citizens, $
 console.log(`round   metrics on (scraped every ${scrapeMs / 1000} s)          metrics off                              on/off: throughput  CPU per request`)
 const fmt = (r: Run): string => `${Math.round(r.rps).toString().padStart(6)} req/s ${r.cpuUsPerRequest.toFixed(2).padStart(6)} µs CPU/req ${String(r.errors + r.non2xx).padStart(4)} err`
 for (const r of rows) console.log(`${String(r.round).padStart(5)}   ${fmt(r.on)}     ${fmt(r.off)}     ${(r.rpsRatio * 100).toFixed(1).padStart(6)}%  ${(r.cpuRatio * 100).toFixed(1).padStart(6)}%`)
+console.log(`in-process observation path: ${inProcess.on.toFixed(0)} ns with metrics, ${inProcess.off.toFixed(0)} ns without: +${(inProcess.on - inProcess.off).toFixed(0)} ns per request = ${((inProcess.on - inProcess.off) / offCpuNs * 100).toFixed(2)}% of the server's ${(offCpuNs / 1000).toFixed(1)} µs CPU per request`)
 console.log(`median on/off: throughput ${(rpsRatio * 100).toFixed(1)}%, CPU per request ${(cpuRatio * 100).toFixed(1)}%: metrics cost ${(cost * 100).toFixed(1)}% (target < 3%), errors ${failures}: ${pass ? 'PASS' : 'FAIL'}`)
 const git = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
 const dir = join(root, 'bench', 'results')
 mkdirSync(dir, { recursive: true })
 const file = join(dir, `${new Date().toISOString().slice(0, 10)}-${git}-metrics-cost.json`)
-writeFileSync(file, JSON.stringify({ scenario: 'metrics-cost', git, node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, config: { citizens, rounds, duration, connections, scrapeIntervalSeconds: scrapeMs / 1000, rate }, rounds: rows, medianCpuRatio: cpuRatio, medianThroughputRatio: rpsRatio, cost, pass }, null, 2))
+writeFileSync(file, JSON.stringify({ scenario: 'metrics-cost', git, node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, config: { citizens, rounds, duration, connections, scrapeIntervalSeconds: scrapeMs / 1000, rate }, rounds: rows, medianCpuRatio: cpuRatio, inProcessNs: inProcess, medianThroughputRatio: rpsRatio, cost, pass }, null, 2))
 console.log(`  result: ${file}`)
 process.exitCode = pass ? 0 : 1
