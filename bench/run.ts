@@ -24,7 +24,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as hdr from 'hdr-histogram-js'
 import { packageRoot } from '../src/paths.js'
-import { sampleConnections, type ConnectionSample } from './lib/connections.js'
+import { sampleConnectionsTwice, type ConnectionSample } from './lib/connections.js'
 import { ensureDataset } from './lib/dataset.js'
 import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWorkerResult } from './lib/load-worker.js'
 import { ProcessGroup, type ManagedProcess } from './lib/processes.js'
@@ -185,7 +185,7 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
     log(`${phase.label}: ${shape.servers} server process(es) on port ${port} over ${shape.addresses.join(', ')}`)
     sampler = (async () => {
       while (sampling) {
-        try { samples.push(await sampleConnections(port)) } catch { /* no ss, or an empty listing: the clients' counts remain */ }
+        try { samples.push(await sampleConnectionsTwice(port)) } catch { /* no ss, or an empty listing: the clients' counts remain */ }
         // ss takes ~1 s at 80,000 sockets; small runs sample often so short windows get several samples.
         await new Promise((resolve) => setTimeout(resolve, shape.connections > 5000 ? 2000 : 250))
       }

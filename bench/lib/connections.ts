@@ -39,3 +39,16 @@ export async function sampleConnections (port: number): Promise<ConnectionSample
   if (total === 0) throw new Error('ss listed no established connection')
   return { at, total, byAddress }
 }
+
+/**
+ * A dump interrupted by other sockets changing lists only part of the table
+ * (25 of 50 once, while other tests ran), so a sample can only undercount:
+ * two listings back to back, the larger count per address kept.
+ */
+export async function sampleConnectionsTwice (port: number): Promise<ConnectionSample> {
+  const a = await sampleConnections(port)
+  const b = await sampleConnections(port).catch(() => a)
+  const byAddress: Record<string, number> = {}
+  for (const address of new Set([...Object.keys(a.byAddress), ...Object.keys(b.byAddress)])) byAddress[address] = Math.max(a.byAddress[address] ?? 0, b.byAddress[address] ?? 0)
+  return { at: a.at, total: Object.values(byAddress).reduce((x, y) => x + y, 0), byAddress }
+}

@@ -86,7 +86,7 @@ describe('scenarios, shapes and SLO verdicts', () => {
 interface Result {
   scenario: string
   load: { connections: number, servers: number, loadProcesses: number, addresses: string[] }
-  connections: { requested: number, opened: number, peakEstablished: number, minEstablishedMeasured: number, lost: number }
+  connections: { requested: number, opened: number, peakEstablished: number, minEstablishedMeasured: number | null, lost: number, openAtEnd: number }
   requests: { sent: number, answered: number, ok: number, wrongAnswer: number, non2xx: number, errors: number, timeouts: number }
   byKind: Record<string, { sent: number, ok: number }>
   latencyMs: { p50: number, p90: number, p99: number, p999: number, max: number }
@@ -126,8 +126,11 @@ function alive (pid: number): boolean {
 function expectSound (r: Result, name: string, output: string): void {
   expect(r.scenario).toBe(name)
   expect(r.load).toMatchObject({ connections: 50, servers: 2, loadProcesses: 2, addresses: ['127.0.0.1', '127.0.0.2'] })
-  // Every connection open at once, seen by the kernel, and none lost.
-  expect(r.connections, `${JSON.stringify(r.connections)}\n${output}`).toMatchObject({ requested: 50, opened: 50, peakEstablished: 50, minEstablishedMeasured: 50, lost: 0 })
+  // Every connection open at once, seen by the kernel, and none lost or closed before the end (the clients' count).
+  // The kernel listing inside the window is a lower bound (an interrupted dump lists part of the table).
+  expect(r.connections, `${JSON.stringify(r.connections)}\n${output}`).toMatchObject({ requested: 50, opened: 50, peakEstablished: 50, lost: 0, openAtEnd: 50 })
+  expect(r.connections.minEstablishedMeasured).toBeGreaterThan(0)
+  expect(r.connections.minEstablishedMeasured).toBeLessThanOrEqual(50)
   expect(r.serverProcesses.map((s) => s.address)).toEqual(['127.0.0.1', '127.0.0.2'])
   expect(r.connectionsByAddress).toEqual({ '127.0.0.1': 25, '127.0.0.2': 25 })
   // Every request answered, each with the answer class its kind expects.
