@@ -253,7 +253,7 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
     const f = figures(shape, done, openedCount, connectFailed, samples, servers.map(({ p, address }) => ({ pid: p.child.pid ?? -1, address })), from, until)
     // The service logs no PIN or name; its warnings and errors explain lost connections and failures.
     for (const { p } of servers) {
-      const noteworthy = p.output().split('\n').filter((l) => /"level":(4|5|6)0/.test(l) && !l.includes('IDV_CSCA_DIR is not set'))
+      const noteworthy = p.output().split('\n').filter((l) => /"level":(4|5|6)0/.test(l) && !l.includes('IDV_CSCA_DIR is not set') && !l.includes('IDV_AUTH=none'))
       if (noteworthy.length > 0) log(`${p.name} warned:\n  ${noteworthy.slice(-10).join('\n  ')}`)
     }
     return { ...f, connections: { ...f.connections, connectSeconds }, coresUsed: { servers: round2(serverCpu / shape.durationSeconds), load: round2(done.reduce((s, r) => s + r.cpuSeconds, 0) / shape.durationSeconds), machine: round2(machine.busy / shape.durationSeconds), softirq: round2(machine.softirq / shape.durationSeconds) } }
@@ -332,7 +332,7 @@ function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, co
     byKind,
     statusCodes,
     errorRatio: requests.sent === 0 ? 1 : bad / requests.sent,
-    throughputRps: Math.round(requests.answered / shape.durationSeconds),
+    throughputRps: Math.round(done.reduce((s, r) => s + r.receivedInWindow, 0) / shape.durationSeconds),
     latencyMs: {
       p50: ms(histogram.getValueAtPercentile(50)),
       p90: ms(histogram.getValueAtPercentile(90)),

@@ -63,6 +63,8 @@ export interface LoadWorkerResult {
   readonly statusCodes: Record<string, number>
   /** Answers per server instance (the x-request-id prefix identifies the process or thread). */
   readonly servers: Record<string, number>
+  /** Answers received inside the window (whenever intended): the throughput, which answers drained after it must not inflate. */
+  readonly receivedInWindow: number
   /** CPU seconds (user + system) this process spent in the measured window. */
   readonly cpuSeconds: number
   readonly firstError?: string
@@ -111,6 +113,7 @@ function run (config: LoadWorkerConfig): void {
   const countOf = (template: number): KindCounts => byKind[kinds[template]!]!
   // A request owed but never sent had no template yet: it is charged to the kind the order would have given it.
   let unsent = 0
+  let receivedInWindow = 0
   const unsentKind = (): KindCounts => countOf(order[(next + unsent++) % order.length]!)
 
   const send = (i: number, intended: number): void => {
@@ -127,6 +130,7 @@ function run (config: LoadWorkerConfig): void {
     const intended = inFlightIntended[i]!
     const t = inFlightTemplate[i]!
     busy[i] = 0
+    if (inWindow(now)) receivedInWindow++
     if (inWindow(intended)) {
       histogram.recordValue(Math.max(1, Math.round((now - intended) * 1000)))
       const c = countOf(t)
@@ -289,6 +293,7 @@ function run (config: LoadWorkerConfig): void {
       byKind,
       statusCodes,
       servers,
+      receivedInWindow,
       cpuSeconds: cpuInWindow === undefined ? 0 : (cpuInWindow.user + cpuInWindow.system) / 1e6,
       ...(firstError !== undefined ? { firstError } : {})
     }
