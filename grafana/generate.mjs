@@ -158,6 +158,7 @@ const overview = dashboard('idv-overview', 'idv: service overview', 'RED per rou
   panel('timeseries', 'CPU (cores used)', [[`rate(process_cpu_user_seconds_total[${RI}])`, 'user'], [`rate(process_cpu_system_seconds_total[${RI}])`, 'system']], { unit: 'short' }),
   panel('timeseries', 'Memory', [['process_resident_memory_bytes', 'resident'], ['nodejs_heap_size_used_bytes', 'heap used'], ['nodejs_external_memory_bytes', 'external']], { unit: 'bytes' }),
   panel('timeseries', 'Open file descriptors / limit', [['process_open_fds / process_max_fds', 'fds used']], { unit: 'percentunit', min: 0, max: 1, threshold: 0.8 }),
+  panel('timeseries', 'Requests per second by server thread', [[`sum by (thread) (rate(idv_thread_requests_total[${RI}]))`, 'thread {{thread}}']], { unit: 'reqps', description: 'The kernel spreads connections, not requests, over the server threads (IDV_THREADS).' }),
   panel('timeseries', 'Crypto pool utilisation', [['idv_crypto_pool_utilization_ratio', 'utilisation']], { unit: 'percentunit', min: 0, max: 1 }),
   panel('timeseries', 'Crypto pool queue', [['idv_crypto_pool_queued_chips', 'chips waiting or running'], ['idv_crypto_pool_queue_length', 'tasks waiting']], { unit: 'short' }),
   row('Build'),
