@@ -3,7 +3,9 @@
  * (real process, real worker threads, real LMDB). Connections spread over the
  * threads; a nonce replayed on other connections, and a party's burst, are
  * enforced across all of them (one shared nonce memory and rate table); chips
- * from any thread reach the one crypto pool; SIGTERM drains every thread.
+ * from any thread reach the one crypto pool; SIGTERM under load drains every
+ * thread (each accepted request answered 200 or 503, exit 0) and the store
+ * reopens clean.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
@@ -19,6 +21,8 @@ import { packageRoot } from '../../src/paths.js'
 import { generateCitizens, toJsonLine } from '../../src/population/generate.js'
 import { createHashKey } from '../../src/hash-key.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
+import { openStore } from '../../src/store/open.js'
+import { pinToKey } from '../../src/domain/pin.js'
 import { AN, createTestPki, makeChip } from '../helpers/chip-pki.js'
 
 const CLI = join(packageRoot(), 'dist', 'src', 'cli.js')
@@ -137,5 +141,13 @@ describe('idv serve --threads 3', () => {
     for (const a of await inFlight) if (a !== undefined) expect([200, 503]).toContain(a.status)
     expect(await exited, output.slice(-3000)).toBe('0')
     expect(output).toContain('"msg":"stopped"')
+    // The store closed cleanly: it reopens with every record and answers.
+    const store = await openStore('lmdb', dataDir)
+    try {
+      expect(store.count()).toBe(21)
+      expect(store.getFast(pinToKey(AN.pin))).toBeDefined()
+    } finally {
+      await store.close()
+    }
   })
 })
