@@ -16,7 +16,8 @@
  * (from /proc/<pid>/stat), which a busy shared machine disturbs far less than
  * throughput; the ratios are given both ways.
  *
- * Usage: npm run bench:signed -- [--citizens N] [--duration S] [--connections C]
+ * Usage: npm run bench:signed -- [--citizens N] [--duration S] [--connections C] [--cpu-prof DIR]
+ * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
  */
 import { createSecretKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
@@ -39,13 +40,15 @@ const { values } = parseArgs({
     citizens: { type: 'string', default: '1000000' },
     duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '4' },
-    connections: { type: 'string', default: '100' }
+    connections: { type: 'string', default: '100' },
+    'cpu-prof': { type: 'string' }
   }
 })
 const citizens = Number(values.citizens)
 const duration = Number(values.duration)
 const warmup = Number(values.warmup)
 const connections = Number(values.connections)
+const profileFlags = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']]
 const root = packageRoot()
 const dir = mkdtempSync(join(tmpdir(), 'idv-bench-signed-'))
 const partiesFile = join(dir, 'parties.yaml')
@@ -114,7 +117,7 @@ async function load (url: string, pid: number, key: SigningKey | undefined, seco
 async function serve (env: NodeJS.ProcessEnv): Promise<{ server: Started, url: string }> {
   const dataset = await ensureDataset('lmdb', citizens)
   const server = await startChild(
-    [join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', '1'],
+    [...profileFlags, join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', '1'],
     /"url":"([^"]+)"/, { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0', IDV_RECEIPT_KEY_FILE: receiptKeyFile, ...env }
   )
   return { server, url: server.match[1]! }

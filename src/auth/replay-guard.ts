@@ -27,7 +27,7 @@
  * about n²/2⁶⁵ (n live nonces); at 6 million that is 1 in 10⁶ per window, and a
  * collision only refuses a request as a replay, it never accepts one.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { lock, unlock } from './shared-lock.js'
 
 const MAGIC = 0x4e4f4e43 // 'NONC'
@@ -145,5 +145,5 @@ export class ReplayGuard {
 
 /** SHA-256(partyId ‖ 0x00 ‖ nonce): the 0 byte keeps ("ab","c") and ("a","bc") apart. */
 export function nonceHash (partyId: string, nonce: string): Buffer {
-  return createHash('sha256').update(partyId).update('\0').update(nonce).digest()
+  return hash('sha256', `${partyId}\0${nonce}`, 'buffer')
 }

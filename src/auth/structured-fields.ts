@@ -41,6 +41,12 @@ export const MAX_SIGNATURES = 8
 
 class ParseError extends Error {}
 
+/**
+ * The parameters of every item that has none (most of them): one shared empty
+ * map instead of an allocation per item. Parsed values are read, never changed.
+ */
+const NO_PARAMETERS: Parameters = new Map()
+
 const SP = 0x20
 const HTAB = 0x09
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
@@ -130,6 +136,7 @@ class Parser {
 
   /** §4.2.3.2 */
   parameters (): Parameters {
+    if (this.peek() !== 0x3b) return NO_PARAMETERS
     const params: Parameters = new Map()
     while (this.peek() === 0x3b) {
       this.pos++
@@ -242,7 +249,7 @@ class Parser {
       else if (b64.endsWith('=')) b64 = b64.slice(0, -1)
     }
     if (b64.length % 4 === 1 || b64.includes('=')) this.fail('bad base64 padding in a byte sequence')
-    return new Uint8Array(Buffer.from(b64, 'base64'))
+    return Buffer.from(b64, 'base64')
   }
 
   /** §4.2.8 */
@@ -279,6 +286,9 @@ export function parseDictionaryField (value: string, maxLength = MAX_FIELD_LENGT
 
 // ---- serialisation (§4.1), for the @signature-params line and our signing client ----
 
+/** Printable ASCII without `"` and `\\`: a string that serialises as itself between quotes. */
+const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
 /** §4.1.2-4.1.8 for one bare item. */
 export function serializeBareItem (v: BareItem): string {
   if (typeof v === 'number') {
@@ -292,6 +302,7 @@ export function serializeBareItem (v: BareItem): string {
     return s.includes('.') ? s : `${s}.0`
   }
   if (typeof v === 'string') {
+    if (PLAIN_STRING.test(v)) return `"${v}"` // nothing to escape (the usual keyid, nonce, component name)
     let out = '"'
     for (let i = 0; i < v.length; i++) {
       const c = v.charCodeAt(i)

@@ -25,7 +25,7 @@
 import { canonicalJson, type JsonValue } from './canonical-json.js'
 import { signCompact, strictBase64url, verifyCompact } from './jws.js'
 import type { ReceiptKeyRing, SigningKeyPair } from './keys.js'
-import { buildTree, HASH_BYTES, leafHash, MAX_PROOF_LENGTH, verifyInclusion } from './merkle.js'
+import { buildTree, HASH_BYTES, leafHash, leafHashOfString, MAX_PROOF_LENGTH, verifyInclusion } from './merkle.js'
 
 export const RECEIPT_TYP = 'idv-receipt-root'
 const MAX_LEAF_CHARS = 1 << 20
@@ -107,7 +107,7 @@ export class ReceiptSigner {
     if (batch.length === 0) return
     this.#pending = []
     try {
-      const hashes = batch.map((p) => leafHash(Buffer.from(p.leaf, 'utf8')))
+      const hashes = batch.map((p) => leafHashOfString(p.leaf))
       const tree = buildTree(hashes)
       const key = this.#key()
       const signedRoot = signCompact(

@@ -5,7 +5,7 @@
  * of the canonical JSON of `results`), so the leaf stays small and the answer is
  * not carried twice.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { canonicalJson, type JsonValue } from '../receipts/canonical-json.js'
 import { encodeLeaf, type ReceiptSigner } from '../receipts/receipt.js'
 
@@ -35,5 +35,5 @@ export async function withReceipt (signer: ReceiptSigner, answer: object, facts:
 
 /** The digest a batch receipt commits to: base64url SHA-256 of the canonical JSON of the results array. */
 export function resultsDigest (results: unknown): string {
-  return createHash('sha256').update(canonicalJson(results)).digest('base64url')
+  return hash('sha256', canonicalJson(results), 'base64url')
 }
