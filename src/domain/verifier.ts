@@ -42,7 +42,7 @@ export class Verifier {
    */
   pinHash (keys: readonly number[]): string {
     const out = Buffer.allocUnsafe(HASH_BYTES)
-    const pins = keys.map((k) => String(k).padStart(12, '0')).join(',')
+    const pins = keys.length === 1 ? String(keys[0]).padStart(12, '0') : keys.map((k) => String(k).padStart(12, '0')).join(',')
     this.#codec.hashInto(PIN_HASH_SLOT, 0, `idv/receipt-pins/v1:${pins}`, out, 0)
     return out.toString('base64url')
   }

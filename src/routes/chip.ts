@@ -23,7 +23,7 @@ import { Route, type Lifecycle } from '../http/lifecycle.js'
 import type { PartyGate } from '../auth/gate.js'
 import type { Party } from '../auth/parties.js'
 import type { ReceiptSigner } from '../receipts/receipt.js'
-import { withReceipt } from './party-answer.js'
+import { encodeWithReceipt } from './party-answer.js'
 
 export interface ChipRouteDeps {
   readonly verifier: Verifier
@@ -99,17 +99,15 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
       }
       pending.then(async (result) => {
         scope.chipOutcome(result.valid ? undefined : result.reason ?? 'other')
-        let reply: object = buildAnswer(requestId, result, deps.verifier, party)
-        if (party !== undefined && deps.receipts !== undefined) {
-          const pin = result.valid ? result.identity?.pin : undefined
-          reply = await withReceipt(deps.receipts, reply, {
-            requestId,
-            partyId: party.id,
-            pinHash: deps.verifier.pinHash(pin === undefined ? [] : [pinToKey(pin)]),
-            attributes: ['chip']
+        const reply = buildAnswer(requestId, result, deps.verifier, party)
+        const encoded = party === undefined || deps.receipts === undefined
+          ? (responseType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply))
+          : await new Promise<string | Uint8Array>((resolve, reject) => {
+            const pin = result.valid ? result.identity?.pin : undefined
+            const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
+            encodeWithReceipt(deps.receipts!, { ...reply }, facts, responseType, resolve, reject)
           })
-        }
-        answer(() => { send(res, 200, CONTENT_TYPES[responseType], responseType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply), requestId) })
+        answer(() => { send(res, 200, CONTENT_TYPES[responseType], encoded, requestId) })
       }).catch((err: unknown) => {
         const code = err instanceof ChipPoolError ? err.code : undefined
         // A server thread learns that the main thread's pool is full only from its answer.

@@ -7,7 +7,8 @@
  */
 import { hash } from 'node:crypto'
 import { canonicalJson, type JsonValue } from '../receipts/canonical-json.js'
-import { encodeLeaf, type ReceiptSigner } from '../receipts/receipt.js'
+import { packr, type MediaType } from '../http/media.js'
+import { encodeLeaf, receiptJson, type ReceiptSigner } from '../receipts/receipt.js'
 
 export interface AnswerFacts {
   readonly requestId: string
@@ -19,18 +20,27 @@ export interface AnswerFacts {
   readonly results?: JsonValue
 }
 
-/** The answer with its receipt, once the receipt's batch is signed. */
-export async function withReceipt (signer: ReceiptSigner, answer: object, facts: AnswerFacts): Promise<Record<string, unknown>> {
-  const { requestId: _, ...rest } = answer as Record<string, unknown>
-  const receipt = await signer.sign(encodeLeaf({
-    requestId: facts.requestId,
-    partyId: facts.partyId,
-    time: new Date().toISOString(),
-    pinHash: facts.pinHash,
-    attributes: facts.attributes,
-    results: facts.results ?? (rest as JsonValue)
-  }))
-  return { ...answer, receipt }
+/**
+ * Encodes `answer` with its receipt as the last member, and calls `done` once
+ * the receipt's batch is signed; `fail` if signing failed. Callbacks rather
+ * than a Promise: this runs once per signed answer.
+ */
+export function encodeWithReceipt (
+  signer: ReceiptSigner, answer: Record<string, unknown>, facts: AnswerFacts, type: MediaType,
+  done: (encoded: string | Uint8Array) => void, fail: (err: Error) => void
+): void {
+  let results = facts.results
+  if (results === undefined) {
+    const { requestId: _, ...rest } = answer
+    results = rest as JsonValue
+  }
+  const leaf = encodeLeaf({ requestId: facts.requestId, partyId: facts.partyId, time: new Date().toISOString(), pinHash: facts.pinHash, attributes: facts.attributes, results })
+  signer.add(leaf, (receipt) => {
+    // JSON: the answer's own serialisation with the receipt spliced in before its closing brace.
+    if (type === 'msgpack') { done(packr.pack({ ...answer, receipt })); return }
+    const json = JSON.stringify(answer)
+    done(`${json.length === 2 ? '{' : `${json.slice(0, -1)},`}"receipt":${receiptJson(receipt)}}`)
+  }, fail)
 }
 
 /** The digest a batch receipt commits to: base64url SHA-256 of the canonical JSON of the results array. */

@@ -23,7 +23,7 @@ import type { PartyGate } from '../auth/gate.js'
 import { answerFor } from '../auth/policy.js'
 import { pinToKey } from '../domain/pin.js'
 import type { ReceiptSigner } from '../receipts/receipt.js'
-import { resultsDigest, withReceipt } from './party-answer.js'
+import { encodeWithReceipt, resultsDigest } from './party-answer.js'
 
 export interface VerifyRouteDeps {
   readonly verifier: Verifier
@@ -84,20 +84,18 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         if (batch) {
           const items = batchItems(decoded, deps)
           if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
-          verifyBatch(items, deps, () => aborted, scope).then(async (results) => {
+          verifyBatch(items, deps, () => aborted, scope).then((results) => {
             if (results === undefined) { end(); return } // the client went away
             if (party === undefined) { reply(encodeBatch(results, requestId, responseType)); return }
             const seen = results.map((r) => 'error' in r ? r : answerFor(party, r))
-            const answer = deps.receipts === undefined
-              ? { requestId, results: seen }
-              : await withReceipt(deps.receipts, { requestId, results: seen }, {
-                requestId,
-                partyId: party.id,
-                pinHash: deps.verifier.pinHash(itemKeys(items)),
-                attributes: [...askedAttributes(items)],
-                results: { items: seen.length, sha256: resultsDigest(seen) }
-              })
-            reply(encodeAnswer(answer, responseType))
+            if (deps.receipts === undefined) { reply(encodeAnswer({ requestId, results: seen }, responseType)); return }
+            encodeWithReceipt(deps.receipts, { requestId, results: seen }, {
+              requestId,
+              partyId: party.id,
+              pinHash: deps.verifier.pinHash(itemKeys(items)),
+              attributes: [...askedAttributes(items)],
+              results: { items: seen.length, sha256: resultsDigest(seen) }
+            }, responseType, reply, fail)
           }).catch(fail)
           return
         }
@@ -110,8 +108,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         if (party === undefined) { reply(encodeOne(outcome, requestId, responseType)); return }
         const seen = answerFor(party, { requestId, ...outcome })
         if (deps.receipts === undefined) { reply(encodeAnswer(seen, responseType)); return }
-        withReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash([request.key]), attributes })
-          .then((answer) => { reply(encodeAnswer(answer, responseType)) }, fail)
+        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash([request.key]), attributes }, responseType, reply, fail)
       } catch (err) {
         fail(err)
       }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { canonicalJson } from '../../src/receipts/canonical-json.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
-import { encodeLeaf, ReceiptSigner, verifyReceipt, type Receipt, type ReceiptLeaf } from '../../src/receipts/receipt.js'
+import { encodeLeaf, receiptJson, ReceiptSigner, verifyReceipt, type Receipt, type ReceiptLeaf } from '../../src/receipts/receipt.js'
 import { receiptVerifyCommand } from '../../src/receipts/receipt-cli.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'idv-receipts-'))
@@ -52,6 +52,13 @@ describe('canonical leaves', () => {
 
 describe('ReceiptSigner', () => {
   const ring = ReceiptKeyRing.generate(T0, 'k1')
+
+  it('writes receipts as JSON.stringify would, for a lone answer (empty path) and a batch', async () => {
+    const signer = new ReceiptSigner({ keys: ring, now: () => T0 })
+    for (const n of [1, 7]) {
+      for (const r of await signBatch(signer, n)) expect(receiptJson(r)).toBe(JSON.stringify(r))
+    }
+  })
 
   it('signs the answers of one turn under one root, and each receipt verifies alone', async () => {
     const signer = new ReceiptSigner({ keys: ring, now: () => T0 })
