@@ -16,7 +16,13 @@
  * (from /proc/<pid>/stat), which a busy shared machine disturbs far less than
  * throughput; the ratios are given both ways.
  *
- * Usage: npm run bench:signed -- [--citizens N] [--duration S] [--connections C] [--cpu-prof DIR]
+ * The machine is shared and noisy, so the three servers (unsigned, with
+ * receipts, without) run side by side, idle but for the case being measured,
+ * and the cases are measured in interleaved slices: every case one slice of
+ * --duration seconds per round, the order reversed every other round; each
+ * figure is the median over --rounds rounds (the raw verify loop too).
+ *
+ * Usage: npm run bench:signed -- [--citizens N] [--duration S] [--rounds R] [--connections C] [--cpu-prof DIR]
  * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
  */
 import { createSecretKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
@@ -38,8 +44,9 @@ import { runPaced } from './lib/paced-client.js'
 const { values } = parseArgs({
   options: {
     citizens: { type: 'string', default: '1000000' },
-    duration: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '4' },
+    duration: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '100' },
     'cpu-prof': { type: 'string' }
   }
@@ -47,6 +54,7 @@ const { values } = parseArgs({
 const citizens = Number(values.citizens)
 const duration = Number(values.duration)
 const warmup = Number(values.warmup)
+const rounds = Number(values.rounds)
 const connections = Number(values.connections)
 const profileFlags = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']]
 const root = packageRoot()
@@ -123,19 +131,16 @@ async function serve (env: NodeJS.ProcessEnv): Promise<{ server: Started, url: s
   return { server, url: server.match[1]! }
 }
 
-/** Measures each case on a server started with `env`. */
-async function onServer (env: NodeJS.ProcessEnv, cases: Array<[string, SigningKey | undefined, number]>): Promise<Record<string, Figures>> {
-  const { server, url } = await serve(env)
-  const out: Record<string, Figures> = {}
-  try {
-    for (const [name, key, expected] of cases) {
-      await load(url, server.child.pid!, key, warmup, expected)
-      out[name] = await load(url, server.child.pid!, key, duration, expected)
-    }
-  } finally {
-    await server.stop()
-  }
-  return out
+function median (xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** The median of each figure over the slices of one case. */
+function medianFigures (slices: readonly Figures[]): Figures {
+  const m = (k: keyof Figures): number => median(slices.map((f) => f[k]))
+  return { rps: m('rps'), p50: m('p50'), p99: m('p99'), non2xx: m('non2xx'), errors: m('errors'), sent: Math.max(...slices.map((f) => f.sent - f.prebuilt)), prebuilt: 0, cpuMicrosPerRequest: m('cpuMicrosPerRequest') }
 }
 
 /** Raw Ed25519 verifications per second on this thread, over a signature-base-sized message. */
@@ -149,15 +154,37 @@ function rawEd25519 (seconds: number): number {
   return n / seconds
 }
 
+const servers: Array<{ server: Started, url: string }> = []
 try {
-  const unsigned = await onServer({ IDV_AUTH: 'none' }, [['unsigned', undefined, 0]])
-  const withReceipts = await onServer({}, [['hmac + receipts', hmac, 20_000], ['ed25519 + receipts', ed, 12_000]])
-  const withoutReceipts = await onServer({ IDV_RECEIPTS: 'off' }, [['hmac, no receipts', hmac, 20_000], ['ed25519, no receipts', ed, 12_000]])
-  const raw = rawEd25519(duration / 2)
-  const all = { ...unsigned, ...withReceipts, ...withoutReceipts }
-  console.log(`\nPOST /v1/verify over ${citizens.toLocaleString('en')} citizens, ${connections} connections, ${duration} s, 1 server thread`)
+  const started = async (env: NodeJS.ProcessEnv): Promise<{ server: Started, url: string }> => {
+    const s = await serve(env)
+    servers.push(s)
+    return s
+  }
+  const unsigned = await started({ IDV_AUTH: 'none' })
+  const receipts = await started({})
+  const plain = await started({ IDV_RECEIPTS: 'off' })
+  const cases: Array<[string, { server: Started, url: string }, SigningKey | undefined, number]> = [
+    ['unsigned', unsigned, undefined, 0],
+    ['hmac + receipts', receipts, hmac, 20_000],
+    ['ed25519 + receipts', receipts, ed, 12_000],
+    ['hmac, no receipts', plain, hmac, 20_000],
+    ['ed25519, no receipts', plain, ed, 12_000]
+  ]
+  for (const [, on, key, expected] of cases) await load(on.url, on.server.child.pid!, key, warmup, expected)
+  const slices = new Map<string, Figures[]>(cases.map(([name]) => [name, []]))
+  const rawSlices: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, on, key, expected] of round % 2 === 0 ? cases : [...cases].reverse()) {
+      slices.get(name)!.push(await load(on.url, on.server.child.pid!, key, duration, expected))
+    }
+    rawSlices.push(rawEd25519(Math.min(2, duration)))
+  }
+  const raw = median(rawSlices)
+  const all = Object.fromEntries([...slices].map(([name, s]) => [name, medianFigures(s)]))
+  console.log(`\nPOST /v1/verify over ${citizens.toLocaleString('en')} citizens, ${connections} connections, 1 server thread, median of ${rounds} interleaved ${duration} s slices`)
   for (const [name, f] of Object.entries(all)) {
-    console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  ${f.cpuMicrosPerRequest.toFixed(1).padStart(6)} µs server CPU/request  p50 ${f.p50} ms  p99 ${f.p99} ms  non-2xx ${f.non2xx}  errors ${f.errors}${f.prebuilt > 0 && f.sent > f.prebuilt ? '  (pre-signed requests ran out: replays refused)' : ''}`)
+    console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  ${f.cpuMicrosPerRequest.toFixed(1).padStart(6)} µs server CPU/request  p50 ${f.p50} ms  p99 ${f.p99} ms  non-2xx ${f.non2xx}  errors ${f.errors}${f.sent > 0 ? '  (pre-signed requests ran out: replays refused)' : ''}`)
   }
   const rawMicros = 1e6 / raw
   console.log(`  raw Ed25519 verify     ${Math.round(raw).toString().padStart(7)} /s (one thread) = ${rawMicros.toFixed(1)} µs each`)
@@ -172,5 +199,6 @@ try {
   ]
   for (const [what, byRps, byCpu, target] of rows) console.log(`  ${what.padEnd(42)} ${pct(byRps).padStart(6)} by req/s, ${pct(byCpu).padStart(6)} by server CPU  (target ${target})`)
 } finally {
+  for (const { server } of servers) await server.stop()
   rmSync(dir, { recursive: true, force: true })
 }
