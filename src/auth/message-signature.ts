@@ -22,7 +22,8 @@
  * request in flight can burn its nonce with a forged copy; a disabled party's
  * signature is still checked so its 403 is not an oracle for unsigned callers.
  */
-import { createHmac, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
+import { hash, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
+import { KeyedHasher } from '../domain/keyed-hash.js'
 import { authFailure, type AuthFailure } from './codes.js'
 import { verifyContentDigest } from './content-digest.js'
 import { signatureBase, type SignedRequestInput } from './signature-base.js'
@@ -219,11 +220,33 @@ export function verifySignature (key: VerificationKey, base: Uint8Array, signatu
       case 'ed25519': return verify(null, base, key.key, signature)
       case 'ecdsa-p256-sha256': return verify('sha256', base, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature)
       case 'hmac-sha256': {
-        const expected = createHmac('sha256', key.key).update(base).digest()
+        const expected = hmacScratch
+        hasherFor(key.key).digestInto(base, base.length, expected, 0, 32)
         return timingSafeEqual(expected, signature)
       }
     }
   } catch {
     return false
   }
+}
+
+/**
+ * HMAC keys with their key schedule done once (domain/keyed-hash.ts), per
+ * thread, for as long as the registry holds the key. In a busy server this is
+ * about half the cost of createHmac, which re-derives the padded keys and
+ * looks the digest up in OpenSSL on every call.
+ */
+const hashers = new WeakMap<KeyObject, KeyedHasher>()
+const hmacScratch = Buffer.alloc(32)
+
+function hasherFor (key: KeyObject): KeyedHasher {
+  let h = hashers.get(key)
+  if (h === undefined) {
+    // RFC 2104: a key longer than the 64-byte block is hashed first, a shorter one is zero-padded
+    // (so padding to KeyedHasher's 32-byte minimum changes nothing).
+    const raw = key.export()
+    h = new KeyedHasher(raw.length > 64 ? hash('sha256', raw, 'buffer') : raw.length < 32 ? Buffer.concat([raw, Buffer.alloc(32 - raw.length)]) : raw)
+    hashers.set(key, h)
+  }
+  return h
 }

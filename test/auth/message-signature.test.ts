@@ -2,11 +2,11 @@
  * RFC 9421 request verification, for every algorithm: the valid request and
  * each way a request can be wrong, with the stable code each must produce.
  */
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { createHash, createHmac, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { AUTH_ERROR_CODES } from '../../src/auth/codes.js'
 import { createContentDigest, verifyContentDigest } from '../../src/auth/content-digest.js'
-import { RequestVerifier, SIGNATURE_ALGORITHMS, type NonceMemory } from '../../src/auth/message-signature.js'
+import { RequestVerifier, SIGNATURE_ALGORITHMS, verifySignature, type NonceMemory } from '../../src/auth/message-signature.js'
 import { ReplayGuard } from '../../src/auth/replay-guard.js'
 import { signatureBase } from '../../src/auth/signature-base.js'
 import { parseSignatureInput } from '../../src/auth/structured-fields.js'
@@ -241,5 +241,21 @@ describe('content digest (RFC 9530)', () => {
     expect(verifyContentDigest('sha-256=abc', BODY)).toMatchObject({ ok: false, reason: 'malformed' })
     expect(verifyContentDigest('sha-256=:%%%:', BODY)).toMatchObject({ ok: false, reason: 'malformed' })
     expect(verifyContentDigest(d, Buffer.concat([BODY, Buffer.from(' ')]))).toMatchObject({ ok: false, reason: 'mismatch' })
+  })
+})
+
+describe('HMAC-SHA-256 signatures', () => {
+  it('agree with createHmac for secrets shorter than, within and longer than a block, and refuse one changed bit', () => {
+    for (const length of [16, 32, 64, 65, 200]) {
+      const secret = randomBytes(length)
+      const key = { keyId: 'k', partyId: 'p', algorithm: 'hmac-sha256' as const, key: createSecretKey(secret), partyActive: true }
+      for (const size of [0, 55, 56, 64, 330]) {
+        const base = randomBytes(size)
+        const mac = createHmac('sha256', secret).update(base).digest()
+        expect(verifySignature(key, base, mac)).toBe(true)
+        mac[size % 32]! ^= 1
+        expect(verifySignature(key, base, mac)).toBe(false)
+      }
+    }
   })
 })
