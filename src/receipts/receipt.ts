@@ -92,7 +92,7 @@ export class ReceiptSigner {
     return await new Promise<Receipt>((resolve, reject) => { this.add(typeof leaf === 'string' ? leaf : encodeLeaf(leaf), resolve, reject) })
   }
 
-  /** Like sign, with callbacks: the hot path creates no Promise per answer. */
+  /** Like sign, with callbacks: the hot path creates no Promise per answer. If `resolve` throws, `reject` gets the error. */
   add (leaf: string, resolve: (r: Receipt) => void, reject: (e: Error) => void): void {
     this.#pending.push({ leaf, resolve, reject })
     if (this.#pending.length >= this.#maxBatch) this.flush()
@@ -108,6 +108,7 @@ export class ReceiptSigner {
     const batch = this.#pending
     if (batch.length === 0) return
     this.#pending = []
+    let receipts: Receipt[]
     try {
       const hashes = batch.map((p) => leafHashOfString(p.leaf))
       const tree = buildTree(hashes)
@@ -124,14 +125,21 @@ export class ReceiptSigner {
         if (s === undefined) { s = h.toString('base64url'); encoded.set(h, s) }
         return s
       }
-      this.stats.batches++
-      this.stats.leaves += batch.length
-      batch.forEach((p, index) => {
-        p.resolve({ v: 1, leaf: p.leaf, index, path: (tree.proofs[index] ?? []).map(b64), signedRoot })
-      })
+      receipts = batch.map((p, index) => ({ v: 1, leaf: p.leaf, index, path: (tree.proofs[index] ?? []).map(b64), signedRoot }))
     } catch (err) {
       for (const p of batch) p.reject(err instanceof Error ? err : new Error(String(err)))
+      return
     }
+    this.stats.batches++
+    this.stats.leaves += batch.length
+    // Each answer on its own: a callback that throws fails its own answer, never the others of the batch.
+    batch.forEach((p, index) => {
+      try {
+        p.resolve(receipts[index]!)
+      } catch (err) {
+        p.reject(err instanceof Error ? err : new Error(String(err)))
+      }
+    })
   }
 }
 

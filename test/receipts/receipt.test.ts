@@ -53,6 +53,20 @@ describe('canonical leaves', () => {
 describe('ReceiptSigner', () => {
   const ring = ReceiptKeyRing.generate(T0, 'k1')
 
+  it('with callbacks, an answer whose callback throws fails alone; the rest of its batch is answered', () => {
+    const signer = new ReceiptSigner({ keys: ring, now: () => T0 })
+    const got: Array<Receipt | Error> = []
+    for (let i = 0; i < 3; i++) {
+      signer.add(encodeLeaf(leaf(i)), (r) => {
+        if (i === 1) throw new Error('cannot encode')
+        got[i] = r
+      }, (e) => { got[i] = e })
+    }
+    signer.flush()
+    expect((got[1] as Error).message).toBe('cannot encode')
+    for (const i of [0, 2]) expect(verifyReceipt(got[i], ring.jwks()).ok).toBe(true)
+  })
+
   it('writes receipts as JSON.stringify would, for a lone answer (empty path) and a batch', async () => {
     const signer = new ReceiptSigner({ keys: ring, now: () => T0 })
     for (const n of [1, 7]) {
