@@ -7,9 +7,12 @@
  * SO_REUSEPORT, and each is bound to its own loopback address 127.0.0.x so the
  * per-process open-file limit of 20,000 is never reached), fork the load
  * processes (bench/lib/load-worker.ts), wait until every connection is open,
- * warm up, measure, stop everything. The hello-world baseline
- * (bench/lib/baseline-server.ts) gets the same load shape first, unless
- * `--baseline none`. The kernel's count of established connections is sampled
+ * warm up, measure, stop everything. The baselines get the same load shape
+ * and thread count first: the uWS hello-world (bench/lib/baseline-server.ts)
+ * and, for scenarios that ask for it, Fastify over the same store
+ * (bench/lib/fastify-server.ts); `--baseline` picks them. For a paced
+ * scenario each server is also run closed loop (`--capacity`), because a
+ * throughput ratio means something only when both servers saturate. The kernel's count of established connections is sampled
  * throughout (`ss`), latency histograms of all load processes are merged
  * (hdr-histogram-js), and each server instance's share of answers is counted
  * from the x-request-id prefix. The result goes to bench/results/ as JSON, a
@@ -17,7 +20,7 @@
  * missed (2 for a usage error, 3 when the run itself failed).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -29,7 +32,7 @@ import { ensureDataset } from './lib/dataset.js'
 import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWorkerResult } from './lib/load-worker.js'
 import { ProcessGroup, type ManagedProcess } from './lib/processes.js'
 import { buildRequestPool } from './lib/request-pool.js'
-import { loadScenario, scenarioNames, type Scenario } from './lib/scenario.js'
+import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type Scenario } from './lib/scenario.js'
 import { evaluateSlo, readSloFile, type SloVerdict } from './lib/slo.js'
 
 /**
@@ -53,7 +56,10 @@ scenarios: ${scenarioNames().join(', ')}
   --load-processes N  load processes (default: one per ${CONNECTIONS_PER_PROCESS} connections)
   --addresses N       loopback addresses 127.0.0.1… (default: as many as server processes)
   --server-threads N  passed to idv serve as --threads (default: the service's own default)
-  --baseline hello|none  also measure the uWS hello-world under the same load (default hello)
+  --baseline LIST     baselines under the same load and thread count: hello, fastify, both
+                      (hello,fastify) or none (default: the scenario's; portal-verify hello,fastify)
+  --capacity on|off   also run every server closed loop (rate 0) for the throughput ratios
+                      (default: on when the scenario is paced and a baseline is run)
   --results DIR       where the JSON result goes (default bench/results)`
 
 export interface LoadShape {
@@ -85,6 +91,8 @@ export interface PhaseFigures {
   readonly serverInstances: Array<{ readonly id: string, readonly answers: number, readonly share: number }>
   /** Cores used in the measured window (CPU seconds / window seconds), all server processes and all load processes. */
   readonly coresUsed: { readonly servers: number, readonly load: number, readonly machine: number, readonly softirq: number }
+  /** Server CPU time (all server processes and threads) per answer in the window, µs: what other work on a shared machine disturbs least. */
+  readonly serverCpuUsPerAnswer: number | null
   readonly firstError?: string
 }
 
@@ -160,8 +168,40 @@ function gitDescribe (root: string): string {
   } catch { return 'unknown' }
 }
 
+export type PhaseLabel = 'service' | 'hello-world' | 'fastify'
+const SERVES_VERIFY_ONLY = new Set(['verify-match', 'verify-mismatch', 'verify-unknown', 'batch-1000'])
+
+/**
+ * The baselines to run: `--baseline` (a comma list of hello and fastify, or
+ * none), else the scenario's default. Fastify serves verify and batch requests
+ * only, and Node 20's HTTP server cannot share a port between processes, so it
+ * needs one address per server process: a default that cannot run is dropped
+ * with a note, an explicit one is a usage error.
+ */
+export function resolveBaselines (value: string | undefined, s: Scenario, shape: LoadShape): { baselines: BaselineName[], notes: string[] } {
+  const notes: string[] = []
+  const explicit = value !== undefined
+  let names: string[]
+  if (!explicit) names = [...(s.baselines ?? ['hello'])]
+  else if (value === 'none') names = []
+  else names = value.split(',').map((n) => n.trim())
+  for (const n of names) if (!(BASELINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`--baseline: ${JSON.stringify(n)} is not one of ${BASELINE_NAMES.join(', ')}, none`)
+  const baselines = [...new Set(names as BaselineName[])]
+  if (baselines.includes('fastify')) {
+    const why = Object.keys(s.mix).some((k) => !SERVES_VERIFY_ONLY.has(k))
+      ? `the Fastify baseline serves verify and batch requests only, and ${s.name} sends others`
+      : shape.addresses.length < shape.servers ? `the Fastify baseline needs one address per server process (--addresses ${shape.servers}): Node 20 cannot share a port between processes` : undefined
+    if (why !== undefined) {
+      if (explicit) throw new UsageError(`--baseline fastify: ${why}`)
+      baselines.splice(baselines.indexOf('fastify'), 1)
+      notes.push(`Fastify baseline left out: ${why}`)
+    }
+  }
+  return { baselines, notes }
+}
+
 interface Phase {
-  readonly label: 'service' | 'hello-world'
+  readonly label: PhaseLabel
   readonly serverArgs: (host: string, port: number) => { args: string[], env: NodeJS.ProcessEnv }
   /** The line a server prints once it is listening. */
   readonly ready: RegExp
@@ -169,6 +209,7 @@ interface Phase {
 }
 
 async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, requestsFile: string, log: (s: string) => void): Promise<PhaseFigures> {
+  const title = `${phase.label} (${shape.rate === 0 ? 'closed loop' : `${shape.rate} req/s`})`
   const port = await freePort('127.0.0.1')
   const servers: Array<{ p: ManagedProcess, address: string }> = []
   for (let i = 0; i < shape.servers; i++) {
@@ -182,7 +223,7 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
   let sampler: Promise<void> = Promise.resolve()
   try {
     await Promise.all(servers.map(async ({ p }) => await p.waitFor(phase.ready, 120_000)))
-    log(`${phase.label}: ${shape.servers} server process(es) on port ${port} over ${shape.addresses.join(', ')}`)
+    log(`${title}: ${shape.servers} server process(es) on port ${port} over ${shape.addresses.join(', ')}`)
     sampler = (async () => {
       while (sampling) {
         try { samples.push(await sampleConnectionsTwice(port)) } catch { /* no ss, or an empty listing: the clients' counts remain */ }
@@ -233,11 +274,12 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
     const connectSeconds = (Date.now() - connectStart) / 1000
     const openedCount = openedAll.reduce((s, o) => s + o.opened, 0)
     const connectFailed = openedAll.reduce((s, o) => s + o.connectFailed, 0)
-    log(`${phase.label}: ${openedCount} of ${shape.connections} connections open in ${connectSeconds} s${connectFailed > 0 ? ` (${connectFailed} failed: ${openedAll.find((o) => o.firstError !== undefined)?.firstError ?? ''})` : ''}; warm-up ${shape.warmupSeconds} s, measuring ${shape.durationSeconds} s`)
+    log(`${title}: ${openedCount} of ${shape.connections} connections open in ${connectSeconds} s${connectFailed > 0 ? ` (${connectFailed} failed: ${openedAll.find((o) => o.firstError !== undefined)?.firstError ?? ''})` : ''}; warm-up ${shape.warmupSeconds} s, measuring ${shape.durationSeconds} s`)
     const from = Date.now() + shape.warmupSeconds * 1000
     const until = from + shape.durationSeconds * 1000
     for (const w of workers) w.child.send({ type: 'measure', from, until })
-    const serverPids = servers.map(({ p }) => p.child.pid ?? -1)
+    // With their children: a Fastify server with THREADS > 1 is a cluster of processes.
+    const serverPids = withChildren(servers.map(({ p }) => p.child.pid ?? -1))
     let serverCpu = 0
     let machineFrom = machineCpu()
     let machine = { busy: 0, softirq: 0 }
@@ -256,7 +298,8 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
       const noteworthy = p.output().split('\n').filter((l) => /"level":(4|5|6)0/.test(l) && !l.includes('IDV_CSCA_DIR is not set') && !l.includes('IDV_AUTH=none'))
       if (noteworthy.length > 0) log(`${p.name} warned:\n  ${noteworthy.slice(-10).join('\n  ')}`)
     }
-    return { ...f, connections: { ...f.connections, connectSeconds }, coresUsed: { servers: round2(serverCpu / shape.durationSeconds), load: round2(done.reduce((s, r) => s + r.cpuSeconds, 0) / shape.durationSeconds), machine: round2(machine.busy / shape.durationSeconds), softirq: round2(machine.softirq / shape.durationSeconds) } }
+    const answered = f.throughputRps * shape.durationSeconds
+    return { ...f, connections: { ...f.connections, connectSeconds }, serverCpuUsPerAnswer: answered === 0 ? null : Math.round(serverCpu / answered * 1e7) / 10, coresUsed: { servers: round2(serverCpu / shape.durationSeconds), load: round2(done.reduce((s, r) => s + r.cpuSeconds, 0) / shape.durationSeconds), machine: round2(machine.busy / shape.durationSeconds), softirq: round2(machine.softirq / shape.durationSeconds) } }
   } finally {
     sampling = false
     await sampler
@@ -265,6 +308,22 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100
+
+/** These processes and their child processes (/proc/<pid>/task/<tid>/children), recursively. */
+function withChildren (pids: readonly number[]): number[] {
+  const all = new Set<number>()
+  const visit = (pid: number): void => {
+    if (all.has(pid)) return
+    all.add(pid)
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (c !== '') visit(Number(c))
+      }
+    } catch { /* not Linux, or gone */ }
+  }
+  for (const pid of pids) visit(pid)
+  return [...all]
+}
 
 /** User + system CPU seconds of these processes so far (/proc/<pid>/stat, clock ticks of 10 ms). */
 function cpuSeconds (pids: readonly number[]): number {
@@ -288,7 +347,7 @@ function machineCpu (): { busy: number, softirq: number } {
   } catch { return { busy: 0, softirq: 0 } }
 }
 
-function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, connectFailed: number, samples: ConnectionSample[], servers: Array<{ pid: number, address: string }>, from: number, until: number): Omit<PhaseFigures, 'coresUsed'> {
+function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, connectFailed: number, samples: ConnectionSample[], servers: Array<{ pid: number, address: string }>, from: number, until: number): Omit<PhaseFigures, 'coresUsed' | 'serverCpuUsPerAnswer'> {
   const histogram = hdr.build(HISTOGRAM_OPTIONS)
   const byKind: Record<string, KindCounts> = {}
   const statusCodes: Record<string, number> = {}
@@ -348,38 +407,115 @@ function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, co
   }
 }
 
-function printTable (scenario: string, shape: LoadShape, phases: Record<string, PhaseFigures>, verdict: SloVerdict, log: (s: string) => void): void {
-  log(`\n${scenario}: ${shape.connections.toLocaleString('en')} connections, ${shape.rate === 0 ? 'closed loop' : `${shape.rate.toLocaleString('en')} req/s paced`}, ${shape.durationSeconds} s measured, ${shape.servers} server process(es), ${shape.loadProcesses} load process(es), ${shape.addresses.length} address(es)`)
-  const rows: Record<string, Record<string, string | number>> = {}
-  for (const [label, f] of Object.entries(phases)) {
-    rows[label] = {
-      'conns peak': f.connections.peakEstablished,
-      'req/s': f.throughputRps,
-      'p50 ms': f.latencyMs.p50,
-      'p90 ms': f.latencyMs.p90,
-      'p99 ms': f.latencyMs.p99,
-      'p99.9 ms': f.latencyMs.p999,
-      'max ms': f.latencyMs.max,
-      sent: f.requests.sent,
-      ok: f.requests.ok,
-      wrong: f.requests.wrongAnswer,
-      'non-2xx': f.requests.non2xx,
-      errors: f.requests.errors,
-      timeouts: f.requests.timeouts,
-      'cores srv/load/all': `${f.coresUsed.servers}/${f.coresUsed.load}/${f.coresUsed.machine}`
-    }
+/**
+ * Service ÷ baseline. Throughput ratios come from the closed-loop capacity
+ * phase when there is one (`throughputBasis: 'closed-loop'`): at a paced rate
+ * every server that keeps up answers the offered rate and the ratio is 1.
+ * Otherwise (a closed-loop scenario, or `--capacity off`) from the run as
+ * shaped (`'as-run'`). p99 ratios are always at the scenario's own load.
+ */
+export interface Ratios {
+  readonly throughputBasis: 'closed-loop' | 'as-run'
+  /** Service ÷ hello-world throughput. */
+  readonly throughput: number | null
+  /** Service ÷ hello-world p99 at the scenario's load. */
+  readonly p99: number | null
+  readonly throughputVsFastify: number | null
+  readonly p99VsFastify: number | null
+  /**
+   * Baseline ÷ service server CPU per answer (same basis as throughput): how
+   * many times less CPU the service spends per answer. Unlike throughput it
+   * holds when the load generator or other work limits both servers.
+   */
+  readonly cpuPerAnswerVsHello: number | null
+  readonly cpuPerAnswerVsFastify: number | null
+}
+
+type Figures = Pick<PhaseFigures, 'throughputRps' | 'latencyMs' | 'serverCpuUsPerAnswer'>
+
+export function computeRatios (phases: Partial<Record<PhaseLabel, Figures>>, capacity: Partial<Record<PhaseLabel, Figures>> | null): Ratios | null {
+  const service = phases.service
+  if (service === undefined || (phases['hello-world'] === undefined && phases.fastify === undefined)) return null
+  const rates = capacity?.service !== undefined ? capacity : phases
+  const throughputVs = (label: PhaseLabel): number | null => {
+    const base = rates[label]
+    return base === undefined ? null : round3(rates.service!.throughputRps / Math.max(1, base.throughputRps))
   }
+  const p99Vs = (label: PhaseLabel): number | null => {
+    const base = phases[label]
+    return base === undefined ? null : round3(service.latencyMs.p99 / Math.max(0.001, base.latencyMs.p99))
+  }
+  const cpuVs = (label: PhaseLabel): number | null => {
+    const base = rates[label]?.serverCpuUsPerAnswer
+    const own = rates.service!.serverCpuUsPerAnswer
+    return base == null || own == null || own === 0 ? null : round3(base / own)
+  }
+  return {
+    throughputBasis: rates === phases ? 'as-run' : 'closed-loop',
+    throughput: throughputVs('hello-world'),
+    p99: p99Vs('hello-world'),
+    throughputVsFastify: throughputVs('fastify'),
+    p99VsFastify: p99Vs('fastify'),
+    cpuPerAnswerVsHello: cpuVs('hello-world'),
+    cpuPerAnswerVsFastify: cpuVs('fastify')
+  }
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000
+
+function tableRow (f: PhaseFigures): Record<string, string | number> {
+  return {
+    'conns peak': f.connections.peakEstablished,
+    'req/s': f.throughputRps,
+    'p50 ms': f.latencyMs.p50,
+    'p90 ms': f.latencyMs.p90,
+    'p99 ms': f.latencyMs.p99,
+    'p99.9 ms': f.latencyMs.p999,
+    'max ms': f.latencyMs.max,
+    sent: f.requests.sent,
+    ok: f.requests.ok,
+    wrong: f.requests.wrongAnswer,
+    'non-2xx': f.requests.non2xx,
+    errors: f.requests.errors,
+    timeouts: f.requests.timeouts,
+    'cores srv/load/all': `${f.coresUsed.servers}/${f.coresUsed.load}/${f.coresUsed.machine}`,
+    'srv µs/answer': f.serverCpuUsPerAnswer ?? '–'
+  }
+}
+
+function printTable (scenario: string, shape: LoadShape, threads: number, phases: Record<string, PhaseFigures>, capacity: Record<string, PhaseFigures> | null, ratios: Ratios | null, verdict: SloVerdict, log: (s: string) => void): void {
+  log(`\n${scenario}: ${shape.connections.toLocaleString('en')} connections, ${shape.rate === 0 ? 'closed loop' : `${shape.rate.toLocaleString('en')} req/s paced`}, ${shape.durationSeconds} s measured, ${shape.servers} server process(es) × ${threads} thread(s), ${shape.loadProcesses} load process(es), ${shape.addresses.length} address(es)`)
+  const rows: Record<string, Record<string, string | number>> = {}
+  for (const [label, f] of Object.entries(phases)) rows[label] = tableRow(f)
+  for (const [label, f] of Object.entries(capacity ?? {})) rows[`${label} closed loop`] = tableRow(f)
   console.table(rows)
   const service = phases.service!
-  const hello = phases['hello-world']
-  if (hello !== undefined && hello.throughputRps > 0) log(`service / hello-world throughput: ${(service.throughputRps / hello.throughputRps * 100).toFixed(1)}%, p99 ${service.latencyMs.p99} vs ${hello.latencyMs.p99} ms`)
+  const pct = (x: number | null): string => x === null ? '–' : `${(x * 100).toFixed(1)}%`
+  if (ratios !== null) {
+    const basis = ratios.throughputBasis === 'closed-loop' ? 'closed loop' : 'as run'
+    const cpu = (x: number | null): string => x === null ? '' : `, its server CPU per answer ${x.toFixed(2)}× the service's`
+    if (ratios.throughput !== null) log(`service / hello-world: throughput ${pct(ratios.throughput)} (${basis})${cpu(ratios.cpuPerAnswerVsHello)}, p99 ${service.latencyMs.p99} vs ${phases['hello-world']!.latencyMs.p99} ms`)
+    if (ratios.throughputVsFastify !== null) log(`service / Fastify: throughput ${ratios.throughputVsFastify.toFixed(2)}× (${basis})${cpu(ratios.cpuPerAnswerVsFastify)}, p99 ${service.latencyMs.p99} vs ${phases.fastify!.latencyMs.p99} ms`)
+  }
   log(`answers per server instance: ${service.serverInstances.map((s) => `${s.id} ${(s.share * 100).toFixed(1)}%`).join(', ')}`)
   log(`connections per address (peak): ${Object.entries(service.connectionsByAddress).map(([a, n]) => `${a} ${n}`).join(', ')}`)
   for (const [kind, c] of Object.entries(service.byKind)) log(`  ${kind}: ${c.sent} sent, ${c.ok} ok, ${c.wrong} wrong, ${c.non2xx} non-2xx, ${c.errors} errors, ${c.timeouts} timeouts`)
+  for (const [label, f] of Object.entries({ ...phases, ...Object.fromEntries(Object.entries(capacity ?? {}).map(([l, f]) => [`${l} closed loop`, f])) })) {
+    const bad = f.requests.wrongAnswer + f.requests.non2xx + f.requests.errors + f.requests.timeouts
+    if (label !== 'service' && bad > 0) log(`  ${label}: ${bad} of ${f.requests.sent} not ok${f.firstError !== undefined ? ` (${f.firstError})` : ''}`)
+  }
   for (const n of shape.notes) log(`note: ${n}`)
   if (service.firstError !== undefined) log(`first error: ${service.firstError}`)
   if (verdict.targets === null) log('SLO: no targets for this scenario')
   else log(verdict.pass ? 'SLO: PASS' : `SLO: FAIL\n  ${verdict.violations.join('\n  ')}`)
+  for (const n of verdict.notJudged) log(`SLO: not judged: ${n}`)
+}
+
+/** The service's own default thread count (IDV_THREADS passes through to the servers, else one per core). */
+function serviceThreads (shape: LoadShape): number {
+  if (shape.serverThreads !== undefined) return shape.serverThreads
+  const env = Number(process.env.IDV_THREADS)
+  return Number.isInteger(env) && env >= 1 ? env : availableParallelism()
 }
 
 export async function runBenchCli (argv: string[]): Promise<number> {
@@ -400,7 +536,8 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         'load-processes': { type: 'string' },
         addresses: { type: 'string' },
         'server-threads': { type: 'string' },
-        baseline: { type: 'string', default: 'hello' },
+        baseline: { type: 'string' },
+        capacity: { type: 'string' },
         results: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -417,17 +554,25 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   let shape: LoadShape
   let slo
   let serveArgs: string[]
+  let baselines: BaselineName[]
+  let capacity: boolean
   try {
     scenario = await loadScenario(name)
     const { help: _help, ...options } = parsed.values
     shape = resolveShape(scenario, options)
-    if (parsed.values.baseline !== 'hello' && parsed.values.baseline !== 'none') throw new UsageError('--baseline must be hello or none')
+    const chosen = resolveBaselines(parsed.values.baseline, scenario, shape)
+    baselines = chosen.baselines
+    shape.notes.push(...chosen.notes)
+    const c = parsed.values.capacity
+    if (c !== undefined && c !== 'on' && c !== 'off') throw new UsageError('--capacity must be on or off')
+    capacity = c === undefined ? shape.rate > 0 && baselines.length > 0 : c === 'on'
     slo = readSloFile(parsed.values.slo ?? join(root, 'bench', 'slo.json'))
     serveArgs = serveOptions(root, shape.serverThreads)
   } catch (err) {
     log(`${(err as Error).message}\n${USAGE}`)
     return 2
   }
+  const threads = serviceThreads(shape)
 
   const dataset = await ensureDataset('lmdb', shape.citizens, 1, log)
   // Other work on a shared machine shows here: 1-minute load average before and after.
@@ -442,7 +587,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal)
   // A run is bounded (a guard against hangs, not a schedule): per phase, start-up and
   // connecting (≤ 5 s per 1,000 connections), warm-up, window and drain.
-  const phaseCount = parsed.values.baseline === 'hello' ? 2 : 1
+  const phaseCount = (baselines.length + 1) * (capacity ? 2 : 1)
   const budgetMs = phaseCount * (180_000 + 5 * shape.connections + (shape.warmupSeconds + shape.durationSeconds) * 1000 + 60_000)
   const watchdog = setTimeout(() => {
     log(`run exceeded its ${Math.round(budgetMs / 1000)} s bound: stopping everything`)
@@ -462,21 +607,42 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       }),
       ready: /"msg":"serving"/
     }
-    const helloPhase: Phase = {
-      label: 'hello-world',
-      checkAnswers: false,
-      serverArgs: (host, port) => ({ args: [join(root, 'dist', 'bench', 'lib', 'baseline-server.js')], env: { HOST: host, PORT: String(port) } }),
-      ready: /listening \d+/
+    const baselinePhases: Record<BaselineName, Phase> = {
+      hello: {
+        label: 'hello-world',
+        checkAnswers: false,
+        serverArgs: (host, port) => ({ args: [join(root, 'dist', 'bench', 'lib', 'baseline-server.js')], env: { HOST: host, PORT: String(port), THREADS: String(threads) } }),
+        ready: /listening \d+/
+      },
+      fastify: {
+        label: 'fastify',
+        // Same domain work, same answers: they are checked like the service's.
+        checkAnswers: true,
+        serverArgs: (host, port) => ({
+          args: [join(root, 'dist', 'bench', 'lib', 'fastify-server.js')],
+          env: { HOST: host, PORT: String(port), THREADS: String(threads), DATA_DIR: dataset.dataDir, HASH_KEY_FILE: dataset.hashKeyFile }
+        }),
+        ready: /listening \d+/
+      }
     }
     const phases: Record<string, PhaseFigures> = {}
-    if (parsed.values.baseline === 'hello') phases['hello-world'] = await runPhase(group, helloPhase, shape, pool.file, log)
-    phases.service = await runPhase(group, servicePhase, shape, pool.file, log)
-    const service = phases.service
+    const capacityPhases: Record<string, PhaseFigures> = {}
+    const closedLoop: LoadShape = { ...shape, rate: 0, intervalMs: 0 }
+    for (const phase of [...baselines.map((b) => baselinePhases[b]), servicePhase]) {
+      phases[phase.label] = await runPhase(group, phase, shape, pool.file, log)
+      if (capacity) capacityPhases[phase.label] = await runPhase(group, phase, closedLoop, pool.file, log)
+    }
+    const service = phases.service!
+    const ratios = computeRatios(phases, capacity ? capacityPhases : null)
     const verdict = evaluateSlo(slo.scenarios[scenario.name], {
       latencyMs: service.latencyMs,
       errorRatio: service.errorRatio,
       throughputRps: service.throughputRps,
-      peakConnections: service.connections.peakEstablished
+      peakConnections: service.connections.peakEstablished,
+      ratios: {
+        ...(ratios?.throughput != null ? { throughputVsHello: ratios.throughput } : {}),
+        ...(ratios?.throughputVsFastify != null ? { throughputVsFastify: ratios.throughputVsFastify } : {})
+      }
     })
     const git = gitDescribe(root)
     const startedAt = new Date()
@@ -498,21 +664,24 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         warmupSeconds: shape.warmupSeconds,
         citizens: shape.citizens,
         servers: shape.servers,
+        threadsPerServer: threads,
         loadProcesses: shape.loadProcesses,
         addresses: shape.addresses,
         serverArgs: serveArgs,
+        baselines,
+        capacityPhase: capacity,
         mix: scenario.mix,
         notes: shape.notes
       },
       ...service,
       baseline: phases['hello-world'] ?? null,
-      ratios: phases['hello-world'] === undefined
-        ? null
-        : { throughput: service.throughputRps / Math.max(1, phases['hello-world'].throughputRps), p99: service.latencyMs.p99 / Math.max(0.001, phases['hello-world'].latencyMs.p99) },
+      fastify: phases.fastify ?? null,
+      capacity: capacity ? capacityPhases : null,
+      ratios,
       slo: verdict,
       processes: { started: group.started, pids: group.pids, running: group.running }
     }
-    printTable(scenario.name, shape, phases, verdict, log)
+    printTable(scenario.name, shape, threads, phases, capacity ? capacityPhases : null, ratios, verdict, log)
     const dir = parsed.values.results ?? join(root, 'bench', 'results')
     mkdirSync(dir, { recursive: true })
     const stamp = startedAt.toISOString().slice(11, 19).replaceAll(':', '')

@@ -4,12 +4,24 @@
  * x-request-id like the service's (per-process prefix), listening on a shared
  * port like the service's processes (uWS sets SO_REUSEPORT on Linux).
  * Run under the same load shape, it shows what the machine and the load
- * generator can resolve. Usage: HOST=0.0.0.0 PORT=n node baseline-server.js
+ * generator can resolve. THREADS=n runs n such apps on the port, one per
+ * thread (the main thread's and n - 1 worker threads), as `idv serve
+ * --threads n` does, so the service is compared at the same thread count.
+ * Usage: HOST=0.0.0.0 PORT=n [THREADS=n] node baseline-server.js
  */
 import { randomBytes } from 'node:crypto'
+import { Worker, isMainThread, parentPort } from 'node:worker_threads'
 import { loadNativeUws } from '../../src/http/uws.js'
 
 const uws = loadNativeUws()
+const threads = Math.max(1, Number(process.env.THREADS ?? 1))
+let others = 0
+if (isMainThread) {
+  // Every thread listens on the same port number (SO_REUSEPORT); the ready line waits for all.
+  for (let i = 1; i < threads; i++) new Worker(new URL(import.meta.url)).once('message', () => { if (++others === threads - 1) ready() })
+}
+let port = 0
+const ready = (): void => { if (others === threads - 1 && port !== 0) console.log(`listening ${port}`) }
 const prefix = randomBytes(6).toString('base64url')
 let seq = 0
 const body = '{"requestId":"At54UE61000001","match":true,"citizen":"active","attributes":{"fullName":"match","dateOfBirth":"match","gender":"match"}}'
@@ -26,7 +38,9 @@ uws.App()
   })
   .listen(process.env.HOST ?? '127.0.0.1', Number(process.env.PORT ?? 0), (socket) => {
     if (socket === false) { console.error('listen failed'); process.exit(1) }
-    console.log(`listening ${uws.us_socket_local_port(socket)}`)
+    port = uws.us_socket_local_port(socket)
+    if (isMainThread) ready()
+    else parentPort!.postMessage('listening')
   })
 process.on('SIGTERM', () => process.exit(0))
 process.on('SIGINT', () => process.exit(0))

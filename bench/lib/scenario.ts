@@ -16,6 +16,14 @@ export type RequestKind =
   | 'chip-valid' // a genuine chip of a registered citizen → valid, match
   | 'chip-invalid' // tampered DG2 or an untrusted Document Signer → not valid
 
+/**
+ * Servers measured under the same load in the same run: `hello` the uWS
+ * hello-world (bench/lib/baseline-server.ts), `fastify` Fastify over the same
+ * store (bench/lib/fastify-server.ts; verify and batch requests only).
+ */
+export type BaselineName = 'hello' | 'fastify'
+export const BASELINE_NAMES: readonly BaselineName[] = ['hello', 'fastify']
+
 export interface Scenario {
   readonly name: string
   readonly description: string
@@ -28,6 +36,8 @@ export interface Scenario {
   /** Traffic after every connection is open and before the measured window. */
   readonly warmupSeconds: number
   readonly citizens: number
+  /** Baselines run unless `--baseline` says otherwise (default: hello). */
+  readonly baselines?: readonly BaselineName[]
 }
 
 const here = dirname(fileURLToPath(import.meta.url))

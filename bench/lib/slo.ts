@@ -2,6 +2,8 @@
  * Service-level objectives per scenario (bench/slo.json) and their verdict on
  * a measured result. A missed target is a violation with its reason; a
  * scenario without targets passes with `targets: null` (nothing was judged).
+ * A ratio target whose baseline this run did not measure (`--baseline none`)
+ * is listed in `notJudged`: it neither passes nor fails the run.
  */
 import { readFileSync } from 'node:fs'
 
@@ -15,6 +17,10 @@ export interface SloTarget {
   readonly minThroughputRps?: number
   /** Connections the kernel saw established at once (peak). */
   readonly minConnections?: number
+  /** Service ÷ uWS hello-world throughput, same load and thread count (closed loop for paced scenarios: see bench/README.md). */
+  readonly minThroughputVsHello?: number
+  /** Service ÷ Fastify-over-the-same-store throughput, same load and thread count. */
+  readonly minThroughputVsFastify?: number
 }
 
 export interface SloFile { readonly scenarios: Readonly<Record<string, SloTarget>> }
@@ -24,12 +30,16 @@ export interface Measured {
   readonly errorRatio: number
   readonly throughputRps: number
   readonly peakConnections: number
+  /** Ratios this run measured (absent: its baseline was not run). */
+  readonly ratios?: { readonly throughputVsHello?: number, readonly throughputVsFastify?: number }
 }
 
 export interface SloVerdict {
   readonly targets: SloTarget | null
   readonly pass: boolean
   readonly violations: string[]
+  /** Targets this run could not judge (their baseline was not measured). */
+  readonly notJudged: string[]
 }
 
 export function readSloFile (file: string): SloFile {
@@ -39,7 +49,7 @@ export function readSloFile (file: string): SloFile {
 }
 
 export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVerdict {
-  if (targets === undefined) return { targets: null, pass: true, violations: [] }
+  if (targets === undefined) return { targets: null, pass: true, violations: [], notJudged: [] }
   const violations: string[] = []
   const atMost = (name: string, value: number, limit: number | undefined, unit: string): void => {
     if (limit !== undefined && !(value <= limit)) violations.push(`${name} ${value} ${unit} > target ${limit} ${unit}`)
@@ -53,5 +63,15 @@ export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVe
   atMost('error ratio', m.errorRatio, targets.maxErrorRatio, '')
   atLeast('throughput', m.throughputRps, targets.minThroughputRps, 'req/s')
   atLeast('connections open at peak', m.peakConnections, targets.minConnections, '')
-  return { targets, pass: violations.length === 0, violations }
+  const notJudged: string[] = []
+  const ratio = (name: string, value: number | undefined, limit: number | undefined): void => {
+    if (limit === undefined) return
+    if (value === undefined) { notJudged.push(`${name} (target ≥ ${limit}): baseline not measured`); return }
+    if (!(value >= limit)) violations.push(`${name} ${round3(value)} < target ${limit}`)
+  }
+  ratio('throughput vs hello-world', m.ratios?.throughputVsHello, targets.minThroughputVsHello)
+  ratio('throughput vs Fastify', m.ratios?.throughputVsFastify, targets.minThroughputVsFastify)
+  return { targets, pass: violations.length === 0, violations, notJudged }
 }
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000

@@ -9,5 +9,7 @@ export const scenario: Scenario = {
   rate: 5000,
   durationSeconds: 30,
   warmupSeconds: 5,
-  citizens: 1_000_000
+  citizens: 1_000_000,
+  // The throughput targets: ≥ 60% of the hello-world, ≥ 2× Fastify over the same store.
+  baselines: ['hello', 'fastify']
 }

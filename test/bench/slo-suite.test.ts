@@ -15,7 +15,7 @@ import { packageRoot } from '../../src/paths.js'
 import { mixOrder, EXPECTED } from '../../bench/lib/request-pool.js'
 import { loadScenario, scenarioNames, type RequestKind } from '../../bench/lib/scenario.js'
 import { evaluateSlo } from '../../bench/lib/slo.js'
-import { resolveShape, runBenchCli } from '../../bench/run.js'
+import { computeRatios, resolveBaselines, resolveShape, runBenchCli } from '../../bench/run.js'
 
 const root = packageRoot()
 const work = mkdtempSync(join(tmpdir(), 'idv-bench-test-'))
@@ -63,7 +63,7 @@ describe('scenarios, shapes and SLO verdicts', () => {
 
   it('judges every target and names each miss', () => {
     const measured = { latencyMs: { p50: 1, p99: 6, p999: 9 }, errorRatio: 0.01, throughputRps: 900, peakConnections: 39_990 }
-    expect(evaluateSlo(undefined, measured)).toEqual({ targets: null, pass: true, violations: [] })
+    expect(evaluateSlo(undefined, measured)).toEqual({ targets: null, pass: true, violations: [], notJudged: [] })
     expect(evaluateSlo({ p50Ms: 1, p99Ms: 6, p999Ms: 9, maxErrorRatio: 0.01, minThroughputRps: 900, minConnections: 39_990 }, measured).pass).toBe(true)
     const v = evaluateSlo({ p50Ms: 0.5, p99Ms: 5, p999Ms: 20, maxErrorRatio: 0, minThroughputRps: 1000, minConnections: 40_000 }, measured)
     expect(v.pass).toBe(false)
@@ -76,10 +76,52 @@ describe('scenarios, shapes and SLO verdicts', () => {
     ])
   })
 
+  it('judges throughput ratios against baselines, and lists a ratio target whose baseline was not run as not judged', () => {
+    const base = { latencyMs: { p50: 1, p99: 2, p999: 3 }, errorRatio: 0, throughputRps: 1000, peakConnections: 100 }
+    const targets = { minThroughputVsHello: 0.6, minThroughputVsFastify: 2 }
+    expect(evaluateSlo(targets, { ...base, ratios: { throughputVsHello: 0.6, throughputVsFastify: 2.5 } })).toEqual({ targets, pass: true, violations: [], notJudged: [] })
+    expect(evaluateSlo(targets, { ...base, ratios: { throughputVsHello: 0.5991, throughputVsFastify: 1.9 } }).violations).toEqual([
+      'throughput vs hello-world 0.599 < target 0.6',
+      'throughput vs Fastify 1.9 < target 2'
+    ])
+    const unmeasured = evaluateSlo(targets, { ...base, ratios: { throughputVsHello: 0.7 } })
+    expect(unmeasured.pass).toBe(true)
+    expect(unmeasured.notJudged).toEqual(['throughput vs Fastify (target ≥ 2): baseline not measured'])
+  })
+
+  it('takes throughput ratios from the closed-loop phase when there is one, p99 ratios from the scenario\'s load', () => {
+    const f = (throughputRps: number, p99: number, cpu: number | null) => ({ throughputRps, latencyMs: { p50: 1, p90: 1, p99, p999: 1, max: 1, mean: 1 }, serverCpuUsPerAnswer: cpu })
+    const paced = { 'hello-world': f(5000, 2, 40), fastify: f(5000, 8, 200), service: f(5000, 4, 100) }
+    const closed = { 'hello-world': f(20_000, 9, 30), fastify: f(4000, 30, 250), service: f(12_000, 12, 50) }
+    expect(computeRatios(paced, closed)).toEqual({ throughputBasis: 'closed-loop', throughput: 0.6, p99: 2, throughputVsFastify: 3, p99VsFastify: 0.5, cpuPerAnswerVsHello: 0.6, cpuPerAnswerVsFastify: 5 })
+    expect(computeRatios(paced, null)).toMatchObject({ throughputBasis: 'as-run', throughput: 1, throughputVsFastify: 1, cpuPerAnswerVsFastify: 2 })
+    expect(computeRatios({ service: paced.service }, null)).toBeNull()
+    expect(computeRatios({ service: paced.service, fastify: paced.fastify }, null)).toMatchObject({ throughput: null, p99: null, throughputVsFastify: 1 })
+  })
+
+  it('picks baselines: the scenario\'s default, a comma list, or none; Fastify only where it can serve the mix', async () => {
+    const portal = await loadScenario('portal-verify')
+    const chip = await loadScenario('chip')
+    const shape = (s: typeof portal, v: Record<string, string> = {}) => resolveShape(s, v)
+    expect(resolveBaselines(undefined, portal, shape(portal))).toEqual({ baselines: ['hello', 'fastify'], notes: [] })
+    expect(resolveBaselines(undefined, chip, shape(chip))).toEqual({ baselines: ['hello'], notes: [] })
+    expect(resolveBaselines('none', portal, shape(portal)).baselines).toEqual([])
+    expect(resolveBaselines('fastify,hello', portal, shape(portal)).baselines).toEqual(['fastify', 'hello'])
+    expect(() => resolveBaselines('hello,express', portal, shape(portal))).toThrow(/"express" is not one of hello, fastify, none/)
+    expect(() => resolveBaselines('fastify', chip, shape(chip))).toThrow(/verify and batch requests only/)
+    // Two server processes on one address need SO_REUSEPORT, which Node 20's HTTP server lacks.
+    expect(() => resolveBaselines('fastify', portal, shape(portal, { servers: '2', addresses: '1' }))).toThrow(/one address per server process/)
+    const dropped = resolveBaselines(undefined, portal, shape(portal, { servers: '2', addresses: '1' }))
+    expect(dropped.baselines).toEqual(['hello'])
+    expect(dropped.notes[0]).toMatch(/Fastify baseline left out/)
+  })
+
   it('answers usage errors with exit status 2', async () => {
     expect(await runBenchCli([])).toBe(2)
     expect(await runBenchCli(['no-such-scenario'])).toBe(2)
     expect(await runBenchCli(['portal-verify', '--connections', 'many'])).toBe(2)
+    expect(await runBenchCli(['portal-verify', '--baseline', 'express'])).toBe(2)
+    expect(await runBenchCli(['portal-verify', '--capacity', 'maybe'])).toBe(2)
   })
 })
 
@@ -96,7 +138,9 @@ interface Result {
   connectionsByAddress: Record<string, number>
   serverInstances: Array<{ id: string, answers: number, share: number }>
   baseline: { requests: { sent: number, answered: number }, latencyMs: { p99: number } } | null
-  ratios: { throughput: number, p99: number } | null
+  fastify: { requests: { sent: number, answered: number, ok: number }, byKind: Record<string, { sent: number, ok: number }> } | null
+  capacity: Record<string, { requests: { sent: number, ok: number }, throughputRps: number }> | null
+  ratios: { throughputBasis: string, throughput: number, p99: number, throughputVsFastify: number | null } | null
   slo: { pass: boolean, violations: string[] }
   processes: { started: number, pids: number[], running: number }
 }
@@ -106,13 +150,13 @@ writeFileSync(generous, JSON.stringify({ scenarios: Object.fromEntries(SCENARIOS
 const impossible = join(work, 'slo-impossible.json')
 writeFileSync(impossible, JSON.stringify({ scenarios: { 'portal-verify': { p50Ms: 0.000001 } } }))
 
-function runScenario (name: string, rate: number, extra: string[], slo: string): { status: number | null, result: Result, output: string } {
+function runScenario (name: string, rate: number, extra: string[], slo: string, timeout = 90_000): { status: number | null, result: Result, output: string } {
   const results = mkdtempSync(join(work, `${name}-`))
   const run = spawnSync(process.execPath, [
     join(root, 'dist', 'bench', 'run.js'), name,
     '--citizens', '2000', '--connections', '50', '--rate', String(rate), '--duration', '2', '--warmup', '1',
     '--servers', '2', '--load-processes', '2', '--addresses', '2', '--slo', slo, '--results', results, ...extra
-  ], { encoding: 'utf8', timeout: 90_000 })
+  ], { encoding: 'utf8', timeout })
   const output = `${run.stdout}${run.stderr}`
   const files = readdirSync(results)
   expect(files, output).toHaveLength(1)
@@ -158,20 +202,36 @@ describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses,
       const { status, result, output } = runScenario(name, rates[name]!, ['--baseline', 'none'], generous)
       expectSound(result, name, output)
       expect(result.baseline).toBeNull()
+      expect(result.fastify).toBeNull()
+      expect(result.capacity).toBeNull()
+      expect(result.ratios).toBeNull()
       expect(result.byKind).toEqual(expect.objectContaining(Object.fromEntries(Object.keys((result as unknown as { load: { mix: object } }).load.mix).map((k) => [k, expect.anything()]))))
-      expect(result.slo, output).toEqual({ targets: expect.anything(), pass: true, violations: [] })
+      expect(result.slo, output).toEqual({ targets: expect.anything(), pass: true, violations: [], notJudged: [] })
       expect(status, output).toBe(0)
     }, 90_000)
   }
 
-  it('portal-verify beside the hello-world baseline, exiting 1 on a missed target', () => {
-    const { status, result, output } = runScenario('portal-verify', 500, [], impossible)
+  it('portal-verify beside the hello-world and Fastify baselines, paced and closed loop, exiting 1 on a missed target', () => {
+    const { status, result, output } = runScenario('portal-verify', 500, [], impossible, 150_000)
     expectSound(result, 'portal-verify', output)
     expect(result.baseline!.requests.answered).toBe(result.baseline!.requests.sent)
+    // Fastify over the same store gave every request the answer its kind expects, as the service must.
+    expect(result.fastify!.requests.sent).toBeGreaterThan(0)
+    expect(result.fastify!.requests.ok, output).toBe(result.fastify!.requests.sent)
+    for (const [kind, c] of Object.entries(result.fastify!.byKind)) expect(c.ok, kind).toBe(c.sent)
+    // Each server also ran closed loop, and the throughput ratios come from there.
+    expect(Object.keys(result.capacity!).sort()).toEqual(['fastify', 'hello-world', 'service'])
+    for (const [label, c] of Object.entries(result.capacity!)) {
+      expect(c.requests.ok, label).toBe(c.requests.sent)
+      expect(c.throughputRps, label).toBeGreaterThan(0)
+    }
+    expect(result.ratios!.throughputBasis).toBe('closed-loop')
     expect(result.ratios!.throughput).toBeGreaterThan(0)
+    expect(result.ratios!.throughputVsFastify).toBeGreaterThan(0)
+    expect(output).toMatch(/service \/ Fastify: throughput [\d.]+×/)
     expect(result.slo.pass).toBe(false)
     expect(result.slo.violations[0]).toMatch(/^p50 [\d.]+ ms > target 0.000001 ms$/)
     expect(output).toMatch(/SLO: FAIL/)
     expect(status).toBe(1)
-  }, 90_000)
+  }, 150_000)
 })
