@@ -12,7 +12,9 @@
  * and, for scenarios that ask for it, Fastify over the same store
  * (bench/lib/fastify-server.ts); `--baseline` picks them. For a paced
  * scenario each server is also run closed loop (`--capacity`), because a
- * throughput ratio means something only when both servers saturate. The kernel's count of established connections is sampled
+ * throughput ratio means something only when both servers saturate. The raw
+ * loop (bench/lib/raw-loop.ts: the verification work alone on every core, no
+ * HTTP) runs between the baselines and the service where asked (telco-batch). The kernel's count of established connections is sampled
  * throughout (`ss`), latency histograms of all load processes are merged
  * (hdr-histogram-js), and each server instance's share of answers is counted
  * from the x-request-id prefix. The result goes to bench/results/ as JSON, a
@@ -31,8 +33,9 @@ import { sampleConnectionsTwice, type ConnectionSample } from './lib/connections
 import { ensureDataset } from './lib/dataset.js'
 import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWorkerResult } from './lib/load-worker.js'
 import { ProcessGroup, type ManagedProcess } from './lib/processes.js'
-import { buildRequestPool } from './lib/request-pool.js'
-import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type Scenario } from './lib/scenario.js'
+import { runRawLoop, type RawLoopResult } from './lib/raw-loop.js'
+import { buildRequestPool, RECORDS_PER_REQUEST } from './lib/request-pool.js'
+import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type RequestKind, type Scenario } from './lib/scenario.js'
 import { evaluateSlo, readSloFile, type SloVerdict } from './lib/slo.js'
 
 /**
@@ -56,8 +59,9 @@ scenarios: ${scenarioNames().join(', ')}
   --load-processes N  load processes (default: one per ${CONNECTIONS_PER_PROCESS} connections)
   --addresses N       loopback addresses 127.0.0.1… (default: as many as server processes)
   --server-threads N  passed to idv serve as --threads (default: the service's own default)
-  --baseline LIST     baselines under the same load and thread count: hello, fastify, both
-                      (hello,fastify) or none (default: the scenario's; portal-verify hello,fastify)
+  --baseline LIST     comma list of hello, fastify (under the same load and thread count) and
+                      raw (the verification work alone, no HTTP, on all cores), or none
+                      (default: the scenario's; portal-verify hello,fastify; telco-batch hello,raw)
   --capacity on|off   also run every server closed loop (rate 0) for the throughput ratios
                       (default: on when the scenario is paced and a baseline is run)
   --results DIR       where the JSON result goes (default bench/results)`
@@ -84,6 +88,8 @@ export interface PhaseFigures {
   readonly statusCodes: Record<string, number>
   readonly errorRatio: number
   readonly throughputRps: number
+  /** Citizens' records verified per second: throughputRps × records per request of the mix as sent (a 1,000-item batch is 1,000). */
+  readonly recordsPerSecond: number
   readonly latencyMs: { readonly p50: number, readonly p90: number, readonly p99: number, readonly p999: number, readonly max: number, readonly mean: number }
   readonly serverProcesses: Array<{ readonly pid: number, readonly address: string }>
   /** Peak established connections per loopback address (each address has its own server process(es)). */
@@ -187,16 +193,17 @@ export function resolveBaselines (value: string | undefined, s: Scenario, shape:
   else names = value.split(',').map((n) => n.trim())
   for (const n of names) if (!(BASELINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`--baseline: ${JSON.stringify(n)} is not one of ${BASELINE_NAMES.join(', ')}, none`)
   const baselines = [...new Set(names as BaselineName[])]
-  if (baselines.includes('fastify')) {
-    const why = Object.keys(s.mix).some((k) => !SERVES_VERIFY_ONLY.has(k))
-      ? `the Fastify baseline serves verify and batch requests only, and ${s.name} sends others`
-      : shape.addresses.length < shape.servers ? `the Fastify baseline needs one address per server process (--addresses ${shape.servers}): Node 20 cannot share a port between processes` : undefined
-    if (why !== undefined) {
-      if (explicit) throw new UsageError(`--baseline fastify: ${why}`)
-      baselines.splice(baselines.indexOf('fastify'), 1)
-      notes.push(`Fastify baseline left out: ${why}`)
-    }
+  const verifyOnly = !Object.keys(s.mix).some((k) => !SERVES_VERIFY_ONLY.has(k))
+  const drop = (name: BaselineName, why: string | undefined): void => {
+    if (why === undefined || !baselines.includes(name)) return
+    if (explicit) throw new UsageError(`--baseline ${name}: ${why}`)
+    baselines.splice(baselines.indexOf(name), 1)
+    notes.push(`${name} baseline left out: ${why}`)
   }
+  drop('fastify', !verifyOnly
+    ? `the Fastify baseline serves verify and batch requests only, and ${s.name} sends others`
+    : shape.addresses.length < shape.servers ? `the Fastify baseline needs one address per server process (--addresses ${shape.servers}): Node 20 cannot share a port between processes` : undefined)
+  drop('raw', verifyOnly ? undefined : `the raw loop does verify and batch items only, and ${s.name} sends others`)
   return { baselines, notes }
 }
 
@@ -309,6 +316,17 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
 
 const round2 = (x: number): number => Math.round(x * 100) / 100
 
+/** Records verified per request, averaged over the requests sent (RECORDS_PER_REQUEST per kind). */
+export function recordsPerRequest (byKind: Readonly<Record<string, { readonly sent: number }>>): number {
+  let sent = 0
+  let records = 0
+  for (const [kind, c] of Object.entries(byKind)) {
+    sent += c.sent
+    records += c.sent * (RECORDS_PER_REQUEST[kind as RequestKind] ?? 1)
+  }
+  return sent === 0 ? 1 : records / sent
+}
+
 /** These processes and their child processes (/proc/<pid>/task/<tid>/children), recursively. */
 function withChildren (pids: readonly number[]): number[] {
   const all = new Set<number>()
@@ -392,6 +410,7 @@ function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, co
     statusCodes,
     errorRatio: requests.sent === 0 ? 1 : bad / requests.sent,
     throughputRps: Math.round(done.reduce((s, r) => s + r.receivedInWindow, 0) / shape.durationSeconds),
+    recordsPerSecond: Math.round((done.reduce((s, r) => s + r.receivedInWindow, 0) / shape.durationSeconds) * recordsPerRequest(byKind)),
     latencyMs: {
       p50: ms(histogram.getValueAtPercentile(50)),
       p90: ms(histogram.getValueAtPercentile(90)),
@@ -429,13 +448,15 @@ export interface Ratios {
    */
   readonly cpuPerAnswerVsHello: number | null
   readonly cpuPerAnswerVsFastify: number | null
+  /** Service's verified records/s (same basis as throughput) ÷ the raw loop's on all cores. */
+  readonly recordsVsRawLoop: number | null
 }
 
-type Figures = Pick<PhaseFigures, 'throughputRps' | 'latencyMs' | 'serverCpuUsPerAnswer'>
+type Figures = Pick<PhaseFigures, 'throughputRps' | 'latencyMs' | 'serverCpuUsPerAnswer' | 'recordsPerSecond'>
 
-export function computeRatios (phases: Partial<Record<PhaseLabel, Figures>>, capacity: Partial<Record<PhaseLabel, Figures>> | null): Ratios | null {
+export function computeRatios (phases: Partial<Record<PhaseLabel, Figures>>, capacity: Partial<Record<PhaseLabel, Figures>> | null, raw: Pick<RawLoopResult, 'recordsPerSecond'> | null = null): Ratios | null {
   const service = phases.service
-  if (service === undefined || (phases['hello-world'] === undefined && phases.fastify === undefined)) return null
+  if (service === undefined || (phases['hello-world'] === undefined && phases.fastify === undefined && raw === null)) return null
   const rates = capacity?.service !== undefined ? capacity : phases
   const throughputVs = (label: PhaseLabel): number | null => {
     const base = rates[label]
@@ -457,7 +478,8 @@ export function computeRatios (phases: Partial<Record<PhaseLabel, Figures>>, cap
     throughputVsFastify: throughputVs('fastify'),
     p99VsFastify: p99Vs('fastify'),
     cpuPerAnswerVsHello: cpuVs('hello-world'),
-    cpuPerAnswerVsFastify: cpuVs('fastify')
+    cpuPerAnswerVsFastify: cpuVs('fastify'),
+    recordsVsRawLoop: raw === null ? null : round3(rates.service!.recordsPerSecond / Math.max(1, raw.recordsPerSecond))
   }
 }
 
@@ -483,7 +505,7 @@ function tableRow (f: PhaseFigures): Record<string, string | number> {
   }
 }
 
-function printTable (scenario: string, shape: LoadShape, threads: number, phases: Record<string, PhaseFigures>, capacity: Record<string, PhaseFigures> | null, ratios: Ratios | null, verdict: SloVerdict, log: (s: string) => void): void {
+function printTable (scenario: string, shape: LoadShape, threads: number, phases: Record<string, PhaseFigures>, capacity: Record<string, PhaseFigures> | null, raw: RawLoopResult | null, ratios: Ratios | null, verdict: SloVerdict, log: (s: string) => void): void {
   log(`\n${scenario}: ${shape.connections.toLocaleString('en')} connections, ${shape.rate === 0 ? 'closed loop' : `${shape.rate.toLocaleString('en')} req/s paced`}, ${shape.durationSeconds} s measured, ${shape.servers} server process(es) × ${threads} thread(s), ${shape.loadProcesses} load process(es), ${shape.addresses.length} address(es)`)
   const rows: Record<string, Record<string, string | number>> = {}
   for (const [label, f] of Object.entries(phases)) rows[label] = tableRow(f)
@@ -493,8 +515,9 @@ function printTable (scenario: string, shape: LoadShape, threads: number, phases
   const pct = (x: number | null): string => x === null ? '–' : `${(x * 100).toFixed(1)}%`
   if (ratios !== null) {
     const basis = ratios.throughputBasis === 'closed-loop' ? 'closed loop' : 'as run'
-    const cpu = (x: number | null): string => x === null ? '' : `, its server CPU per answer ${x.toFixed(2)}× the service's`
+    const cpu = (x: number | null): string => x === null ? '' : `, its server CPU per answer ${x < 0.1 ? x.toPrecision(2) : x.toFixed(2)}× the service's`
     if (ratios.throughput !== null) log(`service / hello-world: throughput ${pct(ratios.throughput)} (${basis})${cpu(ratios.cpuPerAnswerVsHello)}, p99 ${service.latencyMs.p99} vs ${phases['hello-world']!.latencyMs.p99} ms`)
+    if (ratios.recordsVsRawLoop !== null && raw !== null) log(`service / raw loop: ${pct(ratios.recordsVsRawLoop)} of verified records/s (${basis}): ${(capacity?.service ?? service).recordsPerSecond.toLocaleString('en')} vs ${raw.recordsPerSecond.toLocaleString('en')} on ${raw.threads} threads (${raw.cpuUsPerRecord} µs CPU per record, ${(raw.matchShare * 100).toFixed(1)}% matches)`)
     if (ratios.throughputVsFastify !== null) log(`service / Fastify: throughput ${ratios.throughputVsFastify.toFixed(2)}× (${basis})${cpu(ratios.cpuPerAnswerVsFastify)}, p99 ${service.latencyMs.p99} vs ${phases.fastify!.latencyMs.p99} ms`)
   }
   log(`answers per server instance: ${service.serverInstances.map((s) => `${s.id} ${(s.share * 100).toFixed(1)}%`).join(', ')}`)
@@ -587,7 +610,8 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal)
   // A run is bounded (a guard against hangs, not a schedule): per phase, start-up and
   // connecting (≤ 5 s per 1,000 connections), warm-up, window and drain.
-  const phaseCount = (baselines.length + 1) * (capacity ? 2 : 1)
+  const servers = baselines.filter((b) => b !== 'raw').length + 1
+  const phaseCount = servers * (capacity ? 2 : 1) + (baselines.includes('raw') ? 1 : 0)
   const budgetMs = phaseCount * (180_000 + 5 * shape.connections + (shape.warmupSeconds + shape.durationSeconds) * 1000 + 60_000)
   const watchdog = setTimeout(() => {
     log(`run exceeded its ${Math.round(budgetMs / 1000)} s bound: stopping everything`)
@@ -607,7 +631,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       }),
       ready: /"msg":"serving"/
     }
-    const baselinePhases: Record<BaselineName, Phase> = {
+    const baselinePhases: Record<Exclude<BaselineName, 'raw'>, Phase> = {
       hello: {
         label: 'hello-world',
         checkAnswers: false,
@@ -628,18 +652,28 @@ export async function runBenchCli (argv: string[]): Promise<number> {
     const phases: Record<string, PhaseFigures> = {}
     const capacityPhases: Record<string, PhaseFigures> = {}
     const closedLoop: LoadShape = { ...shape, rate: 0, intervalMs: 0 }
-    for (const phase of [...baselines.map((b) => baselinePhases[b]), servicePhase]) {
+    let raw: RawLoopResult | null = null
+    for (const name of [...baselines, 'service' as const]) {
+      if (name === 'raw') {
+        const rawThreads = availableParallelism()
+        log(`raw loop: ${rawThreads} thread(s), no HTTP; warm-up ${shape.warmupSeconds} s, measuring ${shape.durationSeconds} s`)
+        raw = await runRawLoop({ dataDir: dataset.dataDir, hashKeyFile: dataset.hashKeyFile, requestsFile: pool.file, threads: rawThreads, warmupSeconds: shape.warmupSeconds, durationSeconds: shape.durationSeconds })
+        continue
+      }
+      const phase = name === 'service' ? servicePhase : baselinePhases[name]
       phases[phase.label] = await runPhase(group, phase, shape, pool.file, log)
       if (capacity) capacityPhases[phase.label] = await runPhase(group, phase, closedLoop, pool.file, log)
     }
     const service = phases.service!
-    const ratios = computeRatios(phases, capacity ? capacityPhases : null)
+    const ratios = computeRatios(phases, capacity ? capacityPhases : null, raw)
     const verdict = evaluateSlo(slo.scenarios[scenario.name], {
       latencyMs: service.latencyMs,
       errorRatio: service.errorRatio,
       throughputRps: service.throughputRps,
       peakConnections: service.connections.peakEstablished,
+      recordsPerSecond: service.recordsPerSecond,
       ratios: {
+        ...(ratios?.recordsVsRawLoop != null ? { recordsVsRawLoop: ratios.recordsVsRawLoop } : {}),
         ...(ratios?.throughput != null ? { throughputVsHello: ratios.throughput } : {}),
         ...(ratios?.throughputVsFastify != null ? { throughputVsFastify: ratios.throughputVsFastify } : {})
       }
@@ -677,11 +711,12 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       baseline: phases['hello-world'] ?? null,
       fastify: phases.fastify ?? null,
       capacity: capacity ? capacityPhases : null,
+      rawLoop: raw,
       ratios,
       slo: verdict,
       processes: { started: group.started, pids: group.pids, running: group.running }
     }
-    printTable(scenario.name, shape, threads, phases, capacity ? capacityPhases : null, ratios, verdict, log)
+    printTable(scenario.name, shape, threads, phases, capacity ? capacityPhases : null, raw, ratios, verdict, log)
     const dir = parsed.values.results ?? join(root, 'bench', 'results')
     mkdirSync(dir, { recursive: true })
     const stamp = startedAt.toISOString().slice(11, 19).replaceAll(':', '')

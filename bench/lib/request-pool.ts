@@ -27,6 +27,16 @@ export const EXPECTED: Readonly<Record<RequestKind, string>> = {
   'chip-invalid': '"match":false,"valid":false'
 }
 
+/** Citizens' records each request verifies, per kind (for verified records per second). */
+export const RECORDS_PER_REQUEST: Readonly<Record<RequestKind, number>> = {
+  'verify-match': 1,
+  'verify-mismatch': 1,
+  'verify-unknown': 1,
+  'batch-1000': 1000,
+  'chip-valid': 1,
+  'chip-invalid': 1
+}
+
 const ORDER_LENGTH = 1000
 
 export interface BuiltPool {

@@ -17,12 +17,14 @@ export type RequestKind =
   | 'chip-invalid' // tampered DG2 or an untrusted Document Signer → not valid
 
 /**
- * Servers measured under the same load in the same run: `hello` the uWS
- * hello-world (bench/lib/baseline-server.ts), `fastify` Fastify over the same
- * store (bench/lib/fastify-server.ts; verify and batch requests only).
+ * Baselines measured in the same run: `hello` the uWS hello-world
+ * (bench/lib/baseline-server.ts) and `fastify` Fastify over the same store
+ * (bench/lib/fastify-server.ts), both under the same load; `raw` the
+ * verification work alone, no HTTP, on every core (bench/lib/raw-loop.ts).
+ * fastify and raw: verify and batch requests only.
  */
-export type BaselineName = 'hello' | 'fastify'
-export const BASELINE_NAMES: readonly BaselineName[] = ['hello', 'fastify']
+export type BaselineName = 'hello' | 'fastify' | 'raw'
+export const BASELINE_NAMES: readonly BaselineName[] = ['hello', 'fastify', 'raw']
 
 export interface Scenario {
   readonly name: string

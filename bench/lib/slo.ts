@@ -21,6 +21,10 @@ export interface SloTarget {
   readonly minThroughputVsHello?: number
   /** Service ÷ Fastify-over-the-same-store throughput, same load and thread count. */
   readonly minThroughputVsFastify?: number
+  /** Citizens' records verified per second (a 1,000-item batch verifies 1,000). */
+  readonly minRecordsPerSecond?: number
+  /** Service's verified records/s ÷ the raw loop's (store read plus keyed hashes, no HTTP, all cores). */
+  readonly minRecordsVsRawLoop?: number
 }
 
 export interface SloFile { readonly scenarios: Readonly<Record<string, SloTarget>> }
@@ -30,8 +34,9 @@ export interface Measured {
   readonly errorRatio: number
   readonly throughputRps: number
   readonly peakConnections: number
+  readonly recordsPerSecond?: number
   /** Ratios this run measured (absent: its baseline was not run). */
-  readonly ratios?: { readonly throughputVsHello?: number, readonly throughputVsFastify?: number }
+  readonly ratios?: { readonly throughputVsHello?: number, readonly throughputVsFastify?: number, readonly recordsVsRawLoop?: number }
 }
 
 export interface SloVerdict {
@@ -63,6 +68,7 @@ export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVe
   atMost('error ratio', m.errorRatio, targets.maxErrorRatio, '')
   atLeast('throughput', m.throughputRps, targets.minThroughputRps, 'req/s')
   atLeast('connections open at peak', m.peakConnections, targets.minConnections, '')
+  if (m.recordsPerSecond !== undefined) atLeast('verified records', m.recordsPerSecond, targets.minRecordsPerSecond, 'records/s')
   const notJudged: string[] = []
   const ratio = (name: string, value: number | undefined, limit: number | undefined): void => {
     if (limit === undefined) return
@@ -71,6 +77,7 @@ export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVe
   }
   ratio('throughput vs hello-world', m.ratios?.throughputVsHello, targets.minThroughputVsHello)
   ratio('throughput vs Fastify', m.ratios?.throughputVsFastify, targets.minThroughputVsFastify)
+  ratio('verified records vs raw loop', m.ratios?.recordsVsRawLoop, targets.minRecordsVsRawLoop)
   return { targets, pass: violations.length === 0, violations, notJudged }
 }
 

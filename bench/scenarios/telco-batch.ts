@@ -9,5 +9,7 @@ export const scenario: Scenario = {
   rate: 0,
   durationSeconds: 30,
   warmupSeconds: 5,
-  citizens: 1_000_000
+  citizens: 1_000_000,
+  // Issue 6: at least 50% of a raw loop (store read plus keyed hashes, no HTTP) on all cores.
+  baselines: ['hello', 'raw']
 }

@@ -8,14 +8,14 @@
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
 import { mixOrder, EXPECTED } from '../../bench/lib/request-pool.js'
 import { loadScenario, scenarioNames, type RequestKind } from '../../bench/lib/scenario.js'
 import { evaluateSlo } from '../../bench/lib/slo.js'
-import { computeRatios, resolveBaselines, resolveShape, runBenchCli } from '../../bench/run.js'
+import { computeRatios, recordsPerRequest, resolveBaselines, resolveShape, runBenchCli } from '../../bench/run.js'
 
 const root = packageRoot()
 const work = mkdtempSync(join(tmpdir(), 'idv-bench-test-'))
@@ -90,10 +90,12 @@ describe('scenarios, shapes and SLO verdicts', () => {
   })
 
   it('takes throughput ratios from the closed-loop phase when there is one, p99 ratios from the scenario\'s load', () => {
-    const f = (throughputRps: number, p99: number, cpu: number | null) => ({ throughputRps, latencyMs: { p50: 1, p90: 1, p99, p999: 1, max: 1, mean: 1 }, serverCpuUsPerAnswer: cpu })
+    const f = (throughputRps: number, p99: number, cpu: number | null) => ({ throughputRps, recordsPerSecond: throughputRps * 1000, latencyMs: { p50: 1, p90: 1, p99, p999: 1, max: 1, mean: 1 }, serverCpuUsPerAnswer: cpu })
     const paced = { 'hello-world': f(5000, 2, 40), fastify: f(5000, 8, 200), service: f(5000, 4, 100) }
     const closed = { 'hello-world': f(20_000, 9, 30), fastify: f(4000, 30, 250), service: f(12_000, 12, 50) }
-    expect(computeRatios(paced, closed)).toEqual({ throughputBasis: 'closed-loop', throughput: 0.6, p99: 2, throughputVsFastify: 3, p99VsFastify: 0.5, cpuPerAnswerVsHello: 0.6, cpuPerAnswerVsFastify: 5 })
+    expect(computeRatios(paced, closed)).toEqual({ throughputBasis: 'closed-loop', throughput: 0.6, p99: 2, throughputVsFastify: 3, p99VsFastify: 0.5, cpuPerAnswerVsHello: 0.6, cpuPerAnswerVsFastify: 5, recordsVsRawLoop: null })
+    // The raw loop alone is a baseline too: records per second, on the same basis.
+    expect(computeRatios({ service: closed.service }, null, { recordsPerSecond: 24_000_000 })).toMatchObject({ throughputBasis: 'as-run', throughput: null, recordsVsRawLoop: 0.5 })
     expect(computeRatios(paced, null)).toMatchObject({ throughputBasis: 'as-run', throughput: 1, throughputVsFastify: 1, cpuPerAnswerVsFastify: 2 })
     expect(computeRatios({ service: paced.service }, null)).toBeNull()
     expect(computeRatios({ service: paced.service, fastify: paced.fastify }, null)).toMatchObject({ throughput: null, p99: null, throughputVsFastify: 1 })
@@ -107,13 +109,29 @@ describe('scenarios, shapes and SLO verdicts', () => {
     expect(resolveBaselines(undefined, chip, shape(chip))).toEqual({ baselines: ['hello'], notes: [] })
     expect(resolveBaselines('none', portal, shape(portal)).baselines).toEqual([])
     expect(resolveBaselines('fastify,hello', portal, shape(portal)).baselines).toEqual(['fastify', 'hello'])
-    expect(() => resolveBaselines('hello,express', portal, shape(portal))).toThrow(/"express" is not one of hello, fastify, none/)
+    expect(() => resolveBaselines('hello,express', portal, shape(portal))).toThrow(/"express" is not one of hello, fastify, raw, none/)
     expect(() => resolveBaselines('fastify', chip, shape(chip))).toThrow(/verify and batch requests only/)
     // Two server processes on one address need SO_REUSEPORT, which Node 20's HTTP server lacks.
     expect(() => resolveBaselines('fastify', portal, shape(portal, { servers: '2', addresses: '1' }))).toThrow(/one address per server process/)
     const dropped = resolveBaselines(undefined, portal, shape(portal, { servers: '2', addresses: '1' }))
     expect(dropped.baselines).toEqual(['hello'])
-    expect(dropped.notes[0]).toMatch(/Fastify baseline left out/)
+    expect(dropped.notes[0]).toMatch(/fastify baseline left out/)
+    const telco = await loadScenario('telco-batch')
+    expect(resolveBaselines(undefined, telco, shape(telco)).baselines).toEqual(['hello', 'raw'])
+    expect(() => resolveBaselines('raw', chip, shape(chip))).toThrow(/verify and batch items only/)
+  })
+
+  it('counts verified records per request by kind (a 1,000-item batch is 1,000 records)', () => {
+    expect(recordsPerRequest({ 'batch-1000': { sent: 10 } })).toBe(1000)
+    expect(recordsPerRequest({ 'verify-match': { sent: 89 }, 'chip-valid': { sent: 10 }, 'batch-1000': { sent: 1 } })).toBeCloseTo(10.99)
+    expect(recordsPerRequest({})).toBe(1)
+  })
+
+  it('judges verified records per second and the share of the raw loop', () => {
+    const base = { latencyMs: { p50: 1, p99: 2, p999: 3 }, errorRatio: 0, throughputRps: 150, peakConnections: 8 }
+    const v = evaluateSlo({ minRecordsPerSecond: 200_000, minRecordsVsRawLoop: 0.5 }, { ...base, recordsPerSecond: 150_000, ratios: { recordsVsRawLoop: 0.45 } })
+    expect(v.violations).toEqual(['verified records 150000 records/s < target 200000 records/s', 'verified records vs raw loop 0.45 < target 0.5'])
+    expect(evaluateSlo({ minRecordsVsRawLoop: 0.5 }, base).notJudged).toEqual(['verified records vs raw loop (target ≥ 0.5): baseline not measured'])
   })
 
   it('answers usage errors with exit status 2', async () => {
@@ -140,7 +158,9 @@ interface Result {
   baseline: { requests: { sent: number, answered: number }, latencyMs: { p99: number } } | null
   fastify: { requests: { sent: number, answered: number, ok: number }, byKind: Record<string, { sent: number, ok: number }> } | null
   capacity: Record<string, { requests: { sent: number, ok: number }, throughputRps: number }> | null
-  ratios: { throughputBasis: string, throughput: number, p99: number, throughputVsFastify: number | null } | null
+  recordsPerSecond: number
+  rawLoop: { threads: number, items: number, recordsPerSecond: number, matchShare: number } | null
+  ratios: { throughputBasis: string, throughput: number | null, p99: number | null, throughputVsFastify: number | null, recordsVsRawLoop: number | null } | null
   slo: { pass: boolean, violations: string[] }
   processes: { started: number, pids: number[], running: number }
 }
@@ -198,13 +218,27 @@ function expectSound (r: Result, name: string, output: string): void {
 describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses, 50 connections)', () => {
   const rates: Record<string, number> = { 'access-points-40k': 500, chip: 200, mixed: 300, 'telco-batch': 20 }
   for (const name of Object.keys(rates)) {
-    it(name, () => {
-      const { status, result, output } = runScenario(name, rates[name]!, ['--baseline', 'none'], generous)
+    // telco-batch beside the raw loop (in process, a few seconds); the others alone.
+    const baseline = name === 'telco-batch' ? 'raw' : 'none'
+    it(`${name}${baseline === 'raw' ? ' beside the raw loop' : ''}`, () => {
+      const { status, result, output } = runScenario(name, rates[name]!, ['--baseline', baseline, '--capacity', 'off'], generous)
       expectSound(result, name, output)
       expect(result.baseline).toBeNull()
       expect(result.fastify).toBeNull()
       expect(result.capacity).toBeNull()
-      expect(result.ratios).toBeNull()
+      if (baseline === 'raw') {
+        // The raw loop verified the same 4,000 batch items (~70% matches) on every core.
+        expect(result.rawLoop).toMatchObject({ threads: availableParallelism(), items: 4000 })
+        expect(result.rawLoop!.recordsPerSecond).toBeGreaterThan(0)
+        expect(result.rawLoop!.matchShare).toBeGreaterThan(0.6)
+        expect(result.rawLoop!.matchShare).toBeLessThan(0.8)
+        expect(Math.abs(result.recordsPerSecond - result.throughputRps * 1000)).toBeLessThanOrEqual(500) // 1,000 records per batch
+        expect(result.ratios!.recordsVsRawLoop).toBeGreaterThan(0)
+        expect(output).toMatch(/service \/ raw loop: [\d.]+% of verified records/)
+      } else {
+        expect(result.ratios).toBeNull()
+        expect(result.rawLoop).toBeNull()
+      }
       expect(result.byKind).toEqual(expect.objectContaining(Object.fromEntries(Object.keys((result as unknown as { load: { mix: object } }).load.mix).map((k) => [k, expect.anything()]))))
       expect(result.slo, output).toEqual({ targets: expect.anything(), pass: true, violations: [], notJudged: [] })
       expect(status, output).toBe(0)
