@@ -33,6 +33,7 @@ import { sampleConnectionsTwice, type ConnectionSample } from './lib/connections
 import { ensureDataset } from './lib/dataset.js'
 import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWorkerResult } from './lib/load-worker.js'
 import { ProcessGroup, type ManagedProcess } from './lib/processes.js'
+import { compareResults, formatComparison, readResult, type ComparableResult } from './lib/compare.js'
 import { runRawLoop, type RawLoopResult } from './lib/raw-loop.js'
 import { buildRequestPool, RECORDS_PER_REQUEST } from './lib/request-pool.js'
 import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type RequestKind, type Scenario } from './lib/scenario.js'
@@ -48,6 +49,7 @@ export const MAX_SEND_INTERVAL_MS = 6000
 export const CONNECTIONS_PER_PROCESS = 10_000
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
+       npm run bench -- --compare EARLIER.json LATER.json   (compare two results, run nothing)
 scenarios: ${scenarioNames().join(', ')}
   --duration S        measured seconds (after every connection is open and the warm-up)
   --warmup S          seconds of traffic before the measured window
@@ -64,6 +66,7 @@ scenarios: ${scenarioNames().join(', ')}
                       (default: the scenario's; portal-verify hello,fastify; telco-batch hello,raw)
   --capacity on|off   also run every server closed loop (rate 0) for the throughput ratios
                       (default: on when the scenario is paced and a baseline is run)
+  --compare FILE      print the change of the main figures against an earlier result JSON
   --results DIR       where the JSON result goes (default bench/results)`
 
 export interface LoadShape {
@@ -561,6 +564,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         'server-threads': { type: 'string' },
         baseline: { type: 'string' },
         capacity: { type: 'string' },
+        compare: { type: 'string' },
         results: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -572,6 +576,21 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   if (parsed.values.help === true) { console.log(USAGE); return 0 }
   const name = parsed.positionals[0]
   if (name === undefined || parsed.positionals.length > 1) { log(USAGE); return 2 }
+  let earlier: ComparableResult | undefined
+  if (parsed.values.compare !== undefined) {
+    try {
+      earlier = readResult(parsed.values.compare)
+      if (name.endsWith('.json')) {
+        // Two results, nothing to run.
+        const later = readResult(name)
+        console.log(formatComparison(compareResults(earlier, later, parsed.values.compare), `${name} (${later.git ?? '?'}, ${later.finishedAt ?? '?'})`))
+        return 0
+      }
+    } catch (err) {
+      log(`--compare: ${(err as Error).message}`)
+      return 2
+    }
+  }
   const root = packageRoot()
   let scenario: Scenario
   let shape: LoadShape
@@ -716,12 +735,14 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       slo: verdict,
       processes: { started: group.started, pids: group.pids, running: group.running }
     }
+    const comparison = earlier === undefined ? null : compareResults(earlier, result, parsed.values.compare!)
     printTable(scenario.name, shape, threads, phases, capacity ? capacityPhases : null, raw, ratios, verdict, log)
+    if (comparison !== null) log(formatComparison(comparison, git))
     const dir = parsed.values.results ?? join(root, 'bench', 'results')
     mkdirSync(dir, { recursive: true })
     const stamp = startedAt.toISOString().slice(11, 19).replaceAll(':', '')
     const file = join(dir, `${startedAt.toISOString().slice(0, 10)}-${git}-${scenario.name}-${stamp}.json`)
-    writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
+    writeFileSync(file, JSON.stringify(comparison === null ? result : { ...result, comparison }, null, 2) + '\n')
     log(`result: ${file}`)
     return verdict.pass ? 0 : 1
   } catch (err) {
