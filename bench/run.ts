@@ -35,6 +35,7 @@ import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWor
 import { ProcessGroup, type ManagedProcess } from './lib/processes.js'
 import { compareResults, formatComparison, readResult, type ComparableResult } from './lib/compare.js'
 import { runRawLoop, type RawLoopResult } from './lib/raw-loop.js'
+import { sweepSvg, type SweepPoint } from './lib/sweep-chart.js'
 import { buildRequestPool, RECORDS_PER_REQUEST } from './lib/request-pool.js'
 import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type RequestKind, type Scenario } from './lib/scenario.js'
 import { evaluateSlo, readSloFile, type SloVerdict } from './lib/slo.js'
@@ -67,6 +68,10 @@ scenarios: ${scenarioNames().join(', ')}
   --capacity on|off   also run every server closed loop (rate 0) for the throughput ratios
                       (default: on when the scenario is paced and a baseline is run)
   --compare FILE      print the change of the main figures against an earlier result JSON
+  --sweep             run the service at several offered rates (no baselines) and chart
+                      p50/p99/p99.9 against offered load (SVG next to the JSON result)
+  --sweep-points LIST percent of capacity per point (default 25,50,75,100,125)
+  --sweep-capacity R  capacity in req/s (default: measured by a closed-loop run first)
   --results DIR       where the JSON result goes (default bench/results)`
 
 export interface LoadShape {
@@ -319,6 +324,28 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
 
 const round2 = (x: number): number => Math.round(x * 100) / 100
 
+export const DEFAULT_SWEEP_POINTS = [25, 50, 75, 100, 125]
+
+/** `--sweep-points`: percentages of capacity, each > 0 and ≤ 1000, in the order given. */
+export function parseSweepPoints (v: string | undefined): number[] {
+  if (v === undefined) return DEFAULT_SWEEP_POINTS
+  const points = v.split(',').map((x) => Number(x.trim()))
+  if (points.length === 0 || points.some((p) => !Number.isFinite(p) || p <= 0 || p > 1000)) throw new UsageError(`--sweep-points must be a comma list of percentages (0 < p ≤ 1000), got ${JSON.stringify(v)}`)
+  return [...new Set(points)].sort((a, b) => a - b)
+}
+
+/** The load shape of one sweep point: the rate for this share of capacity, raised like resolveShape does if connections would idle out. */
+export function sweepShape (shape: LoadShape, capacityRps: number, percent: number): LoadShape {
+  let rate = Math.max(1, Math.round((capacityRps * percent) / 100))
+  const notes: string[] = []
+  const lowest = Math.ceil((shape.connections * 1000) / MAX_SEND_INTERVAL_MS)
+  if (rate < lowest) {
+    notes.push(`${percent}%: rate raised from ${rate} to ${lowest} req/s so that every connection sends at least every ${MAX_SEND_INTERVAL_MS / 1000} s`)
+    rate = lowest
+  }
+  return { ...shape, rate, intervalMs: (shape.connections / rate) * 1000, notes }
+}
+
 /** Records verified per request, averaged over the requests sent (RECORDS_PER_REQUEST per kind). */
 export function recordsPerRequest (byKind: Readonly<Record<string, { readonly sent: number }>>): number {
   let sent = 0
@@ -565,6 +592,9 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         baseline: { type: 'string' },
         capacity: { type: 'string' },
         compare: { type: 'string' },
+        sweep: { type: 'boolean' },
+        'sweep-points': { type: 'string' },
+        'sweep-capacity': { type: 'string' },
         results: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -598,9 +628,11 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   let serveArgs: string[]
   let baselines: BaselineName[]
   let capacity: boolean
+  let sweepPoints: number[] | undefined
+  let sweepCapacity: number | undefined
   try {
     scenario = await loadScenario(name)
-    const { help: _help, ...options } = parsed.values
+    const { help: _help, sweep: _sweep, ...options } = parsed.values
     shape = resolveShape(scenario, options)
     const chosen = resolveBaselines(parsed.values.baseline, scenario, shape)
     baselines = chosen.baselines
@@ -608,6 +640,16 @@ export async function runBenchCli (argv: string[]): Promise<number> {
     const c = parsed.values.capacity
     if (c !== undefined && c !== 'on' && c !== 'off') throw new UsageError('--capacity must be on or off')
     capacity = c === undefined ? shape.rate > 0 && baselines.length > 0 : c === 'on'
+    if (parsed.values.sweep === true) {
+      sweepPoints = parseSweepPoints(parsed.values['sweep-points'])
+      if (parsed.values['sweep-capacity'] !== undefined) sweepCapacity = positiveInt('sweep-capacity', parsed.values['sweep-capacity'], 0)
+      if (parsed.values.baseline !== undefined && parsed.values.baseline !== 'none') throw new UsageError('--sweep runs the service only: leave out --baseline')
+      if (parsed.values.compare !== undefined) throw new UsageError('--sweep and --compare do not go together')
+      baselines = []
+      capacity = false
+    } else if (parsed.values['sweep-points'] !== undefined || parsed.values['sweep-capacity'] !== undefined) {
+      throw new UsageError('--sweep-points and --sweep-capacity need --sweep')
+    }
     slo = readSloFile(parsed.values.slo ?? join(root, 'bench', 'slo.json'))
     serveArgs = serveOptions(root, shape.serverThreads)
   } catch (err) {
@@ -630,7 +672,9 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   // A run is bounded (a guard against hangs, not a schedule): per phase, start-up and
   // connecting (≤ 5 s per 1,000 connections), warm-up, window and drain.
   const servers = baselines.filter((b) => b !== 'raw').length + 1
-  const phaseCount = servers * (capacity ? 2 : 1) + (baselines.includes('raw') ? 1 : 0)
+  const phaseCount = sweepPoints !== undefined
+    ? sweepPoints.length + (sweepCapacity === undefined ? 1 : 0)
+    : servers * (capacity ? 2 : 1) + (baselines.includes('raw') ? 1 : 0)
   const budgetMs = phaseCount * (180_000 + 5 * shape.connections + (shape.warmupSeconds + shape.durationSeconds) * 1000 + 60_000)
   const watchdog = setTimeout(() => {
     log(`run exceeded its ${Math.round(budgetMs / 1000)} s bound: stopping everything`)
@@ -671,6 +715,71 @@ export async function runBenchCli (argv: string[]): Promise<number> {
     const phases: Record<string, PhaseFigures> = {}
     const capacityPhases: Record<string, PhaseFigures> = {}
     const closedLoop: LoadShape = { ...shape, rate: 0, intervalMs: 0 }
+    const git = gitDescribe(root)
+    const header = {
+      scenario: scenario.name,
+      description: scenario.description,
+      git,
+      node: process.version,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism()
+    }
+    const resultFile = (startedAt: Date, suffix = ''): string => {
+      const dir = parsed.values.results ?? join(root, 'bench', 'results')
+      mkdirSync(dir, { recursive: true })
+      const stamp = startedAt.toISOString().slice(11, 19).replaceAll(':', '')
+      return join(dir, `${startedAt.toISOString().slice(0, 10)}-${git}-${scenario.name}${suffix}-${stamp}`)
+    }
+
+    if (sweepPoints !== undefined) {
+      // The sweep: capacity (given, or the service closed loop), then the service paced at each share of it.
+      let capacityRps = sweepCapacity
+      let measuredCapacity: PhaseFigures | null = null
+      if (capacityRps === undefined) {
+        measuredCapacity = await runPhase(group, servicePhase, closedLoop, pool.file, log)
+        capacityRps = measuredCapacity.throughputRps
+        log(`sweep: capacity ${capacityRps.toLocaleString('en')} req/s (closed loop, ${shape.connections} connections)`)
+      }
+      if (capacityRps <= 0) throw new Error('sweep: the closed-loop run answered nothing, so there is no capacity to take shares of')
+      const points: Array<SweepPoint & { readonly figures: PhaseFigures }> = []
+      const notes = [...shape.notes]
+      for (const percent of sweepPoints) {
+        const pointShape = sweepShape(shape, capacityRps, percent)
+        notes.push(...pointShape.notes)
+        const f = await runPhase(group, servicePhase, pointShape, pool.file, log)
+        points.push({ percent, offeredRps: pointShape.rate, throughputRps: f.throughputRps, latencyMs: f.latencyMs, errorRatio: f.errorRatio, figures: f })
+      }
+      const rows: Record<string, Record<string, string | number>> = {}
+      if (measuredCapacity !== null) rows['closed loop'] = { offered: '–', ...tableRow(measuredCapacity) }
+      for (const p of points) rows[`${p.percent}%`] = { offered: p.offeredRps, ...tableRow(p.figures) }
+      log(`\n${scenario.name} sweep: ${shape.connections.toLocaleString('en')} connections, capacity ${capacityRps.toLocaleString('en')} req/s (${sweepCapacity === undefined ? 'measured closed loop' : 'given'}), ${shape.durationSeconds} s per point, ${shape.servers} server process(es) × ${threads} thread(s)`)
+      console.table(rows)
+      for (const n of notes) log(`note: ${n}`)
+      const startedAt = new Date()
+      const base = resultFile(startedAt, '-sweep')
+      const svg = sweepSvg(points, {
+        title: `${scenario.name}: latency vs offered load`,
+        subtitle: `capacity ${capacityRps.toLocaleString('en')} req/s (${sweepCapacity === undefined ? 'measured' : 'given'}), ${shape.connections.toLocaleString('en')} connections, ${shape.durationSeconds} s per point, ${shape.servers}×${threads} threads, ${git}`
+      })
+      writeFileSync(`${base}.svg`, svg)
+      writeFileSync(`${base}.json`, JSON.stringify({
+        ...header,
+        finishedAt: startedAt.toISOString(),
+        loadAverage1m: { before: round2(loadBefore), after: round2(loadavg()[0]!) },
+        load: { connections: shape.connections, durationSeconds: shape.durationSeconds, warmupSeconds: shape.warmupSeconds, citizens: shape.citizens, servers: shape.servers, threadsPerServer: threads, loadProcesses: shape.loadProcesses, addresses: shape.addresses, serverArgs: serveArgs, mix: scenario.mix, notes },
+        sweep: {
+          capacityRps,
+          capacitySource: sweepCapacity === undefined ? 'measured' : 'given',
+          capacityRun: measuredCapacity,
+          chart: `${base}.svg`,
+          points: points.map(({ figures, ...p }) => ({ ...p, figures }))
+        },
+        processes: { started: group.started, pids: group.pids, running: group.running }
+      }, null, 2) + '\n')
+      log(`result: ${base}.json\nchart: ${base}.svg`)
+      return 0
+    }
+
     let raw: RawLoopResult | null = null
     for (const name of [...baselines, 'service' as const]) {
       if (name === 'raw') {
@@ -697,16 +806,10 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         ...(ratios?.throughputVsFastify != null ? { throughputVsFastify: ratios.throughputVsFastify } : {})
       }
     })
-    const git = gitDescribe(root)
     const startedAt = new Date()
     const result = {
-      scenario: scenario.name,
-      description: scenario.description,
+      ...header,
       finishedAt: startedAt.toISOString(),
-      git,
-      node: process.version,
-      cpu: cpus()[0]?.model ?? 'unknown',
-      cores: availableParallelism(),
       loadAverage1m: { before: round2(loadBefore), after: round2(loadavg()[0]!) },
       load: {
         connections: shape.connections,
@@ -738,10 +841,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
     const comparison = earlier === undefined ? null : compareResults(earlier, result, parsed.values.compare!)
     printTable(scenario.name, shape, threads, phases, capacity ? capacityPhases : null, raw, ratios, verdict, log)
     if (comparison !== null) log(formatComparison(comparison, git))
-    const dir = parsed.values.results ?? join(root, 'bench', 'results')
-    mkdirSync(dir, { recursive: true })
-    const stamp = startedAt.toISOString().slice(11, 19).replaceAll(':', '')
-    const file = join(dir, `${startedAt.toISOString().slice(0, 10)}-${git}-${scenario.name}-${stamp}.json`)
+    const file = `${resultFile(startedAt)}.json`
     writeFileSync(file, JSON.stringify(comparison === null ? result : { ...result, comparison }, null, 2) + '\n')
     log(`result: ${file}`)
     return verdict.pass ? 0 : 1

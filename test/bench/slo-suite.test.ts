@@ -245,6 +245,33 @@ describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses,
     }, 90_000)
   }
 
+  it('portal-verify --sweep at two shares of a given capacity, writing the result and its SVG chart', () => {
+    const results = mkdtempSync(join(work, 'sweep-'))
+    const run = spawnSync(process.execPath, [
+      join(root, 'dist', 'bench', 'run.js'), 'portal-verify', '--sweep', '--sweep-capacity', '600', '--sweep-points', '50,100',
+      '--citizens', '2000', '--connections', '50', '--duration', '2', '--warmup', '1',
+      '--servers', '2', '--load-processes', '2', '--addresses', '2', '--results', results
+    ], { encoding: 'utf8', timeout: 90_000 })
+    const output = `${run.stdout}${run.stderr}`
+    expect(run.status, output).toBe(0)
+    const files = readdirSync(results).sort()
+    expect(files, output).toHaveLength(2)
+    expect(files[0]).toMatch(/-portal-verify-sweep-\d{6}\.json$/)
+    expect(files[1]).toBe(files[0]!.replace(/\.json$/, '.svg'))
+    const r = JSON.parse(readFileSync(join(results, files[0]!), 'utf8')) as { sweep: { capacityRps: number, capacitySource: string, points: Array<{ percent: number, offeredRps: number, throughputRps: number, errorRatio: number, latencyMs: { p99: number } }> }, processes: { running: number, pids: number[] } }
+    expect(r.sweep).toMatchObject({ capacityRps: 600, capacitySource: 'given' })
+    expect(r.sweep.points.map((p) => [p.percent, p.offeredRps])).toEqual([[50, 300], [100, 600]])
+    for (const p of r.sweep.points) {
+      expect(p.errorRatio, output).toBe(0)
+      expect(p.throughputRps).toBeGreaterThan(0)
+      expect(p.latencyMs.p99).toBeGreaterThan(0)
+    }
+    const svg = readFileSync(join(results, files[1]!), 'utf8')
+    expect(svg.match(/<polyline /g)).toHaveLength(3)
+    expect(r.processes.running).toBe(0)
+    expect(r.processes.pids.filter(alive)).toEqual([])
+  }, 90_000)
+
   it('portal-verify beside the hello-world and Fastify baselines, paced and closed loop, exiting 1 on a missed target', () => {
     const { status, result, output } = runScenario('portal-verify', 500, [], impossible, 150_000)
     expectSound(result, 'portal-verify', output)
