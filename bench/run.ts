@@ -24,7 +24,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as hdr from 'hdr-histogram-js'
@@ -72,6 +72,7 @@ scenarios: ${scenarioNames().join(', ')}
                       p50/p99/p99.9 against offered load (SVG next to the JSON result)
   --sweep-points LIST percent of capacity per point (default 25,50,75,100,125)
   --sweep-capacity R  capacity in req/s (default: measured by a closed-loop run first)
+  --cpu-prof DIR      write a V8 CPU profile of every service thread to DIR (where the time goes)
   --results DIR       where the JSON result goes (default bench/results)`
 
 export interface LoadShape {
@@ -596,6 +597,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         'sweep-points': { type: 'string' },
         'sweep-capacity': { type: 'string' },
         results: { type: 'string' },
+        'cpu-prof': { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -632,7 +634,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   let sweepCapacity: number | undefined
   try {
     scenario = await loadScenario(name)
-    const { help: _help, sweep: _sweep, ...options } = parsed.values
+    const { help: _help, sweep: _sweep, 'cpu-prof': _cpuProf, ...options } = parsed.values
     shape = resolveShape(scenario, options)
     const chosen = resolveBaselines(parsed.values.baseline, scenario, shape)
     baselines = chosen.baselines
@@ -682,13 +684,15 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   }, budgetMs)
   watchdog.unref()
   const pool = buildRequestPool(scenario.mix, shape.citizens, scratch)
+  // Node writes one profile per thread when the process exits (the service exits cleanly on SIGTERM).
+  const profileArgs = parsed.values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolvePath(parsed.values['cpu-prof'])]
   try {
     const cli = join(root, 'dist', 'src', 'cli.js')
     const servicePhase: Phase = {
       label: 'service',
       checkAnswers: true,
       serverArgs: (host, port) => ({
-        args: [cli, 'serve', '--store', 'lmdb', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--host', host, '--port', String(port), ...serveArgs, ...(pool.cscaDir !== undefined ? ['--csca-dir', pool.cscaDir] : [])],
+        args: [...profileArgs, cli, 'serve', '--store', 'lmdb', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--host', host, '--port', String(port), ...serveArgs, ...(pool.cscaDir !== undefined ? ['--csca-dir', pool.cscaDir] : [])],
         // Metrics stay on (they are part of the service's cost), each process on a free metrics port.
         env: { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0' }
       }),

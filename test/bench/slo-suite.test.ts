@@ -245,12 +245,13 @@ describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses,
     }, 90_000)
   }
 
-  it('portal-verify --sweep at two shares of a given capacity, writing the result and its SVG chart', () => {
+  it('portal-verify --sweep at two shares of a given capacity, writing the result, its SVG chart and the service\'s CPU profiles', () => {
     const results = mkdtempSync(join(work, 'sweep-'))
+    const profiles = mkdtempSync(join(work, 'profiles-'))
     const run = spawnSync(process.execPath, [
       join(root, 'dist', 'bench', 'run.js'), 'portal-verify', '--sweep', '--sweep-capacity', '600', '--sweep-points', '50,100',
       '--citizens', '2000', '--connections', '50', '--duration', '2', '--warmup', '1',
-      '--servers', '2', '--load-processes', '2', '--addresses', '2', '--results', results
+      '--servers', '2', '--load-processes', '2', '--addresses', '2', '--results', results, '--cpu-prof', profiles
     ], { encoding: 'utf8', timeout: 90_000 })
     const output = `${run.stdout}${run.stderr}`
     expect(run.status, output).toBe(0)
@@ -268,6 +269,10 @@ describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses,
     }
     const svg = readFileSync(join(results, files[1]!), 'utf8')
     expect(svg.match(/<polyline /g)).toHaveLength(3)
+    // Two sweep points × two server processes, each at least its main thread's profile, every one a V8 profile.
+    const written = readdirSync(profiles).filter((f) => f.endsWith('.cpuprofile'))
+    expect(written.length, output).toBeGreaterThanOrEqual(4)
+    for (const f of written) expect(JSON.parse(readFileSync(join(profiles, f), 'utf8'))).toHaveProperty('samples')
     expect(r.processes.running).toBe(0)
     expect(r.processes.pids.filter(alive)).toEqual([])
   }, 90_000)
