@@ -75,8 +75,7 @@ function configFrom (opts: Record<string, unknown>): Config {
     cscaDir: opts.cscaDir as string | undefined,
     auth: opts.auth as string | undefined,
     threads: opts.threads as string | undefined,
-    partiesFile: opts.partiesFile as string | undefined,
-    receiptKeyFile: opts.receiptKeyFile as string | undefined
+    partiesFile: opts.partiesFile as string | undefined
   }
   return loadConfig(process.env, flags)
 }

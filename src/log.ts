@@ -1,7 +1,7 @@
 /**
  * Structured JSON logs (pino). Personal data never reaches a log line: code logs
- * masked PINs only, and the redact list below is a second line of defence for
- * objects that carry request fields by mistake.
+ * masked PINs only (maskPin, domain/pin.ts), and the redact list below is a
+ * second line of defence for objects that carry request fields by mistake.
  *
  * The access log writes one line per request: request id, relying party, route,
  * status and latency, never a PIN, a name or an attribute. It is sampled (every
@@ -19,12 +19,6 @@ export function createLogger (level: string, destination?: NodeJS.WritableStream
     base: { service: 'idv' },
     redact: { paths: ['pin', '*.pin', 'fullName', '*.fullName', 'attributes', '*.attributes', 'body', '*.body'], censor: '[redacted]' }
   }, destination as pino.DestinationStream | undefined)
-}
-
-/** A PIN for a log line: the province code and the last two digits, the rest masked (`001*******45`). */
-export function maskPin (pin: string): string {
-  if (pin.length !== 12) return '[pin]'
-  return `${pin.slice(0, 3)}*******${pin.slice(10)}`
 }
 
 export class AccessLog {

@@ -8,7 +8,7 @@
  * and thread (a Map hit afterwards); the slot number is what the hot path keeps.
  */
 import {
-  ATTRIBUTE_RESULTS, ATTRIBUTES, Cells, HIST_STRIDE, LATENCY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER,
+  ATTRIBUTE_RESULTS, ATTRIBUTES, Cells, LATENCY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER,
   PROBLEM_CODES, VERIFY_OUTCOMES, chipOutcomeIndex, latencyCell, problemIndex, requestCell, type RouteIndex
 } from './layout.js'
 import { SharedBlock } from './shared-block.js'
@@ -17,7 +17,6 @@ const NB = LATENCY_BUCKETS.length
 const BOUNDS = Float64Array.from(LATENCY_BUCKETS)
 const ATTRIBUTE_INDEX = new Map<string, number>(ATTRIBUTES.map((a, i) => [a, i]))
 const RESULT_INDEX = new Map<string, number>(ATTRIBUTE_RESULTS.map((r, i) => [r, i]))
-const OUTCOME_INDEX = new Map<string, number>(VERIFY_OUTCOMES.map((o, i) => [o, i]))
 /** Party ids cached per thread; beyond this, lookups still work but are not cached. */
 const PARTY_CACHE_LIMIT = 4 * PARTY_COUNT
 
@@ -74,11 +73,6 @@ export class MetricsRecorder {
     this.#cells[Cells.outcomes + party * VERIFY_OUTCOMES.length + outcome]! += 1
   }
 
-  /** Same as verifyOutcome, by label (for tests and callers holding a label). */
-  verifyOutcomeLabel (party: number, outcome: typeof VERIFY_OUTCOMES[number]): void {
-    this.#cells[Cells.outcomes + party * VERIFY_OUTCOMES.length + OUTCOME_INDEX.get(outcome)!]! += 1
-  }
-
   /** Per-attribute results of one verification (match, match_without_diacritics, mismatch). */
   attributes (results: Readonly<Record<string, string | undefined>>): void {
     for (const name in results) {
@@ -99,5 +93,3 @@ export class MetricsRecorder {
   }
 }
 
-/** Bucket cells of a latency histogram: NB finite buckets, +Inf, sum. */
-export const HISTOGRAM = { buckets: NB, stride: HIST_STRIDE } as const

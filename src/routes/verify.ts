@@ -101,11 +101,16 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         }
         const request = parseVerifyRequest(decoded)
         if (request instanceof ServiceError) throw request
+        if (party === undefined) {
+          const outcome = deps.verifier.verify(request)
+          scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
+          reply(encodeOne(outcome, requestId, responseType))
+          return
+        }
         const attributes = request.attributes.map(([name]) => name)
-        if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/verify', attributes })
+        deps.gate!.admit(party, { endpoint: '/v1/verify', attributes })
         const outcome = deps.verifier.verify(request)
         scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
-        if (party === undefined) { reply(encodeOne(outcome, requestId, responseType)); return }
         const seen = answerFor(party, { requestId, ...outcome })
         if (deps.receipts === undefined) { reply(encodeAnswer(seen, responseType)); return }
         encodeWithReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash([request.key]), attributes }, responseType, reply, fail)

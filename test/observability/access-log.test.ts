@@ -8,7 +8,8 @@ import { Writable } from 'node:stream'
 import type { HttpResponse } from 'uWebSockets.js'
 import { describe, expect, it } from 'vitest'
 import { Lifecycle, noteResponse, Route } from '../../src/http/lifecycle.js'
-import { AccessLog, createLogger, maskPin } from '../../src/log.js'
+import { maskPin } from '../../src/domain/pin.js'
+import { AccessLog, createLogger } from '../../src/log.js'
 import { createMetrics, createMetricsRegistry } from '../../src/metrics/index.js'
 import { parseScrape, total } from './scrape.js'
 
@@ -49,7 +50,7 @@ describe('access log', () => {
     expect(lines.map((l) => l.requestId)).toEqual(['r-err'])
     expect(lines[0]!.party).toBeNull()
     expect(maskPin('001099012345')).toBe('001*******45')
-    expect(maskPin('12')).toBe('[pin]')
+    expect(maskPin('12')).toBe('<invalid>')
     expect(() => new AccessLog(createLogger('silent'), 1.5)).toThrow(RangeError)
   })
 
