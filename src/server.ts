@@ -104,6 +104,7 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
     throw err
   })
   const port = uws.us_socket_local_port(listenSocket)
+  const stopLoopWatch = metrics?.watchEventLoop()
   lifecycle.ready = true
   let closing: Promise<void> | undefined
   return {
@@ -128,6 +129,7 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
         // reach a thread that is going away.
         await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_MS))
         ;(app as unknown as { close?: () => void }).close?.()
+        stopLoopWatch?.()
         gate?.close()
         await others // server threads may still have chips on this pool
         await chipPool?.close()

@@ -8,13 +8,15 @@
  * and thread (a Map hit afterwards); the slot number is what the hot path keeps.
  */
 import {
-  ATTRIBUTE_RESULTS, ATTRIBUTES, Cells, LATENCY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER,
+  ATTRIBUTE_RESULTS, ATTRIBUTES, Cells, LATENCY_BUCKETS, LOOP_DELAY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER,
   PROBLEM_CODES, VERIFY_OUTCOMES, chipOutcomeIndex, latencyCell, problemIndex, requestCell, type RouteIndex
 } from './layout.js'
 import { SharedBlock } from './shared-block.js'
 
 const NB = LATENCY_BUCKETS.length
 const BOUNDS = Float64Array.from(LATENCY_BUCKETS)
+const NL = LOOP_DELAY_BUCKETS.length
+const LOOP_BOUNDS = Float64Array.from(LOOP_DELAY_BUCKETS)
 const ATTRIBUTE_INDEX = new Map<string, number>(ATTRIBUTES.map((a, i) => [a, i]))
 const RESULT_INDEX = new Map<string, number>(ATTRIBUTE_RESULTS.map((r, i) => [r, i]))
 /** Party ids cached per thread; beyond this, lookups still work but are not cached. */
@@ -91,5 +93,31 @@ export class MetricsRecorder {
   inFlight (delta: 1 | -1): void {
     this.#cells[Cells.inFlight]! += delta
   }
-}
 
+  /** How late this thread's event loop ran a timer, into the thread's delay histogram. */
+  loopDelay (seconds: number): void {
+    const c = this.#cells
+    let b = 0
+    while (b < NL && seconds > LOOP_BOUNDS[b]!) b++
+    c[Cells.loopDelay + b]! += 1
+    c[Cells.loopDelay + NL + 1]! += seconds
+  }
+
+  /**
+   * Samples this thread's event-loop delay: a timer every `intervalMs`, and how
+   * late it fired. Not perf_hooks.monitorEventLoopDelay, whose figures include
+   * its own sampling interval (prom-client's nodejs_eventloop_lag_* read 0.1 s
+   * on an idle server at a 100 ms resolution). Returns the stop function.
+   */
+  watchEventLoop (intervalMs = 100): () => void {
+    let due = performance.now() + intervalMs
+    const timer = setInterval(() => {
+      const now = performance.now()
+      this.loopDelay(Math.max(0, now - due) / 1000)
+      // Node re-arms an interval from when its callback runs, so lateness does not accumulate.
+      due = now + intervalMs
+    }, intervalMs)
+    timer.unref()
+    return () => { clearInterval(timer) }
+  }
+}

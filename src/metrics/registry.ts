@@ -10,13 +10,14 @@
  *
  * Names follow Prometheus conventions: `idv_` prefix, base units (seconds,
  * bytes, ratios), `_total` on counters. Process memory, CPU, file descriptors,
- * GC and event-loop delay come from prom-client's default metrics.
+ * GC and the main thread's event-loop figures come from prom-client's default
+ * metrics; idv_event_loop_delay_seconds is every server thread's own.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { StoreStats } from '../store/types.js'
 import { ERROR_CODES } from '../errors.js'
 import {
-  ATTRIBUTE_RESULTS, ATTRIBUTES, Cells, CHIP_OUTCOMES, HIST_STRIDE, LATENCY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER,
+  ATTRIBUTE_RESULTS, ATTRIBUTES, Cells, CHIP_OUTCOMES, LATENCY_BUCKETS, LOOP_DELAY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER,
   PROBLEM_CODES, ROUTES, STATUS_LABELS, VERIFY_OUTCOMES, latencyCell
 } from './layout.js'
 import type { SharedBlock } from './shared-block.js'
@@ -77,6 +78,21 @@ function outcomeOf (status: string): string {
   return 'client_error'
 }
 
+/**
+ * One histogram series: `cells[at..]` holds a count per bucket, +Inf, then the
+ * sum; `count` is the total of the counts.
+ */
+function pushHistogram (out: Sample[], name: string, labels: Record<string, string>, cells: Float64Array, at: number, bounds: readonly number[], count: number): void {
+  let cumulative = 0
+  for (let b = 0; b < bounds.length; b++) {
+    cumulative += cells[at + b]!
+    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bounds[b]! }, value: cumulative })
+  }
+  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count })
+  out.push({ metricName: `${name}_sum`, labels, value: cells[at + bounds.length + 1]! })
+  out.push({ metricName: `${name}_count`, labels, value: count })
+}
+
 /** Sums the cells of every claimed stripe into one array (one pass per scrape). */
 function sumStripes (block: SharedBlock): Float64Array {
   const total = new Float64Array(Cells.total)
@@ -134,15 +150,7 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
         let count = 0
         for (let b = 0; b <= LATENCY_BUCKETS.length; b++) count += c[h + b]!
         if (count === 0) continue
-        const labels = { route: ROUTES[r]!, party: partyLabel(p) }
-        let cumulative = 0
-        for (let b = 0; b < LATENCY_BUCKETS.length; b++) {
-          cumulative += c[h + b]!
-          out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: LATENCY_BUCKETS[b]! }, value: cumulative })
-        }
-        out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count })
-        out.push({ metricName: `${name}_sum`, labels, value: c[h + HIST_STRIDE - 1]! })
-        out.push({ metricName: `${name}_count`, labels, value: count })
+        pushHistogram(out, name, { route: ROUTES[r]!, party: partyLabel(p) }, c, h, LATENCY_BUCKETS, count)
       }
     }
     return out
@@ -164,6 +172,18 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
         }
       }
       out.push({ labels: { thread: String(t) }, value: n })
+    }
+    return out
+  }))
+
+  // Per thread, not summed: one stalled thread is what this must show.
+  add(family('idv_event_loop_delay_seconds', 'How late each server thread ran a timer sampled every 100 ms (0 is the main thread): time a request waits before any of its work starts.', 'histogram', () => {
+    const out: Sample[] = []
+    for (let t = 0; t < block.claimedStripes; t++) {
+      const stripe = block.stripe(t)
+      let count = 0
+      for (let b = 0; b <= LOOP_DELAY_BUCKETS.length; b++) count += stripe[Cells.loopDelay + b]!
+      if (count > 0) pushHistogram(out, 'idv_event_loop_delay_seconds', { thread: String(t) }, stripe, Cells.loopDelay, LOOP_DELAY_BUCKETS, count)
     }
     return out
   }))

@@ -75,4 +75,22 @@ describe('metrics across worker threads', () => {
     expect(() => new MetricsRecorder(block)).toThrow(/room for 1 threads/)
     expect(() => SharedBlock.attach(new SharedArrayBuffer(1 << 20))).toThrow(/layout mismatch/)
   })
+
+  it('shows a stalled event loop in its own thread\'s delay histogram only', async () => {
+    const { block, recorder } = createMetrics(2)
+    MetricsRecorder.attach(block.buffer) // a second thread's stripe, never stalled
+    const stop = recorder.watchEventLoop(10)
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    const until = performance.now() + 150
+    while (performance.now() < until) { /* the stall: nothing else runs on this thread */ }
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    stop()
+    const series = parseScrape(await createMetricsRegistry(block, { build: BUILD }).metrics())
+    const count = total(series, 'idv_event_loop_delay_seconds_count', { thread: '0' })
+    expect(count).toBeGreaterThanOrEqual(4)
+    // Exactly the one sample taken after the stall was over 100 ms late; the idle ones were not.
+    expect(count - total(series, 'idv_event_loop_delay_seconds_bucket', { thread: '0', le: '0.1' })).toBe(1)
+    expect(total(series, 'idv_event_loop_delay_seconds_sum', { thread: '0' })).toBeGreaterThanOrEqual(0.13)
+    expect(series.some((s) => s.name.startsWith('idv_event_loop_delay_seconds') && s.labels.thread === '1')).toBe(false)
+  })
 })
