@@ -184,7 +184,7 @@ try {
   const all = Object.fromEntries([...slices].map(([name, s]) => [name, medianFigures(s)]))
   console.log(`\nPOST /v1/verify over ${citizens.toLocaleString('en')} citizens, ${connections} connections, 1 server thread, median of ${rounds} interleaved ${duration} s slices`)
   for (const [name, f] of Object.entries(all)) {
-    console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  ${f.cpuMicrosPerRequest.toFixed(1).padStart(6)} µs server CPU/request  p50 ${f.p50} ms  p99 ${f.p99} ms  non-2xx ${f.non2xx}  errors ${f.errors}${f.ranOut ? '  (pre-signed requests ran out: replays refused)' : ''}`)
+    console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  ${f.cpuMicrosPerRequest.toFixed(1).padStart(6)} µs server CPU/request  p50 ${f.p50.toFixed(2)} ms  p99 ${f.p99.toFixed(2)} ms  non-2xx ${f.non2xx}  errors ${f.errors}${f.ranOut ? '  (pre-signed requests ran out: replays refused)' : ''}`)
   }
   const rawMicros = 1e6 / raw
   console.log(`  raw Ed25519 verify     ${Math.round(raw).toString().padStart(7)} /s (one thread) = ${rawMicros.toFixed(1)} µs each`)

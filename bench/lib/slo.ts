@@ -57,10 +57,10 @@ export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVe
   if (targets === undefined) return { targets: null, pass: true, violations: [], notJudged: [] }
   const violations: string[] = []
   const atMost = (name: string, value: number, limit: number | undefined, unit: string): void => {
-    if (limit !== undefined && !(value <= limit)) violations.push(`${name} ${value} ${unit} > target ${limit} ${unit}`)
+    if (limit !== undefined && !(value <= limit)) violations.push(`${name} ${show(value, unit)} > target ${show(limit, unit)}`)
   }
   const atLeast = (name: string, value: number, limit: number | undefined, unit: string): void => {
-    if (limit !== undefined && !(value >= limit)) violations.push(`${name} ${value} ${unit} < target ${limit} ${unit}`)
+    if (limit !== undefined && !(value >= limit)) violations.push(`${name} ${show(value, unit)} < target ${show(limit, unit)}`)
   }
   atMost('p50', m.latencyMs.p50, targets.p50Ms, 'ms')
   atMost('p99', m.latencyMs.p99, targets.p99Ms, 'ms')
@@ -82,3 +82,5 @@ export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVe
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000
+/** A figure to 6 significant digits (an error ratio of 2,998 in 1.2M is 0.00249833, not 17 digits), then its unit. */
+const show = (x: number, unit: string): string => `${Number(x.toPrecision(6))}${unit === '' ? '' : ` ${unit}`}`

@@ -63,6 +63,7 @@ describe('scenarios, shapes and SLO verdicts', () => {
 
   it('judges every target and names each miss', () => {
     const measured = { latencyMs: { p50: 1, p99: 6, p999: 9 }, errorRatio: 0.01, throughputRps: 900, peakConnections: 39_990 }
+    expect(evaluateSlo({ maxErrorRatio: 0 }, { ...measured, errorRatio: 2998 / 1_200_000 }).violations).toEqual(['error ratio 0.00249833 > target 0'])
     expect(evaluateSlo(undefined, measured)).toEqual({ targets: null, pass: true, violations: [], notJudged: [] })
     expect(evaluateSlo({ p50Ms: 1, p99Ms: 6, p999Ms: 9, maxErrorRatio: 0.01, minThroughputRps: 900, minConnections: 39_990 }, measured).pass).toBe(true)
     const v = evaluateSlo({ p50Ms: 0.5, p99Ms: 5, p999Ms: 20, maxErrorRatio: 0, minThroughputRps: 1000, minConnections: 40_000 }, measured)
@@ -70,9 +71,9 @@ describe('scenarios, shapes and SLO verdicts', () => {
     expect(v.violations).toEqual([
       'p50 1 ms > target 0.5 ms',
       'p99 6 ms > target 5 ms',
-      'error ratio 0.01  > target 0 ',
+      'error ratio 0.01 > target 0',
       'throughput 900 req/s < target 1000 req/s',
-      'connections open at peak 39990  < target 40000 '
+      'connections open at peak 39990 < target 40000'
     ])
   })
 
