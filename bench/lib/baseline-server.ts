@@ -7,7 +7,9 @@
  * generator can resolve. THREADS=n runs n such apps on the port, one per
  * thread (the main thread's and n - 1 worker threads), as `idv serve
  * --threads n` does, so the service is compared at the same thread count.
- * Usage: HOST=0.0.0.0 PORT=n [THREADS=n] node baseline-server.js
+ * HELLO_WORK_US=n burns n µs of CPU per request before answering: a hello-world
+ * as heavy as the service, to tell what its tail latency owes to CPU alone.
+ * Usage: HOST=0.0.0.0 PORT=n [THREADS=n] [HELLO_WORK_US=n] node baseline-server.js
  */
 import { randomBytes } from 'node:crypto'
 import { Worker, isMainThread, parentPort } from 'node:worker_threads'
@@ -24,12 +26,14 @@ let port = 0
 const ready = (): void => { if (others === threads - 1 && port !== 0) console.log(`listening ${port}`) }
 const prefix = randomBytes(6).toString('base64url')
 let seq = 0
+const workMs = Math.max(0, Number(process.env.HELLO_WORK_US ?? 0)) / 1000
 const body = '{"requestId":"At54UE61000001","match":true,"citizen":"active","attributes":{"fullName":"match","dateOfBirth":"match","gender":"match"}}'
 uws.App()
   .any('/*', (res) => {
     res.onAborted(() => {})
     res.onData((_chunk, isLast) => {
       if (isLast) {
+        if (workMs > 0) { const until = performance.now() + workMs; while (performance.now() < until) { /* the work */ } }
         res.cork(() => {
           res.writeHeader('content-type', 'application/json').writeHeader('x-request-id', prefix + (++seq).toString(36).padStart(6, '0')).end(body)
         })
