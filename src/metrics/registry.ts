@@ -21,6 +21,7 @@ import {
   PROBLEM_CODES, ROUTES, STATUS_LABELS, VERIFY_OUTCOMES, latencyCell
 } from './layout.js'
 import type { SharedBlock } from './shared-block.js'
+import { cached, countOpenFds } from './sources.js'
 
 /** What Piscina tells about the crypto pool (src/crypto/chip-pool.ts poolStats()). */
 export interface PoolStats {
@@ -111,6 +112,8 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
   // prom-client names these gauges with a counter's `_total` suffix, which promtool flags;
   // their per-type breakdowns (nodejs_active_handles{type}, …) stay and sum to the same.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
+  // Same name, read off the main thread at most once a minute (sources.ts): see below.
+  registry.removeSingleMetric('process_open_fds')
 
   // One sum per scrape, shared by every family below (they are read in the same tick).
   let summed: Float64Array | undefined
@@ -262,6 +265,12 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
       return n === undefined ? [] : [{ labels: {}, value: n }]
     }))
   }
+
+  const openFds = cached(countOpenFds, 60_000)
+  add(family('process_open_fds', 'Number of open file descriptors (read at most once a minute).', 'gauge', async () => {
+    const n = await openFds()
+    return n === undefined ? [] : [{ labels: {}, value: n }]
+  }))
 
   if (sources.store !== undefined) {
     const store = sources.store

@@ -1,11 +1,14 @@
 /**
  * Point-in-time sources of the metrics: open connections counted from the
- * kernel's tables (IPv4 and IPv6, only those on the given local port), and the
- * build info.
+ * kernel's tables (IPv4 and IPv6, only those on the given local port), open
+ * file descriptors, and the build info.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import { countEstablished, readBuildInfo } from '../../src/metrics/index.js'
+import { packageRoot } from '../../src/paths.js'
 
 async function listen (host: string): Promise<{ server: Server, port: number }> {
   const server = createServer(() => {})
@@ -42,5 +45,14 @@ describe('metrics sources', () => {
     expect(b.commit).toMatch(/^([0-9a-f]{12}|unknown)$/)
     expect(b.nodeVersion).toBe(process.version)
     expect(b.store).toBe('native-free')
+  })
+
+  it('counts a process\'s open file descriptors as a synchronous listing does', () => {
+    const r = spawnSync(process.execPath, [join(packageRoot(), 'test', 'fixtures', 'open-fds.mjs')], { encoding: 'utf8', timeout: 30_000 })
+    expect(r.status, r.stderr).toBe(0)
+    const n = JSON.parse(r.stdout) as { before: number, after: number, sync: number, closed: number }
+    expect(n.after - n.before).toBe(50)
+    expect(n.after).toBe(n.sync)
+    expect(n.closed).toBe(n.before)
   })
 })
