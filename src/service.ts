@@ -14,6 +14,7 @@ import { startServiceMetrics } from './metrics/service-metrics.js'
 import type { MetricsServer } from './metrics/server.js'
 import { loadNativeUws } from './http/uws.js'
 import { bindHashKey, openStore } from './store/open.js'
+import { connectionBudget } from './open-files.js'
 import type { StorageCore } from './store/types.js'
 
 export interface RunningService {
@@ -26,6 +27,15 @@ export interface RunningService {
   readonly stopped: Promise<void>
   stop (): Promise<void>
 }
+
+/**
+ * Below this many connections a process warns at start-up: one access point
+ * holds one keep-alive connection, and the national network has tens of
+ * thousands (the SLO suite runs 10,000 per process).
+ */
+const FEW_CONNECTIONS = 10_000
+
+const finite = (n: number): number | 'unlimited' => Number.isFinite(n) ? n : 'unlimited'
 
 export async function startService (config: Config, log: Logger, hashKey: Uint8Array = readHashKey(config.hashKeyFile)): Promise<RunningService> {
   loadNativeUws() // fail before touching the store if only the slow fallback is available
@@ -54,7 +64,12 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
     throw err
   }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`
-  log.info({ url, threads: config.threads, metricsPort: metricsServer?.port, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts }, 'serving')
+  const budget = await connectionBudget()
+  const connections = budget === undefined ? {} : { openFileLimit: finite(budget.softLimit), connectionsAllowed: finite(budget.connections) }
+  log.info({ url, threads: config.threads, metricsPort: metricsServer?.port, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts, ...connections }, 'serving')
+  if (budget !== undefined && budget.connections < FEW_CONNECTIONS) {
+    log.warn({ ...connections, hardLimit: finite(budget.hardLimit) }, `the open-file limit leaves room for only ${budget.connections} connections (one per access point) in this process, shared by all its threads: raise it (ulimit -n, systemd LimitNOFILE=, docker --ulimit nofile=) or run more processes`)
+  }
   if (config.auth === 'none') log.warn('IDV_AUTH=none: requests are not authenticated (developer mode, loopback only)')
 
   let stopping: Promise<void> | undefined

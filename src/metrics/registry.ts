@@ -21,7 +21,8 @@ import {
   PROBLEM_CODES, ROUTES, STATUS_LABELS, VERIFY_OUTCOMES, latencyCell
 } from './layout.js'
 import type { SharedBlock } from './shared-block.js'
-import { cached, countOpenFds } from './sources.js'
+import { cached } from './sources.js'
+import { countOpenFds } from '../open-files.js'
 
 /** What Piscina tells about the crypto pool (src/crypto/chip-pool.ts poolStats()). */
 export interface PoolStats {

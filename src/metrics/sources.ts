@@ -8,7 +8,7 @@
  * gauge is absent rather than wrong).
  */
 import { readFileSync } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageRoot } from '../paths.js'
 import type { BuildInfo } from './registry.js'
@@ -67,16 +67,6 @@ function isEstablishedOn (text: string, at: number, port: string): boolean {
   const localPort = text.indexOf(':', slEnd + 2) + 1
   const remotePort = text.indexOf(':', localPort + 5) + 1
   return slEnd >= 0 && localPort > 0 && remotePort > 0 && text.startsWith(port, localPort) && text.startsWith('01', remotePort + 5)
-}
-
-/**
- * Open file descriptors of this process, or undefined without /proc. Listed off
- * the main thread: prom-client's own process_open_fds lists /proc/self/fd
- * synchronously on every scrape, 13 ms of a server thread at 10,000
- * connections (measured). One fewer than listed: the listing's own descriptor.
- */
-export async function countOpenFds (): Promise<number | undefined> {
-  try { return (await readdir('/proc/self/fd')).length - 1 } catch { return undefined }
 }
 
 /**

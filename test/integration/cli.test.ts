@@ -100,6 +100,33 @@ describe('idv', () => {
     expect(await stop(serve.child)).toBe(0)
   }, 90_000)
 
+  it('serve logs how many connections its open-file limit allows, and warns when that is few', async () => {
+    const serve = async (limit?: number): Promise<{ out: string, code: number | null }> => {
+      // Node raises the soft limit to the hard one itself, so the test lowers both.
+      const command = `${limit === undefined ? '' : `ulimit -n ${limit} && `}exec "${process.execPath}" "${CLI}" serve --data-dir "${join(dir, 'served')}" --hash-key-file "${join(dir, 'k', 'hash.key')}" --port 0 --auth none`
+      const child = spawn('bash', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      child.stdout.on('data', (d) => { out += d })
+      child.stderr.on('data', (d) => { out += d })
+      const deadline = Date.now() + 60_000
+      while (!out.includes('"msg":"serving"') && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      await new Promise((resolve) => setTimeout(resolve, 100)) // the warning follows the serving line
+      return { out, code: child.exitCode ?? await stop(child) }
+    }
+    const servingLine = (out: string): { openFileLimit: number, connectionsAllowed: number } => JSON.parse(out.split('\n').find((l) => l.includes('"msg":"serving"'))!)
+    const small = await serve(400)
+    expect(small.code).toBe(0)
+    const line = servingLine(small.out)
+    expect(line.openFileLimit).toBe(400)
+    // Less what the process already holds (store, pipes, listening sockets), and not by much.
+    expect(line.connectionsAllowed).toBeLessThan(400)
+    expect(line.connectionsAllowed).toBeGreaterThan(300)
+    expect(small.out).toContain(`"msg":"the open-file limit leaves room for only ${line.connectionsAllowed} connections`)
+    // This machine's own limit (20,000 where the project runs): a warning only below 10,000 connections.
+    const usual = await serve()
+    expect(usual.out.includes('leaves room for only')).toBe(servingLine(usual.out).connectionsAllowed < 10_000)
+  }, 90_000)
+
   it('refuses to serve with a different hash key than the index was built with', async () => {
     const other = join(dir, 'other.key')
     await run(['keygen', '--out', other])
