@@ -802,8 +802,10 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       latencyMs: service.latencyMs,
       errorRatio: service.errorRatio,
       throughputRps: service.throughputRps,
-      peakConnections: service.connections.peakEstablished,
+      // Held: the lowest count sampled inside the window (the peak when no sample fell in it).
+      connectionsHeld: service.connections.minEstablishedMeasured ?? service.connections.peakEstablished,
       recordsPerSecond: service.recordsPerSecond,
+      pacedOnly: shape.rate > 0 && !capacity,
       ratios: {
         ...(ratios?.recordsVsRawLoop != null ? { recordsVsRawLoop: ratios.recordsVsRawLoop } : {}),
         ...(ratios?.throughput != null ? { throughputVsHello: ratios.throughput } : {}),

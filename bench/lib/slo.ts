@@ -33,10 +33,17 @@ export interface Measured {
   readonly latencyMs: { readonly p50: number, readonly p99: number, readonly p999: number }
   readonly errorRatio: number
   readonly throughputRps: number
-  readonly peakConnections: number
+  /** The fewest connections established at any sample of the measured window (what was held through it). */
+  readonly connectionsHeld: number
   readonly recordsPerSecond?: number
   /** Ratios this run measured (absent: its baseline was not run). */
   readonly ratios?: { readonly throughputVsHello?: number, readonly throughputVsFastify?: number, readonly recordsVsRawLoop?: number }
+  /**
+   * Throughput was measured only at a paced rate (`--capacity off`): every server
+   * that keeps up answers the offered rate, so its ratios say nothing and are
+   * not judged.
+   */
+  readonly pacedOnly?: boolean
 }
 
 export interface SloVerdict {
@@ -67,11 +74,12 @@ export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVe
   atMost('p99.9', m.latencyMs.p999, targets.p999Ms, 'ms')
   atMost('error ratio', m.errorRatio, targets.maxErrorRatio, '')
   atLeast('throughput', m.throughputRps, targets.minThroughputRps, 'req/s')
-  atLeast('connections open at peak', m.peakConnections, targets.minConnections, '')
+  atLeast('connections held through the window', m.connectionsHeld, targets.minConnections, '')
   if (m.recordsPerSecond !== undefined) atLeast('verified records', m.recordsPerSecond, targets.minRecordsPerSecond, 'records/s')
   const notJudged: string[] = []
   const ratio = (name: string, value: number | undefined, limit: number | undefined): void => {
     if (limit === undefined) return
+    if (m.pacedOnly === true) { notJudged.push(`${name} (target ≥ ${limit}): measured at a paced rate only (--capacity off), where every server that keeps up answers the offered rate`); return }
     if (value === undefined) { notJudged.push(`${name} (target ≥ ${limit}): baseline not measured`); return }
     if (!(value >= limit)) violations.push(`${name} ${round3(value)} < target ${limit}`)
   }

@@ -62,7 +62,7 @@ describe('scenarios, shapes and SLO verdicts', () => {
   })
 
   it('judges every target and names each miss', () => {
-    const measured = { latencyMs: { p50: 1, p99: 6, p999: 9 }, errorRatio: 0.01, throughputRps: 900, peakConnections: 39_990 }
+    const measured = { latencyMs: { p50: 1, p99: 6, p999: 9 }, errorRatio: 0.01, throughputRps: 900, connectionsHeld: 39_990 }
     expect(evaluateSlo({ maxErrorRatio: 0 }, { ...measured, errorRatio: 2998 / 1_200_000 }).violations).toEqual(['error ratio 0.00249833 > target 0'])
     expect(evaluateSlo(undefined, measured)).toEqual({ targets: null, pass: true, violations: [], notJudged: [] })
     expect(evaluateSlo({ p50Ms: 1, p99Ms: 6, p999Ms: 9, maxErrorRatio: 0.01, minThroughputRps: 900, minConnections: 39_990 }, measured).pass).toBe(true)
@@ -73,14 +73,21 @@ describe('scenarios, shapes and SLO verdicts', () => {
       'p99 6 ms > target 5 ms',
       'error ratio 0.01 > target 0',
       'throughput 900 req/s < target 1000 req/s',
-      'connections open at peak 39990 < target 40000'
+      'connections held through the window 39990 < target 40000'
     ])
   })
 
   it('judges throughput ratios against baselines, and lists a ratio target whose baseline was not run as not judged', () => {
-    const base = { latencyMs: { p50: 1, p99: 2, p999: 3 }, errorRatio: 0, throughputRps: 1000, peakConnections: 100 }
+    const base = { latencyMs: { p50: 1, p99: 2, p999: 3 }, errorRatio: 0, throughputRps: 1000, connectionsHeld: 100 }
     const targets = { minThroughputVsHello: 0.6, minThroughputVsFastify: 2 }
     expect(evaluateSlo(targets, { ...base, ratios: { throughputVsHello: 0.6, throughputVsFastify: 2.5 } })).toEqual({ targets, pass: true, violations: [], notJudged: [] })
+    // Paced only (--capacity off): a ratio of ~1 says nothing, so it is neither passed nor failed.
+    const paced = evaluateSlo(targets, { ...base, pacedOnly: true, ratios: { throughputVsHello: 1, throughputVsFastify: 1 } })
+    expect(paced.violations).toEqual([])
+    expect(paced.notJudged).toEqual([
+      'throughput vs hello-world (target ≥ 0.6): measured at a paced rate only (--capacity off), where every server that keeps up answers the offered rate',
+      'throughput vs Fastify (target ≥ 2): measured at a paced rate only (--capacity off), where every server that keeps up answers the offered rate'
+    ])
     expect(evaluateSlo(targets, { ...base, ratios: { throughputVsHello: 0.5991, throughputVsFastify: 1.9 } }).violations).toEqual([
       'throughput vs hello-world 0.599 < target 0.6',
       'throughput vs Fastify 1.9 < target 2'
@@ -129,7 +136,7 @@ describe('scenarios, shapes and SLO verdicts', () => {
   })
 
   it('judges verified records per second and the share of the raw loop', () => {
-    const base = { latencyMs: { p50: 1, p99: 2, p999: 3 }, errorRatio: 0, throughputRps: 150, peakConnections: 8 }
+    const base = { latencyMs: { p50: 1, p99: 2, p999: 3 }, errorRatio: 0, throughputRps: 150, connectionsHeld: 8 }
     const v = evaluateSlo({ minRecordsPerSecond: 200_000, minRecordsVsRawLoop: 0.5 }, { ...base, recordsPerSecond: 150_000, ratios: { recordsVsRawLoop: 0.45 } })
     expect(v.violations).toEqual(['verified records 150000 records/s < target 200000 records/s', 'verified records vs raw loop 0.45 < target 0.5'])
     expect(evaluateSlo({ minRecordsVsRawLoop: 0.5 }, base).notJudged).toEqual(['verified records vs raw loop (target ≥ 0.5): baseline not measured'])
