@@ -24,6 +24,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
+import { get as httpGet } from 'node:http'
 import { join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -221,7 +222,25 @@ interface Phase {
   readonly serverArgs: (host: string, port: number) => { args: string[], env: NodeJS.ProcessEnv }
   /** The line a server prints once it is listening. */
   readonly ready: RegExp
+  /** A path answering 200 once the server accepts requests (the service's /readyz), polled after `ready`. */
+  readonly readyPath?: string
   readonly checkAnswers: boolean
+}
+
+/** Polls http://address:port{path} until it answers 200 (one connection per try, closed after it, so none lingers in the counts). */
+async function waitUntilReady (address: string, port: number, path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = 'no answer'
+  while (Date.now() < deadline) {
+    last = await new Promise<string>((resolve) => {
+      const req = httpGet({ host: address, port, path, agent: false, timeout: 2000 }, (res) => { res.resume(); resolve(`status ${res.statusCode ?? 0}`) })
+      req.on('timeout', () => { req.destroy(new Error('timed out')) })
+      req.on('error', (err) => { resolve(err.message) })
+    })
+    if (last === 'status 200') return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${address}:${port}${path} not ready after ${timeoutMs} ms (${last})`)
 }
 
 async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, requestsFile: string, log: (s: string) => void): Promise<PhaseFigures> {
@@ -238,7 +257,10 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
   let sampling = true
   let sampler: Promise<void> = Promise.resolve()
   try {
-    await Promise.all(servers.map(async ({ p }) => await p.waitFor(phase.ready, 120_000)))
+    await Promise.all(servers.map(async ({ p, address }) => {
+      await p.waitFor(phase.ready, 120_000)
+      if (phase.readyPath !== undefined) await waitUntilReady(address, port, phase.readyPath, 30_000)
+    }))
     log(`${title}: ${shape.servers} server process(es) on port ${port} over ${shape.addresses.join(', ')}`)
     sampler = (async () => {
       while (sampling) {
@@ -696,7 +718,8 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         // Metrics stay on (they are part of the service's cost), each process on a free metrics port.
         env: { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0' }
       }),
-      ready: /"msg":"serving"/
+      ready: /"msg":"serving"/,
+      readyPath: '/readyz'
     }
     const baselinePhases: Record<Exclude<BaselineName, 'raw'>, Phase> = {
       hello: {

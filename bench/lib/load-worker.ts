@@ -2,8 +2,8 @@
  * One load process of the SLO suite (forked by bench/run.ts; speaks over IPC).
  *
  * It opens its share of keep-alive connections, spread round-robin over the
- * destination addresses, and sends on each at its own evenly spaced, jittered
- * schedule (paced mode) or back to back (closed loop, `intervalMs` 0).
+ * destination addresses, and sends on each at its own evenly spread, jittered
+ * offset (paced mode) or back to back (closed loop, `intervalMs` 0).
  * Latency is measured from the time a request was *meant* to be sent: when a
  * connection is still waiting for an answer at its next due time, the send is
  * owed and charged from that due time (no coordinated omission). Latencies go
@@ -232,13 +232,19 @@ function run (config: LoadWorkerConfig): void {
     }
     if (heapSize > 0 && !stopping) timer = setTimeout(tick, Math.max(1, due[heap[0]!]! - performance.now()))
   }
+  /**
+   * Connection i's offset in the interval: evenly spread, one slot of
+   * interval/n per connection, jittered inside its slot, so sends neither
+   * bunch nor march in lockstep.
+   */
+  const slot = (i: number): number => ((i + Math.random()) / n) * interval
   const schedule = (i: number): void => {
     // A new connection sends at once, as an access point connects to send: the
     // server's idle timer started at accept, which may be well before this
     // callback when thousands of connections open at once.
     send(i, performance.now())
     if (interval === 0) return
-    due[i] = performance.now() + Math.random() * interval
+    due[i] = performance.now() + slot(i)
     push(i)
     if (timer === undefined) timer = setTimeout(tick, 1)
   }
@@ -304,11 +310,11 @@ function run (config: LoadWorkerConfig): void {
     if (m.type !== 'measure') return
     // Epoch → this process's performance clock.
     const offset = performance.timeOrigin
-    // From now on the target rate: each connection's next send moves up to one target interval away.
+    // From now on the target rate, from evenly spread offsets (the warm-up that follows absorbs the change).
     if (interval > 0 && interval !== config.intervalMs) {
       interval = config.intervalMs
       const now = performance.now()
-      for (let k = 0; k < heapSize; k++) { const i = heap[k]!; due[i] = Math.min(due[i]!, now + Math.random() * interval) }
+      for (let k = 0; k < heapSize; k++) { const i = heap[k]!; due[i] = now + slot(i) }
       heapify()
     }
     measureFrom = m.from! - offset
