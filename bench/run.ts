@@ -39,7 +39,7 @@ import { runRawLoop, type RawLoopResult } from './lib/raw-loop.js'
 import { sweepSvg, type SweepPoint } from './lib/sweep-chart.js'
 import { buildRequestPool, RECORDS_PER_REQUEST } from './lib/request-pool.js'
 import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type RequestKind, type Scenario } from './lib/scenario.js'
-import { evaluateSlo, readSloFile, type SloVerdict } from './lib/slo.js'
+import { evaluateSlo, readSloFile, type RatioName, type SloVerdict } from './lib/slo.js'
 
 /**
  * uWS closes a connection idle for ~10 s, checked on a 4 s tick, so the cut can
@@ -538,6 +538,22 @@ export function computeRatios (phases: Partial<Record<PhaseLabel, Figures>>, cap
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000
 
+/** HELLO_WORK_US, the µs of CPU the hello-world burns per request (bench/lib/baseline-server.ts); 0 when unset. */
+export function helloWorkFromEnv (value: string | undefined): number {
+  if (value === undefined || value === '') return 0
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`HELLO_WORK_US must be a number of microseconds ≥ 0, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** The throughput ratios this run measured but must not judge, with why. */
+export function unjudgedRatios (pacedOnly: boolean, helloWorkUs: number): Partial<Record<RatioName, string>> {
+  const paced = 'measured at a paced rate only (--capacity off), where every server that keeps up answers the offered rate'
+  const out: Partial<Record<RatioName, string>> = pacedOnly ? { throughputVsHello: paced, throughputVsFastify: paced, recordsVsRawLoop: paced } : {}
+  if (helloWorkUs > 0) out.throughputVsHello = `the hello-world burned ${helloWorkUs} µs per request (HELLO_WORK_US)`
+  return out
+}
+
 function tableRow (f: PhaseFigures): Record<string, string | number> {
   return {
     'conns peak': f.connections.peakEstablished,
@@ -654,7 +670,9 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   let capacity: boolean
   let sweepPoints: number[] | undefined
   let sweepCapacity: number | undefined
+  let helloWorkUs: number
   try {
+    helloWorkUs = helloWorkFromEnv(process.env.HELLO_WORK_US)
     scenario = await loadScenario(name)
     const { help: _help, sweep: _sweep, 'cpu-prof': _cpuProf, ...options } = parsed.values
     shape = resolveShape(scenario, options)
@@ -749,7 +767,9 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       git,
       node: process.version,
       cpu: cpus()[0]?.model ?? 'unknown',
-      cores: availableParallelism()
+      cores: availableParallelism(),
+      // A hello-world made heavier on purpose (baseline-server.ts): its ratios are not judged.
+      ...(helloWorkUs > 0 ? { helloWorkUs } : {})
     }
     const resultFile = (startedAt: Date, suffix = ''): string => {
       const dir = parsed.values.results ?? join(root, 'bench', 'results')
@@ -828,7 +848,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       // Held: the lowest count sampled inside the window (the peak when no sample fell in it).
       connectionsHeld: service.connections.minEstablishedMeasured ?? service.connections.peakEstablished,
       recordsPerSecond: service.recordsPerSecond,
-      pacedOnly: shape.rate > 0 && !capacity,
+      unjudged: unjudgedRatios(shape.rate > 0 && !capacity, helloWorkUs),
       ratios: {
         ...(ratios?.recordsVsRawLoop != null ? { recordsVsRawLoop: ratios.recordsVsRawLoop } : {}),
         ...(ratios?.throughput != null ? { throughputVsHello: ratios.throughput } : {}),

@@ -26,7 +26,9 @@ let port = 0
 const ready = (): void => { if (others === threads - 1 && port !== 0) console.log(`listening ${port}`) }
 const prefix = randomBytes(6).toString('base64url')
 let seq = 0
-const workMs = Math.max(0, Number(process.env.HELLO_WORK_US ?? 0)) / 1000
+const workUs = Number(process.env.HELLO_WORK_US ?? 0)
+if (!(workUs >= 0)) { console.error(`HELLO_WORK_US must be a number of microseconds ≥ 0, got ${JSON.stringify(process.env.HELLO_WORK_US)}`); process.exit(2) }
+const workMs = workUs / 1000
 const body = '{"requestId":"At54UE61000001","match":true,"citizen":"active","attributes":{"fullName":"match","dateOfBirth":"match","gender":"match"}}'
 uws.App()
   .any('/*', (res) => {

@@ -11,7 +11,11 @@ const DG_KEY = /^(?:[1-9]|1[0-6])$/
 function bytes (value: unknown, field: string): Uint8Array | ServiceError {
   if (value instanceof Uint8Array) return value
   if (typeof value !== 'string') return new ServiceError('IDV_ERR_INVALID_FIELD', `${field} must be base64 text (JSON) or bytes (MessagePack)`)
-  return strictBase64(value) ?? strictBase64(value.replace(/[\t\n\r ]+/g, '')) ?? new ServiceError('IDV_ERR_INVALID_FIELD', `${field} is not valid base64`)
+  // Whitespace (MIME wraps base64 in lines) is looked for only when the text as sent is not canonical.
+  const bytes = strictBase64(value)
+  if (bytes !== undefined) return bytes
+  const stripped = value.replace(/[\t\n\r ]+/g, '')
+  return (stripped !== value ? strictBase64(stripped) : undefined) ?? new ServiceError('IDV_ERR_INVALID_FIELD', `${field} is not valid base64`)
 }
 
 /**

@@ -77,7 +77,7 @@ export class KeyedHasher {
 
   #compress (st: Int32Array, blk: Uint8Array, off: number): void {
     // The message schedule is computed inside the round loop, so each word is
-    // read once, as it is made (≈ 25% faster than a separate expansion loop).
+    // read once, as it is made (≈ 10% less per HMAC than a separate expansion loop).
     const w = this.#w
     let a = st[0]!; let b = st[1]!; let c = st[2]!; let d = st[3]!
     let e = st[4]!; let f = st[5]!; let g = st[6]!; let h = st[7]!

@@ -104,20 +104,24 @@ export class MetricsRecorder {
   }
 
   /**
-   * Samples this thread's event-loop delay: a timer every `intervalMs`, and how
-   * late it fired. Not perf_hooks.monitorEventLoopDelay, whose figures include
-   * its own sampling interval (prom-client's nodejs_eventloop_lag_* read 0.1 s
-   * on an idle server at a 100 ms resolution). Returns the stop function.
+   * Samples this thread's event-loop delay: a timer every 75–125 ms (jittered,
+   * so periodic work of the same period cannot hide in the gaps), and how late
+   * it fired. Not perf_hooks.monitorEventLoopDelay, whose figures include its
+   * own sampling interval (prom-client's nodejs_eventloop_lag_* read 0.1 s on
+   * an idle server at a 100 ms resolution). Returns the stop function.
    */
-  watchEventLoop (intervalMs = 100): () => void {
-    let due = performance.now() + intervalMs
-    const timer = setInterval(() => {
-      const now = performance.now()
-      this.loopDelay(Math.max(0, now - due) / 1000)
-      // Node re-arms an interval from when its callback runs, so lateness does not accumulate.
-      due = now + intervalMs
-    }, intervalMs)
-    timer.unref()
-    return () => { clearInterval(timer) }
+  watchEventLoop (meanIntervalMs = 100): () => void {
+    let timer: NodeJS.Timeout
+    const arm = (): void => {
+      const delay = meanIntervalMs * (0.75 + Math.random() / 2)
+      const due = performance.now() + delay
+      timer = setTimeout(() => {
+        this.loopDelay(Math.max(0, performance.now() - due) / 1000)
+        arm()
+      }, delay)
+      timer.unref()
+    }
+    arm()
+    return () => { clearTimeout(timer) }
   }
 }

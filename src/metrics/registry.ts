@@ -81,10 +81,13 @@ function outcomeOf (status: string): string {
 }
 
 /**
- * One histogram series: `cells[at..]` holds a count per bucket, +Inf, then the
- * sum; `count` is the total of the counts.
+ * One histogram series from `cells[at..]` (a count per bucket, +Inf, then the
+ * sum); nothing when every count is 0.
  */
-function pushHistogram (out: Sample[], name: string, labels: Record<string, string>, cells: Float64Array, at: number, bounds: readonly number[], count: number): void {
+function pushHistogram (out: Sample[], name: string, labels: Record<string, string>, cells: Float64Array, at: number, bounds: readonly number[]): void {
+  let count = 0
+  for (let b = 0; b <= bounds.length; b++) count += cells[at + b]!
+  if (count === 0) return
   let cumulative = 0
   for (let b = 0; b < bounds.length; b++) {
     cumulative += cells[at + b]!
@@ -107,8 +110,9 @@ function sumStripes (block: SharedBlock): Float64Array {
 
 export function createMetricsRegistry (block: SharedBlock, sources: MetricsSources): Registry {
   const registry = new Registry()
-  // The event-loop delay monitor wakes the loop every `precision` ms; prom-client's 10 ms cost 0.6% of a
-  // core on an idle server (measured), 100 ms costs a tenth of that and still catches stalls over 100 ms.
+  // prom-client's event-loop monitor wakes the loop every `precision` ms (10 ms cost 0.6% of a core on an
+  // idle server, measured). Its nodejs_eventloop_lag_* include that interval, so they read ≈ 0.1 s here;
+  // idv_event_loop_delay_seconds below is the delay itself, per server thread.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 })
   // prom-client names these gauges with a counter's `_total` suffix, which promtool flags;
   // their per-type breakdowns (nodejs_active_handles{type}, …) stay and sum to the same.
@@ -151,10 +155,7 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
     for (let p = 0; p < PARTY_COUNT; p++) {
       for (let r = 0; r < NR; r++) {
         const h = latencyCell(p, r)
-        let count = 0
-        for (let b = 0; b <= LATENCY_BUCKETS.length; b++) count += c[h + b]!
-        if (count === 0) continue
-        pushHistogram(out, name, { route: ROUTES[r]!, party: partyLabel(p) }, c, h, LATENCY_BUCKETS, count)
+        pushHistogram(out, name, { route: ROUTES[r]!, party: partyLabel(p) }, c, h, LATENCY_BUCKETS)
       }
     }
     return out
@@ -181,13 +182,10 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
   }))
 
   // Per thread, not summed: one stalled thread is what this must show.
-  add(family('idv_event_loop_delay_seconds', 'How late each server thread ran a timer sampled every 100 ms (0 is the main thread): time a request waits before any of its work starts.', 'histogram', () => {
+  add(family('idv_event_loop_delay_seconds', 'How late each server thread ran a timer sampled every 75–125 ms (0 is the main thread): time a request waits before any of its work starts.', 'histogram', () => {
     const out: Sample[] = []
     for (let t = 0; t < block.claimedStripes; t++) {
-      const stripe = block.stripe(t)
-      let count = 0
-      for (let b = 0; b <= LOOP_DELAY_BUCKETS.length; b++) count += stripe[Cells.loopDelay + b]!
-      if (count > 0) pushHistogram(out, 'idv_event_loop_delay_seconds', { thread: String(t) }, stripe, Cells.loopDelay, LOOP_DELAY_BUCKETS, count)
+      pushHistogram(out, 'idv_event_loop_delay_seconds', { thread: String(t) }, block.stripe(t), Cells.loopDelay, LOOP_DELAY_BUCKETS)
     }
     return out
   }))

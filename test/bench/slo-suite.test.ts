@@ -15,7 +15,7 @@ import { packageRoot } from '../../src/paths.js'
 import { mixOrder, EXPECTED } from '../../bench/lib/request-pool.js'
 import { loadScenario, scenarioNames, type RequestKind } from '../../bench/lib/scenario.js'
 import { evaluateSlo } from '../../bench/lib/slo.js'
-import { computeRatios, recordsPerRequest, resolveBaselines, resolveShape, runBenchCli } from '../../bench/run.js'
+import { computeRatios, helloWorkFromEnv, recordsPerRequest, resolveBaselines, resolveShape, runBenchCli, unjudgedRatios } from '../../bench/run.js'
 
 const root = packageRoot()
 const work = mkdtempSync(join(tmpdir(), 'idv-bench-test-'))
@@ -82,12 +82,19 @@ describe('scenarios, shapes and SLO verdicts', () => {
     const targets = { minThroughputVsHello: 0.6, minThroughputVsFastify: 2 }
     expect(evaluateSlo(targets, { ...base, ratios: { throughputVsHello: 0.6, throughputVsFastify: 2.5 } })).toEqual({ targets, pass: true, violations: [], notJudged: [] })
     // Paced only (--capacity off): a ratio of ~1 says nothing, so it is neither passed nor failed.
-    const paced = evaluateSlo(targets, { ...base, pacedOnly: true, ratios: { throughputVsHello: 1, throughputVsFastify: 1 } })
+    const pacedReason = 'measured at a paced rate only (--capacity off), where every server that keeps up answers the offered rate'
+    const paced = evaluateSlo(targets, { ...base, unjudged: unjudgedRatios(true, 0), ratios: { throughputVsHello: 1, throughputVsFastify: 1 } })
     expect(paced.violations).toEqual([])
-    expect(paced.notJudged).toEqual([
-      'throughput vs hello-world (target ≥ 0.6): measured at a paced rate only (--capacity off), where every server that keeps up answers the offered rate',
-      'throughput vs Fastify (target ≥ 2): measured at a paced rate only (--capacity off), where every server that keeps up answers the offered rate'
-    ])
+    expect(paced.notJudged).toEqual([`throughput vs hello-world (target ≥ 0.6): ${pacedReason}`, `throughput vs Fastify (target ≥ 2): ${pacedReason}`])
+    // A hello-world made to burn CPU (HELLO_WORK_US) is no baseline for the ratio; Fastify's still counts.
+    const heavy = evaluateSlo(targets, { ...base, unjudged: unjudgedRatios(false, 80), ratios: { throughputVsHello: 0.9, throughputVsFastify: 1.5 } })
+    expect(heavy.violations).toEqual(['throughput vs Fastify 1.5 < target 2'])
+    expect(heavy.notJudged).toEqual(['throughput vs hello-world (target ≥ 0.6): the hello-world burned 80 µs per request (HELLO_WORK_US)'])
+    // No baseline at all: that is the reason given, whatever else applies.
+    expect(evaluateSlo(targets, { ...base, unjudged: unjudgedRatios(true, 0) }).notJudged[0]).toBe('throughput vs hello-world (target ≥ 0.6): baseline not measured')
+    expect(helloWorkFromEnv(undefined)).toBe(0)
+    expect(helloWorkFromEnv('80')).toBe(80)
+    expect(() => helloWorkFromEnv('lots')).toThrow(/HELLO_WORK_US/)
     expect(evaluateSlo(targets, { ...base, ratios: { throughputVsHello: 0.5991, throughputVsFastify: 1.9 } }).violations).toEqual([
       'throughput vs hello-world 0.599 < target 0.6',
       'throughput vs Fastify 1.9 < target 2'
