@@ -11,7 +11,7 @@ import { join, relative } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
 import { loadConfig, type Config, type ConfigInput } from './config.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, ListenError } from './errors.js'
 import { createHashKey, readHashKey, readOrCreateHashKey } from './hash-key.js'
 import { loadFile, type LoadProgress, type LoadSummary } from './load/loader.js'
 import { createLogger } from './log.js'
@@ -382,7 +382,7 @@ function printDemoBanner (url: string, sample: CitizenRecord | undefined, party:
 }
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof NativeUwsUnavailableError || err instanceof PartyCliError || err instanceof PartyFileError) {
+  if (err instanceof ConfigError || err instanceof ListenError || err instanceof NativeUwsUnavailableError || err instanceof PartyCliError || err instanceof PartyFileError) {
     console.error(`idv: ${err.message}`)
     process.exit(2)
   }

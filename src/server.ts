@@ -5,6 +5,7 @@
  */
 import type { us_listen_socket } from 'uWebSockets.js'
 import type { Config } from './config.js'
+import { ListenError } from './errors.js'
 import { RecordCodec } from './domain/record.js'
 import { Verifier } from './domain/verifier.js'
 import { RequestIds } from './http/request-id.js'
@@ -95,7 +96,7 @@ export async function createServer (config: Config, deps: ServerDeps): Promise<R
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => {
-      if (socket === false) reject(new Error(`cannot listen on ${config.host}:${config.port} (in use or not permitted)`))
+      if (socket === false) reject(new ListenError(`cannot listen on ${config.host}:${config.port}: the port is in use or not permitted (IDV_PORT or --port; 0 picks a free one)`))
       else resolve(socket)
     })
   }).catch(async (err: unknown) => {

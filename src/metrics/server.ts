@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import { problemFor } from '../problem.js'
-import type { ErrorCode } from '../errors.js'
+import { ListenError, type ErrorCode } from '../errors.js'
 
 export interface MetricsServerOptions {
   readonly host: string
@@ -33,8 +33,13 @@ export async function startMetricsServer (options: MetricsServerOptions): Promis
   // Scrapers keep their connection open; a short idle timeout frees it between scrapes on shutdown anyway.
   server.keepAliveTimeout = 30_000
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => { server.off('error', reject); resolve() })
+    const fail = (err: NodeJS.ErrnoException): void => {
+      reject(err.code === 'EADDRINUSE' || err.code === 'EACCES'
+        ? new ListenError(`cannot listen on ${options.host}:${options.port} for metrics: the port is ${err.code === 'EACCES' ? 'not permitted' : 'in use'} (another idv serve on this host? give each process its own IDV_METRICS_PORT, 0 for any free one, or IDV_METRICS=off)`)
+        : err)
+    }
+    server.once('error', fail)
+    server.listen(options.port, options.host, () => { server.off('error', fail); resolve() })
   })
   const port = (server.address() as AddressInfo).port
   return {

@@ -4,6 +4,7 @@
  * refusal to serve on uWebSockets.js's slow JavaScript fallback.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -131,6 +132,25 @@ describe('idv', () => {
     const usual = await serve()
     expect(usual.out.includes('leaves room for only')).toBe(servingLine(usual.out).connectionsAllowed < 10_000)
   }, 90_000)
+
+  it('says in one line, exit 2, when the public or the metrics port is taken', async () => {
+    const holder = createNetServer()
+    await new Promise<void>((resolve) => { holder.listen(0, '127.0.0.1', resolve) })
+    const taken = (holder.address() as AddressInfo).port
+    try {
+      const args = ['serve', '--data-dir', join(dir, 'served'), '--hash-key-file', join(dir, 'k', 'hash.key'), '--auth', 'none', '--threads', '1']
+      const metrics = await run([...args, '--port', '0'], { IDV_METRICS_PORT: String(taken) })
+      expect(metrics.code).toBe(2)
+      expect(metrics.stderr).toContain(`idv: cannot listen on 127.0.0.1:${taken} for metrics: the port is in use (another idv serve on this host?`)
+      expect(metrics.stderr).not.toMatch(/^\s+at /m)
+      const pub = await run([...args, '--port', String(taken)], { IDV_METRICS_PORT: '0' })
+      expect(pub.code).toBe(2)
+      expect(pub.stderr).toContain(`idv: cannot listen on 127.0.0.1:${taken}: the port is in use or not permitted`)
+      expect(pub.stderr).not.toMatch(/^\s+at /m)
+    } finally {
+      holder.close()
+    }
+  }, 60_000)
 
   it('refuses to serve with a different hash key than the index was built with', async () => {
     const other = join(dir, 'other.key')
