@@ -155,14 +155,16 @@ describe('RateLimiter', () => {
   it('two threads and the main thread together never exceed the budget', async () => {
     const l = RateLimiter.create({ maxParties: 16 })
     // No refill during the test (fixed clock): exactly `burst` grants in all, however the threads interleave.
-    const budget = { perSecond: 1, burst: 5000 }
-    const data = { task: 'rate', limiter: l.shareHandle(), party: 'operator-1', limits: budget, attempts: 6000, nowMs: NOW_MS }
+    // A budget large enough (tens of ms of grants) that both threads are surely taking from it at once,
+    // even when one wakes from the start barrier milliseconds after the other on a loaded machine.
+    const budget = { perSecond: 1, burst: 200_000 }
+    const data = { task: 'rate', limiter: l.shareHandle(), party: 'operator-1', limits: budget, attempts: 250_000, nowMs: NOW_MS }
     const pending = runTogether<{ granted: number, refused: number }>([data, data])
     let mainGranted = 0
     for (let i = 0; i < 2000; i++) if (l.consume('operator-1', budget, { nowMs: NOW_MS }).ok) mainGranted++
     const results = await pending
     const total = results.reduce((s, r) => s + r.granted, mainGranted)
-    expect(total).toBe(5000)
+    expect(total).toBe(200_000)
     expect(results.every((r) => r.granted > 0)).toBe(true)
   })
 
