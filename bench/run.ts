@@ -65,7 +65,7 @@ scenarios: ${scenarioNames().join(', ')}
   --server-threads N  passed to idv serve as --threads (default: the service's own default)
   --baseline LIST     comma list of hello, fastify (under the same load and thread count) and
                       raw (the verification work alone, no HTTP, on all cores), or none
-                      (default: the scenario's; portal-verify hello,fastify; telco-batch hello,raw)
+                      (default: the scenario's; portal-verify, chip and mixed hello,fastify; telco-batch hello,raw)
   --capacity on|off   also run every server closed loop (rate 0) for the throughput ratios
                       (default: on when the scenario is paced and a baseline is run)
   --compare FILE      print the change of the main figures against an earlier result JSON
@@ -210,9 +210,7 @@ export function resolveBaselines (value: string | undefined, s: Scenario, shape:
     baselines.splice(baselines.indexOf(name), 1)
     notes.push(`${name} baseline left out: ${why}`)
   }
-  drop('fastify', !verifyOnly
-    ? `the Fastify baseline serves verify and batch requests only, and ${s.name} sends others`
-    : shape.addresses.length < shape.servers ? `the Fastify baseline needs one address per server process (--addresses ${shape.servers}): Node 20 cannot share a port between processes` : undefined)
+  drop('fastify', shape.addresses.length < shape.servers ? `the Fastify baseline needs one address per server process (--addresses ${shape.servers}): Node 20 cannot share a port between processes` : undefined)
   drop('raw', verifyOnly ? undefined : `the raw loop does verify and batch items only, and ${s.name} sends others`)
   return { baselines, notes }
 }
@@ -752,7 +750,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         checkAnswers: true,
         serverArgs: (host, port) => ({
           args: [join(root, 'dist', 'bench', 'lib', 'fastify-server.js')],
-          env: { HOST: host, PORT: String(port), THREADS: String(threads), DATA_DIR: dataset.dataDir, HASH_KEY_FILE: dataset.hashKeyFile }
+          env: { HOST: host, PORT: String(port), THREADS: String(threads), DATA_DIR: dataset.dataDir, HASH_KEY_FILE: dataset.hashKeyFile, ...(pool.cscaDir !== undefined ? { CSCA_DIR: pool.cscaDir } : {}) }
         }),
         ready: /listening \d+/
       }

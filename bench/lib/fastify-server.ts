@@ -7,6 +7,10 @@
  * parseVerifyRequest and Verifier (one store read and the keyed-hash compares
  * per item) with the answer of the service's unsigned path (`--auth none`):
  * `{"requestId","match","citizen","attributes"}`, bad input as a problem.
+ * With CSCA_DIR it also answers POST /v1/chip/verify as the service does:
+ * parseChipRequest, the service's ChipPool (Piscina) and the same answer; the
+ * crypto workers are split over the cluster workers so that, as in the
+ * service, there are CRYPTO_THREADS of them in all (default one per core).
  * Written the way Fastify is meant to be used: its JSON body parser, body
  * limits per route, response schemas (fast-json-stringify), no logger.
  *
@@ -15,11 +19,12 @@
  * node:cluster workers, Fastify's documented way to use more cores; the
  * primary prints the ready line once all listen and stops them on SIGTERM.
  *
- * Usage: HOST=127.0.0.1 PORT=n DATA_DIR=dir HASH_KEY_FILE=file [THREADS=n] node fastify-server.js
+ * Usage: HOST=127.0.0.1 PORT=n DATA_DIR=dir HASH_KEY_FILE=file [THREADS=n] [CSCA_DIR=dir [CRYPTO_THREADS=n]] node fastify-server.js
  * Prints `listening <port>` when ready.
  */
 import cluster from 'node:cluster'
 import { timingSafeEqual } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { setImmediate as yieldTurn } from 'node:timers/promises'
 import Fastify, { type FastifyReply } from 'fastify'
 import { ServiceError } from '../../src/errors.js'
@@ -29,9 +34,14 @@ import { problemFor } from '../../src/problem.js'
 import { ATTRIBUTES, RecordCodec } from '../../src/domain/record.js'
 import { Verifier, type VerifyOutcome } from '../../src/domain/verifier.js'
 import { parseVerifyRequest } from '../../src/domain/verify-request.js'
+import { parseChipRequest } from '../../src/domain/chip-request.js'
+import { ChipPool } from '../../src/crypto/chip-pool.js'
+import { buildAnswer } from '../../src/routes/chip.js'
 import { FINGERPRINT_META, openStore } from '../../src/store/open.js'
 
 const threads = Math.max(1, Number(process.env.THREADS ?? 1))
+const cscaDir = process.env.CSCA_DIR ?? ''
+const cryptoThreads = Math.max(1, Number(process.env.CRYPTO_THREADS ?? availableParallelism()))
 const host = process.env.HOST ?? '127.0.0.1'
 const port = Number(process.env.PORT ?? 0)
 
@@ -39,6 +49,9 @@ const port = Number(process.env.PORT ?? 0)
 const MAX_BODY_BYTES = 65_536
 const MAX_BATCH_BODY_BYTES = 16_777_216
 const MAX_BATCH_ITEMS = 10_000
+const MAX_CHIP_BODY_BYTES = 512 * 1024
+/** The service's IDV_CRYPTO_MAX_QUEUE default: chips waiting or running before 503. */
+const CRYPTO_MAX_QUEUE = 4096
 /** Batch items between yields to the event loop, as the service does. */
 const BATCH_SLICE = 250
 
@@ -125,12 +138,25 @@ async function serve (): Promise<void> {
     return { requestId, results }
   })
 
+  const pool = cscaDir === '' ? undefined : new ChipPool({ threads: Math.max(1, Math.round(cryptoThreads / threads)), maxQueue: CRYPTO_MAX_QUEUE, trustDir: cscaDir })
+  if (pool !== undefined) {
+    app.post('/v1/chip/verify', { bodyLimit: MAX_CHIP_BODY_BYTES }, async (request, reply) => {
+      const requestId = ids.next()
+      reply.header('x-request-id', requestId)
+      const item = parseChipRequest(request.body)
+      if (item instanceof ServiceError) return fail(reply, requestId, item)
+      const pending = pool.submit(item)
+      if (pending === undefined) return fail(reply, requestId, new ServiceError('IDV_ERR_OVERLOADED', 'the crypto pool is full', 1))
+      return buildAnswer(requestId, await pending, verifier, undefined)
+    })
+  }
+
   await app.listen({ host, port })
   const address = app.server.address()
   const bound = typeof address === 'object' && address !== null ? address.port : port
   if (cluster.isWorker) process.send!({ type: 'listening', port: bound })
   else console.log(`listening ${bound}`)
-  const stop = (): void => { void app.close().then(async () => { await store.close() }).finally(() => process.exit(0)) }
+  const stop = (): void => { void app.close().then(async () => { await pool?.close(); await store.close() }).finally(() => process.exit(0)) }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
   // A cluster worker whose primary is gone (SIGKILL) stops too.

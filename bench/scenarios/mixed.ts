@@ -13,5 +13,7 @@ export const scenario: Scenario = {
   rate: 2000,
   durationSeconds: 30,
   warmupSeconds: 5,
-  citizens: 1_000_000
+  citizens: 1_000_000,
+  // The hello-world and the peer stack (Fastify with the same chip pool and domain code).
+  baselines: ['hello', 'fastify']
 }

@@ -128,7 +128,8 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
   })
 }
 
-function buildAnswer (requestId: string, result: ChipResult, verifier: Verifier, party: Party | undefined): ChipAnswer {
+/** The answer to a chip: the verdict, each check, and the register match (also the Fastify baseline's answer). */
+export function buildAnswer (requestId: string, result: ChipResult, verifier: Verifier, party: Party | undefined): ChipAnswer {
   const outcome = result.valid && result.identity !== undefined ? matchRegistry(result.identity, verifier) : null
   // An overall-only party learns whether the register agrees, not which attribute differs.
   const registry = outcome === null || party === undefined || party.resultDetail === 'per-attribute' ? outcome : { match: outcome.match }
