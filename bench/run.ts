@@ -39,7 +39,7 @@ import { runRawLoop, type RawLoopResult } from './lib/raw-loop.js'
 import { sweepSvg, type SweepPoint } from './lib/sweep-chart.js'
 import { buildRequestPool, RECORDS_PER_REQUEST } from './lib/request-pool.js'
 import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type RequestKind, type Scenario } from './lib/scenario.js'
-import { evaluateSlo, readSloFile, type RatioName, type SloVerdict } from './lib/slo.js'
+import { evaluateSlo, readSloFile, round3, type RatioName, type SloVerdict } from './lib/slo.js'
 
 /**
  * uWS closes a connection idle for ~10 s, checked on a 4 s tick, so the cut can
@@ -534,7 +534,6 @@ export function computeRatios (phases: Partial<Record<PhaseLabel, Figures>>, cap
   }
 }
 
-const round3 = (x: number): number => Math.round(x * 1000) / 1000
 
 /** HELLO_WORK_US, the µs of CPU the hello-world burns per request (bench/lib/baseline-server.ts); 0 when unset. */
 export function helloWorkFromEnv (value: string | undefined): number {

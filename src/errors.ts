@@ -45,7 +45,6 @@ export class ServiceError extends Error {
   }
 }
 
-/** Thrown at start-up for bad configuration; lists every problem at once. */
 /** A port the service was told to use cannot be bound: a setup problem, reported in one line (exit 2). */
 export class ListenError extends Error {
   constructor (message: string) {
@@ -54,6 +53,7 @@ export class ListenError extends Error {
   }
 }
 
+/** Thrown at start-up for bad configuration; lists every problem at once. */
 export class ConfigError extends Error {
   readonly problems: readonly string[]
   constructor (problems: readonly string[]) {

@@ -2,8 +2,9 @@
  * Service-level objectives per scenario (bench/slo.json) and their verdict on
  * a measured result. A missed target is a violation with its reason; a
  * scenario without targets passes with `targets: null` (nothing was judged).
- * A ratio target whose baseline this run did not measure (`--baseline none`)
- * is listed in `notJudged`: it neither passes nor fails the run.
+ * A ratio target whose baseline this run did not measure (`--baseline none`),
+ * or measured but not comparably (`Measured.unjudged`), is listed in
+ * `notJudged`: it neither passes nor fails the run.
  */
 import { readFileSync } from 'node:fs'
 
@@ -15,7 +16,7 @@ export interface SloTarget {
   readonly maxErrorRatio?: number
   /** Answered requests per second in the measured window. */
   readonly minThroughputRps?: number
-  /** Connections the kernel saw established at once (peak). */
+  /** Connections the kernel saw established through the whole measured window (the fewest sampled in it). */
   readonly minConnections?: number
   /** Service ÷ uWS hello-world throughput, same load and thread count (closed loop for paced scenarios: see bench/README.md). */
   readonly minThroughputVsHello?: number
@@ -93,6 +94,6 @@ export function evaluateSlo (targets: SloTarget | undefined, m: Measured): SloVe
   return { targets, pass: violations.length === 0, violations, notJudged }
 }
 
-const round3 = (x: number): number => Math.round(x * 1000) / 1000
+export const round3 = (x: number): number => Math.round(x * 1000) / 1000
 /** A figure to 6 significant digits (an error ratio of 2,998 in 1.2M is 0.00249833, not 17 digits), then its unit. */
 const show = (x: number, unit: string): string => `${Number(x.toPrecision(6))}${unit === '' ? '' : ` ${unit}`}`

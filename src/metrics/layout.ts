@@ -40,7 +40,7 @@ export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.
 
 /**
  * Event-loop delay bucket upper bounds in seconds: how late a server thread's
- * 100 ms sampling timer fired. Under 1 ms is timer granularity; 2 and 5 ms
+ * sampling timer (every 75–125 ms) fired. Under 1 ms is timer granularity; 2 and 5 ms
  * matter against the 5 ms p99 target; 50 ms is the alert threshold.
  */
 export const LOOP_DELAY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1] as const

@@ -117,7 +117,7 @@ export function createMetricsRegistry (block: SharedBlock, sources: MetricsSourc
   // prom-client names these gauges with a counter's `_total` suffix, which promtool flags;
   // their per-type breakdowns (nodejs_active_handles{type}, …) stay and sum to the same.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
-  // Same name, read off the main thread at most once a minute (sources.ts): see below.
+  // Same name, read off the main thread at most once a minute (open-files.ts): see below.
   registry.removeSingleMetric('process_open_fds')
 
   // One sum per scrape, shared by every family below (they are read in the same tick).

@@ -105,7 +105,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
           : await new Promise<string | Uint8Array>((resolve, reject) => {
             const pin = result.valid ? result.identity?.pin : undefined
             const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
-            encodeWithReceipt(deps.receipts!, { ...reply }, facts, responseType, resolve, reject)
+            encodeWithReceipt(deps.receipts!, reply, facts, responseType, resolve, reject)
           })
         answer(() => { send(res, 200, CONTENT_TYPES[responseType], encoded, requestId) })
       }).catch((err: unknown) => {

@@ -26,12 +26,12 @@ export interface AnswerFacts {
  * than a Promise: this runs once per signed answer.
  */
 export function encodeWithReceipt (
-  signer: ReceiptSigner, answer: Record<string, unknown>, facts: AnswerFacts, type: MediaType,
+  signer: ReceiptSigner, answer: object, facts: AnswerFacts, type: MediaType,
   done: (encoded: string | Uint8Array) => void, fail: (err: Error) => void
 ): void {
   let results = facts.results
   if (results === undefined) {
-    const { requestId: _, ...rest } = answer
+    const { requestId: _, ...rest } = answer as Record<string, unknown>
     results = rest as JsonValue
   }
   const leaf = encodeLeaf({ requestId: facts.requestId, partyId: facts.partyId, time: new Date().toISOString(), pinHash: facts.pinHash, attributes: facts.attributes, results })
