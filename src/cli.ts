@@ -14,10 +14,11 @@ import { loadConfig, type Config, type ConfigInput } from './config.js'
 import { ConfigError, ListenError } from './errors.js'
 import { createHashKey, readHashKey, readOrCreateHashKey } from './hash-key.js'
 import { loadFile, type LoadProgress, type LoadSummary } from './load/loader.js'
-import { createLogger } from './log.js'
+import { createLogger, type Logger } from './log.js'
 import { generateCitizens, writePopulation } from './population/generate.js'
 import { RecordCodec } from './domain/record.js'
 import { startService } from './service.js'
+import { joinCluster, memberConfig, superviseCluster } from './cluster.js'
 import { bindHashKey, openStore } from './store/open.js'
 import { NativeUwsUnavailableError } from './http/uws.js'
 import type { CitizenRecord } from './domain/citizen.js'
@@ -59,7 +60,8 @@ function serveOptions (cmd: Command): Command {
     .option('--port <n>', 'listen port, 0 for any (IDV_PORT or PORT, default 8080)')
     .option('--host <addr>', 'listen address (IDV_HOST, default 127.0.0.1)')
     .option('--csca-dir <dir>', 'CSCA certificates for /v1/chip/verify (IDV_CSCA_DIR); re-read on SIGHUP or change')
-    .option('--threads <n>', 'server threads on the port (IDV_THREADS, default one per core)')
+    .option('--processes <n>', 'processes on the port, each with its own threads and open-file limit (IDV_PROCESSES, default 1)')
+    .option('--threads <n>', 'server threads per process (IDV_THREADS, default one per core, shared out among the processes)')
     .option('--auth <mode>', 'signatures | none (IDV_AUTH, default signatures; none is developer-only and loopback-only)')
     .option('--parties-file <file>', 'relying-party registry, JSON or YAML (IDV_PARTIES_FILE, default <data-dir>.parties.yaml)')
 }
@@ -74,6 +76,7 @@ function configFrom (opts: Record<string, unknown>): Config {
     host: opts.host as string | undefined,
     cscaDir: opts.cscaDir as string | undefined,
     auth: opts.auth as string | undefined,
+    processes: opts.processes as string | undefined,
     threads: opts.threads as string | undefined,
     partiesFile: opts.partiesFile as string | undefined
   }
@@ -85,6 +88,7 @@ serveOptions(program.command('serve'))
   .action(async (opts: Record<string, unknown>) => {
     const config = configFrom(opts)
     const log = createLogger(config.logLevel)
+    if (config.processes > 1) process.exit(await serveClusterMember(config, log) ?? await superviseCluster(config, log))
     const service = await startService(config, log)
     await service.stopped
     process.exit(0)
@@ -95,12 +99,16 @@ serveOptions(program.command('demo'))
   .action(async (opts: Record<string, unknown>) => {
     const config = configFrom(opts)
     const log = createLogger(config.logLevel)
+    const member = await serveClusterMember(config, log) // the supervisor prepared the demo
+    if (member !== undefined) process.exit(member)
     const hashKey = readOrCreateHashKey(config.hashKeyFile)
     await ensureDemoPopulation(config, hashKey)
     const party = config.auth === 'signatures' ? ensureDemoParty(config) : undefined
     if (config.auth === 'signatures' && config.receipts) ReceiptKeyRing.loadOrCreate(config.receiptKeyFile)
+    const banner = (url: string): void => { printDemoBanner(url, sampleCitizen(config), party) }
+    if (config.processes > 1) process.exit(await superviseCluster(config, log, banner))
     const service = await startService(config, log, hashKey)
-    printDemoBanner(service.url, sampleCitizen(config), party)
+    banner(service.url)
     await service.stopped
     process.exit(0)
   })
@@ -360,6 +368,16 @@ function sampleCitizen (config: Config): CitizenRecord | undefined {
     if (c.status === 'active' && c.cardIssueDate !== undefined) return c
   }
   return undefined
+}
+
+/** In a member of a cluster: serve until the supervisor stops it, and resolve with the exit status; undefined in any other process. */
+async function serveClusterMember (config: Config, log: Logger): Promise<number | undefined> {
+  const member = memberConfig(config)
+  if (member === undefined) return undefined
+  const service = await startService(member.config, log.child({ member: member.index }))
+  joinCluster(service, member.index)
+  await service.stopped
+  return 0
 }
 
 function printDemoBanner (url: string, sample: CitizenRecord | undefined, party: DemoParty | undefined): void {

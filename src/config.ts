@@ -25,9 +25,11 @@ export interface Config {
   readonly cscaDir: string
   /** Optional CRL file (PEM or DER) checked for Document Signer serials. */
   readonly crlFile: string
-  /** Server threads, each a uWS app on the same port (default: one per core). */
+  /** Processes serving the port (cluster mode when > 1: a supervisor and its members, src/cluster.ts). */
+  readonly processes: number
+  /** Server threads per process, each a uWS app on the same port (default: one per core, shared out among the processes). */
   readonly threads: number
-  /** Worker threads of the crypto pool (chip verification). */
+  /** Worker threads of the crypto pool (chip verification), per process. */
   readonly cryptoThreads: number
   /** Chips waiting or running in the pool before new ones get 503. */
   readonly cryptoMaxQueue: number
@@ -41,7 +43,7 @@ export interface Config {
   readonly receipts: boolean
   /** Accepted distance of a signature's `created` from our clock, both ways. */
   readonly signatureWindowSeconds: number
-  /** Nonces remembered at once (12 bytes each, shared by all threads). */
+  /** Nonces remembered at once (12 bytes each in one process, shared by all threads; about 128 bytes of map each in cluster mode). */
   readonly nonceSlots: number
   /** Whether requests are recorded into metrics (off only to measure their cost). */
   readonly metrics: boolean
@@ -65,6 +67,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   cscaDir: '',
   crlFile: '',
+  processes: 1,
   cryptoMaxQueue: 4096,
   maxChipBodyBytes: 512 * 1024,
   auth: 'signatures',
@@ -91,6 +94,7 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   logLevel: 'IDV_LOG_LEVEL',
   cscaDir: 'IDV_CSCA_DIR',
   crlFile: 'IDV_CRL_FILE',
+  processes: 'IDV_PROCESSES',
   threads: 'IDV_THREADS',
   cryptoThreads: 'IDV_CRYPTO_THREADS',
   cryptoMaxQueue: 'IDV_CRYPTO_MAX_QUEUE',
@@ -115,6 +119,11 @@ const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'sil
 export function besideDataDir (dataDir: string, suffix: string): string {
   const abs = resolve(dataDir)
   return join(dirname(abs), `${basename(abs)}.${suffix}`)
+}
+
+/** Where the processes of a cluster (`--processes N`) keep the nonces and rate buckets they share. */
+export function nodeAuthStatePath (config: Config): string {
+  return besideDataDir(config.dataDir, 'auth-state')
 }
 
 export function defaultHashKeyFile (dataDir: string): string {
@@ -173,6 +182,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
   if (Number.isNaN(accessLogSample)) problems.push(`${ENV_NAMES.accessLogSample} must be a number from 0 to 1, got ${JSON.stringify(sample)}`)
   if (receipts !== 'on' && receipts !== 'off') problems.push(`${ENV_NAMES.receipts} must be on or off, got ${JSON.stringify(receipts)}`)
   const port = int('port', DEFAULTS.port, 0, 65535)
+  const processes = int('processes', DEFAULTS.processes, 1, 256)
+  const coresEach = Math.max(1, Math.floor(availableParallelism() / processes))
   const config: Config = {
     host,
     port,
@@ -185,8 +196,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     logLevel,
     cscaDir: str('cscaDir', DEFAULTS.cscaDir),
     crlFile: str('crlFile', DEFAULTS.crlFile),
-    threads: int('threads', availableParallelism(), 1, 256),
-    cryptoThreads: int('cryptoThreads', availableParallelism(), 1, 1024),
+    processes,
+    threads: int('threads', coresEach, 1, 256),
+    cryptoThreads: int('cryptoThreads', coresEach, 1, 1024),
     cryptoMaxQueue: int('cryptoMaxQueue', DEFAULTS.cryptoMaxQueue, 1, 10_000_000),
     maxChipBodyBytes: int('maxChipBodyBytes', DEFAULTS.maxChipBodyBytes, 1024, 64 * 1024 ** 2),
     auth: auth as AuthMode,

@@ -4,7 +4,7 @@
  * caller opens and closes the store.
  */
 import type { us_listen_socket } from 'uWebSockets.js'
-import type { Config } from './config.js'
+import { nodeAuthStatePath, type Config } from './config.js'
 import { ListenError } from './errors.js'
 import { RecordCodec } from './domain/record.js'
 import { Verifier } from './domain/verifier.js'
@@ -65,7 +65,8 @@ export function createChipPool (config: Config): ChipPool {
 }
 
 function gateOptions (config: Config, log: Logger): GateOptions {
-  return { partiesFile: config.partiesFile, windowSeconds: config.signatureWindowSeconds, nonceSlots: config.nonceSlots, log }
+  // A member of a cluster shares nonces and rate buckets with the other processes (LMDB); one process, with its threads (SharedArrayBuffers).
+  return { partiesFile: config.partiesFile, windowSeconds: config.signatureWindowSeconds, nonceSlots: config.nonceSlots, nodeStatePath: config.processes > 1 ? nodeAuthStatePath(config) : undefined, log }
 }
 
 export async function createServer (config: Config, deps: ServerDeps): Promise<RunningServer> {

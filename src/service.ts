@@ -107,7 +107,7 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
 }
 
 /** A port free on `host` right now (for `port 0` with several threads). */
-async function freePort (host: string): Promise<number> {
+export async function freePort (host: string): Promise<number> {
   const probe = createNetServer()
   await new Promise<void>((resolve, reject) => { probe.once('error', reject); probe.listen(0, host, resolve) })
   const port = (probe.address() as AddressInfo).port

@@ -5,8 +5,9 @@
  *
  * One gate per server thread. The party registry is read by each thread from the
  * file (and re-read when it changes); the nonce memory and the rate buckets live
- * in SharedArrayBuffers that every thread of the process attaches to, so a replay
- * or a burst is caught whichever thread it reaches.
+ * in SharedArrayBuffers that every thread of the process attaches to or, in
+ * cluster mode, in an LMDB environment every process opens (node-auth-state.ts),
+ * so a replay or a burst is caught whichever thread or process it reaches.
  *
  * Failures are thrown as ServiceErrors (401/403/429/503 with stable codes), so a
  * route handles them like any other bad request.
@@ -15,10 +16,11 @@ import type { HttpRequest } from 'uWebSockets.js'
 import { ServiceError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { AuthFailure } from './codes.js'
-import { RequestVerifier, type SignedRequestInput } from './message-signature.js'
+import { RequestVerifier, type NonceMemory, type SignedRequestInput } from './message-signature.js'
 import { PartyFileError, PartyRegistry, type Party } from './parties.js'
 import { authorize, type PolicyRequest } from './policy.js'
-import { RateLimiter, type RateLimiterHandle } from './rate-limiter.js'
+import { NodeAuthState } from './node-auth-state.js'
+import { RateLimiter, type ConsumeOptions, type RateDecision, type RateLimiterHandle, type RateLimits } from './rate-limiter.js'
 import { ReplayGuard, type ReplayGuardHandle } from './replay-guard.js'
 import { ConfigError } from '../errors.js'
 
@@ -26,13 +28,22 @@ export interface GateOptions {
   readonly partiesFile: string
   readonly windowSeconds: number
   readonly nonceSlots: number
+  /** Cluster mode: the LMDB environment every process of the node shares; absent: SharedArrayBuffers for this process's threads. */
+  readonly nodeStatePath?: string | undefined
   readonly log: Logger
 }
 
-/** What another thread needs to share this gate's nonce memory and rate buckets. */
-export interface GateHandle {
-  readonly replay: ReplayGuardHandle
-  readonly rate: RateLimiterHandle
+/** What another thread needs to share this gate's nonce memory and rate buckets (in cluster mode each thread opens the path itself). */
+export type GateHandle =
+  | { readonly replay: ReplayGuardHandle, readonly rate: RateLimiterHandle }
+  | { readonly nodeStatePath: string }
+
+/** Where a gate keeps nonces and rate buckets: ReplayGuard + RateLimiter, or NodeAuthState. */
+interface SharedState {
+  readonly nonces: NonceMemory
+  consume (partyId: string, limits: RateLimits, options?: ConsumeOptions): RateDecision
+  readonly handle: GateHandle
+  close (): void
 }
 
 /** What the signature check needs of a request, copied out of uWS before the handler returns. */
@@ -46,32 +57,32 @@ export interface CapturedRequest {
 export class PartyGate {
   readonly #registry: PartyRegistry
   readonly #verifier: RequestVerifier
-  readonly #replay: ReplayGuard
-  readonly #rate: RateLimiter
+  readonly #state: SharedState
 
-  private constructor (options: GateOptions, replay: ReplayGuard, rate: RateLimiter) {
+  private constructor (options: GateOptions, state: SharedState) {
     this.#registry = loadRegistry(options.partiesFile)
-    this.#replay = replay
-    this.#rate = rate
-    this.#verifier = new RequestVerifier({ resolveKey: this.#registry.resolveKey, nonces: replay, windowSeconds: options.windowSeconds })
+    this.#state = state
+    this.#verifier = new RequestVerifier({ resolveKey: this.#registry.resolveKey, nonces: state.nonces, windowSeconds: options.windowSeconds })
     this.#registry.watch((result) => {
       if (result.ok) options.log.info({ parties: result.parties }, 'relying-party registry reloaded')
       else options.log.error({ problems: result.problems }, 'relying-party registry not reloaded: the file is invalid, the previous registry stays in force')
     })
   }
 
-  /** A gate with fresh shared state (the first thread). */
+  /** A gate with fresh shared state (the first thread), or the node's (cluster mode). */
   static create (options: GateOptions): PartyGate {
-    return new PartyGate(options, ReplayGuard.create({ slots: options.nonceSlots }), RateLimiter.create())
+    if (options.nodeStatePath !== undefined) return PartyGate.attach(options, { nodeStatePath: options.nodeStatePath })
+    return new PartyGate(options, threadState(ReplayGuard.create({ slots: options.nonceSlots }), RateLimiter.create()))
   }
 
   /** A gate sharing another's nonce memory and rate buckets (further threads). */
   static attach (options: GateOptions, handle: GateHandle): PartyGate {
-    return new PartyGate(options, ReplayGuard.fromHandle(handle.replay), RateLimiter.fromHandle(handle.rate))
+    if ('nodeStatePath' in handle) return new PartyGate(options, nodeState(handle.nodeStatePath, options.nonceSlots))
+    return new PartyGate(options, threadState(ReplayGuard.fromHandle(handle.replay), RateLimiter.fromHandle(handle.rate)))
   }
 
   shareHandle (): GateHandle {
-    return { replay: this.#replay.shareHandle(), rate: this.#rate.shareHandle() }
+    return this.#state.handle
   }
 
   /** Copies what the signature may cover; call inside the uWS handler (HttpRequest dies when it returns). */
@@ -112,7 +123,7 @@ export class PartyGate {
   admit (party: Party, request: PolicyRequest, quota = 1): void {
     const allowed = authorize(party, request)
     if (!allowed.ok) throw rejection(allowed)
-    const decision = this.#rate.consume(party.id, party.rate, { quota })
+    const decision = this.#state.consume(party.id, party.rate, { quota })
     if (!decision.ok) throw new ServiceError(decision.code, decision.detail, decision.retryAfterSeconds)
   }
 
@@ -123,6 +134,27 @@ export class PartyGate {
 
   close (): void {
     this.#registry.close()
+    this.#state.close()
+  }
+}
+
+function threadState (replay: ReplayGuard, rate: RateLimiter): SharedState {
+  return {
+    nonces: replay,
+    consume: (partyId, limits, options) => rate.consume(partyId, limits, options),
+    handle: { replay: replay.shareHandle(), rate: rate.shareHandle() },
+    close: () => {}
+  }
+}
+
+function nodeState (path: string, slots: number): SharedState {
+  const state = NodeAuthState.open(path, { slots })
+  return {
+    nonces: state,
+    consume: (partyId, limits, options) => state.consume(partyId, limits, options),
+    handle: { nodeStatePath: path },
+    // lmdb-js shares one environment per path within a process; closing it as the thread stops is enough.
+    close: () => { void state.close() }
   }
 }
 

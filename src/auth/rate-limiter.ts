@@ -106,39 +106,10 @@ export class RateLimiter {
     const slot = this.#slot(partyId)
     if (slot < 0) return { ok: false, code: 'IDV_ERR_RATE_LIMITED', retryAfterSeconds: 60, detail: 'the rate-limit table is full; the operator must raise maxParties' }
     const cells = this.#cells
-    const st = this.#state
-    const f = slot * F64_PER_PARTY
     const lockCell = HEADER_CELLS + slot * CELLS_PER_PARTY
     lock(cells, lockCell)
     try {
-      const last = st[f + 1] as number
-      let available: number
-      if (last === 0) {
-        available = limits.burst // a party's first request finds a full bucket
-      } else {
-        // Wall clocks can step back; never refill negatively nor move `last` backwards.
-        const elapsed = Math.max(0, now - last)
-        available = Math.min(limits.burst, (st[f] as number) + elapsed * limits.perSecond / 1000)
-      }
-      st[f] = available
-      st[f + 1] = Math.max(last, now)
-      const day = Math.floor((now + this.#dayOffsetMs) / DAY_MS)
-      if (st[f + 2] !== day) {
-        st[f + 2] = day
-        st[f + 3] = 0
-      }
-      const used = st[f + 3] as number
-      if (limits.dailyQuota !== undefined && used + quota > limits.dailyQuota) {
-        const nextDay = (day + 1) * DAY_MS - this.#dayOffsetMs
-        return { ok: false, code: 'IDV_ERR_QUOTA_EXCEEDED', retryAfterSeconds: Math.max(1, Math.ceil((nextDay - now) / 1000)), detail: `daily quota of ${limits.dailyQuota} used up` }
-      }
-      if (available < tokens) {
-        const wait = limits.perSecond > 0 ? (tokens - available) / limits.perSecond : 3600
-        return { ok: false, code: 'IDV_ERR_RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil(wait)), detail: `over ${limits.perSecond} requests/s (burst ${limits.burst})` }
-      }
-      st[f] = available - tokens
-      st[f + 3] = used + quota
-      return { ok: true, remainingTokens: available - tokens, remainingQuota: limits.dailyQuota === undefined ? undefined : limits.dailyQuota - used - quota }
+      return takeFromBucket(this.#state, slot * F64_PER_PARTY, limits, tokens, quota, now, this.#dayOffsetMs)
     } finally {
       unlock(cells, lockCell)
     }
@@ -176,4 +147,41 @@ export class RateLimiter {
       unlock(cells, DIR_LOCK)
     }
   }
+}
+
+/**
+ * The token-bucket and daily-quota step on one party's four Float64 cells at
+ * `f` (tokens, time of the last refill, quota day, units used that day), under
+ * whatever lock the caller holds: shared by the threads' SharedArrayBuffer and
+ * the cluster's LMDB state (node-auth-state.ts).
+ */
+export function takeFromBucket (st: Float64Array, f: number, limits: RateLimits, tokens: number, quota: number, now: number, dayOffsetMs: number): RateDecision {
+  const last = st[f + 1] as number
+  let available: number
+  if (last === 0) {
+    available = limits.burst // a party's first request finds a full bucket
+  } else {
+    // Wall clocks can step back; never refill negatively nor move `last` backwards.
+    const elapsed = Math.max(0, now - last)
+    available = Math.min(limits.burst, (st[f] as number) + elapsed * limits.perSecond / 1000)
+  }
+  st[f] = available
+  st[f + 1] = Math.max(last, now)
+  const day = Math.floor((now + dayOffsetMs) / DAY_MS)
+  if (st[f + 2] !== day) {
+    st[f + 2] = day
+    st[f + 3] = 0
+  }
+  const used = st[f + 3] as number
+  if (limits.dailyQuota !== undefined && used + quota > limits.dailyQuota) {
+    const nextDay = (day + 1) * DAY_MS - dayOffsetMs
+    return { ok: false, code: 'IDV_ERR_QUOTA_EXCEEDED', retryAfterSeconds: Math.max(1, Math.ceil((nextDay - now) / 1000)), detail: `daily quota of ${limits.dailyQuota} used up` }
+  }
+  if (available < tokens) {
+    const wait = limits.perSecond > 0 ? (tokens - available) / limits.perSecond : 3600
+    return { ok: false, code: 'IDV_ERR_RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil(wait)), detail: `over ${limits.perSecond} requests/s (burst ${limits.burst})` }
+  }
+  st[f] = available - tokens
+  st[f + 3] = used + quota
+  return { ok: true, remainingTokens: available - tokens, remainingQuota: limits.dailyQuota === undefined ? undefined : limits.dailyQuota - used - quota }
 }

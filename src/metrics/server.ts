@@ -39,7 +39,8 @@ export async function startMetricsServer (options: MetricsServerOptions): Promis
         : err)
     }
     server.once('error', fail)
-    server.listen(options.port, options.host, () => { server.off('error', fail); resolve() })
+    // exclusive: in a cluster member, node:http would otherwise share the supervisor's handle (port 0 gives every member the same port).
+    server.listen({ port: options.port, host: options.host, exclusive: true }, () => { server.off('error', fail); resolve() })
   })
   const port = (server.address() as AddressInfo).port
   return {
