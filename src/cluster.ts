@@ -15,6 +15,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { NodeAuthState } from './auth/node-auth-state.js'
 import { nodeAuthStatePath, type Config } from './config.js'
+import { readHashKey } from './hash-key.js'
 import { loadNativeUws } from './http/uws.js'
 import type { Logger } from './log.js'
 import { freePort, type RunningService } from './service.js'
@@ -55,7 +56,9 @@ export function joinCluster (service: RunningService, index: number): void {
  * every member first serves.
  */
 export async function superviseCluster (config: Config, log: Logger, onServing?: (url: string) => void): Promise<number> {
-  loadNativeUws() // refuse before forking, as a single process would
+  // Refuse before forking, as a single process would, rather than once per member.
+  loadNativeUws()
+  readHashKey(config.hashKeyFile)
   const port = config.port === 0 ? await freePort(config.host) : config.port
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   const state = config.auth === 'signatures' ? NodeAuthState.open(nodeAuthStatePath(config), { slots: config.nonceSlots }) : undefined
