@@ -6,7 +6,8 @@
  *    key lookup, Content-Digest over a ~100-byte body, signature base,
  *    signature, shared nonce memory) for ed25519, ecdsa-p256-sha256 and
  *    hmac-sha256; every request carries its own nonce, as in production;
- *  - the shared-memory nonce insert and rate-limit take alone;
+ *  - the shared-memory nonce insert and rate-limit take alone, and the same in
+ *    cluster mode (LMDB state shared by processes, src/auth/node-auth-state.ts);
  *  - receipt signing cost per answer when 1, 10, 100 or 1000 answers share a turn.
  *
  * The machine is shared and noisy, so the cases are measured in interleaved
@@ -18,6 +19,10 @@
 import { generateKeyPairSync, createSecretKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { RequestVerifier, type SignatureAlgorithm } from '../src/auth/message-signature.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NodeAuthState } from '../src/auth/node-auth-state.js'
 import { RateLimiter } from '../src/auth/rate-limiter.js'
 import { ReplayGuard } from '../src/auth/replay-guard.js'
 import { signRequest } from '../src/auth/request-signer.js'
@@ -95,6 +100,15 @@ for (const algorithm of ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const
   add('rate-limit take (SAB)', 'token bucket + daily quota', () => { limiter.consume('bench', limits) })
 }
 
+const stateDir = mkdtempSync(join(tmpdir(), 'idv-bench-auth-'))
+{
+  const state = NodeAuthState.open(join(stateDir, 'state'), { slots: 1 << 22 })
+  const nowSec = Math.floor(NOW / 1000)
+  add('nonce memory insert (cluster)', 'one LMDB write transaction', (i) => { state.remember('bench', `nonce-${i}`, nowSec + 61, nowSec) })
+  const limits = { perSecond: 1e9, burst: 1e9, dailyQuota: 1e15 }
+  add('rate-limit take (cluster)', 'one LMDB write transaction', () => { state.consume('bench', limits) })
+}
+
 const ring = ReceiptKeyRing.generate()
 const leaf = (i: number): ReceiptLeaf => ({
   requestId: `01J${i.toString(36).padStart(10, '0')}`,
@@ -136,4 +150,7 @@ for (const c of cases) {
   const r = median(c.rates)
   console.log(`${c.name.padEnd(width)}  ${Math.round(r).toLocaleString('en-US').padStart(10)}  ${(1e6 / r).toFixed(2).padStart(8)}  ${c.note}`)
 }
+rmSync(stateDir, { recursive: true, force: true })
+const clusterUs = 1e6 / rate('nonce memory insert (cluster)') + 1e6 / rate('rate-limit take (cluster)') - 1e6 / rate('nonce memory insert (SAB)') - 1e6 / rate('rate-limit take (SAB)')
+console.log(`\nCluster mode adds ${clusterUs.toFixed(1)} µs per signed request (nonce + rate in LMDB instead of SharedArrayBuffers): ${(100 * clusterUs * rate('request verification hmac-sha256') / 1e6).toFixed(0)}% of an HMAC request verification, ${(100 * clusterUs * rate('request verification ed25519') / 1e6).toFixed(0)}% of an Ed25519 one.`)
 console.log(`\nEd25519 request verification at ${(100 * rate('request verification ed25519') / rate('raw crypto.verify ed25519')).toFixed(1)}% of the raw verify rate (issue 4 target: ≥ 80% on the cores used).`)

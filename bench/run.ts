@@ -22,7 +22,7 @@
  * missed (2 for a usage error, 3 when the run itself failed).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { get as httpGet } from 'node:http'
 import { join, resolve as resolvePath } from 'node:path'
@@ -34,6 +34,7 @@ import { sampleConnectionsTwice, type ConnectionSample } from './lib/connections
 import { ensureDataset } from './lib/dataset.js'
 import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWorkerResult } from './lib/load-worker.js'
 import { ProcessGroup, type ManagedProcess } from './lib/processes.js'
+import { cpuSeconds, withChildren } from './lib/proc-cpu.js'
 import { compareResults, formatComparison, readResult, type ComparableResult } from './lib/compare.js'
 import { runRawLoop, type RawLoopResult } from './lib/raw-loop.js'
 import { sweepSvg, type SweepPoint } from './lib/sweep-chart.js'
@@ -376,35 +377,6 @@ export function recordsPerRequest (byKind: Readonly<Record<string, { readonly se
     records += c.sent * (RECORDS_PER_REQUEST[kind as RequestKind] ?? 1)
   }
   return sent === 0 ? 1 : records / sent
-}
-
-/** These processes and their child processes (/proc/<pid>/task/<tid>/children), recursively. */
-function withChildren (pids: readonly number[]): number[] {
-  const all = new Set<number>()
-  const visit = (pid: number): void => {
-    if (all.has(pid)) return
-    all.add(pid)
-    try {
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (c !== '') visit(Number(c))
-      }
-    } catch { /* not Linux, or gone */ }
-  }
-  for (const pid of pids) visit(pid)
-  return [...all]
-}
-
-/** User + system CPU seconds of these processes so far (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuSeconds (pids: readonly number[]): number {
-  let ticks = 0
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
-    } catch { /* not Linux, or gone */ }
-  }
-  return ticks / 100
 }
 
 /** CPU seconds the whole machine spent busy (everything but idle and iowait), and in softirq (loopback TCP), from /proc/stat. */

@@ -22,12 +22,13 @@
  * --duration seconds per round, the order reversed every other round; each
  * figure is the median over --rounds rounds (the raw verify loop too).
  *
- * Usage: npm run bench:signed -- [--citizens N] [--duration S] [--rounds R] [--connections C] [--cpu-prof DIR]
+ * Usage: npm run bench:signed -- [--citizens N] [--duration S] [--rounds R] [--connections C] [--threads N] [--processes N] [--cpu-prof DIR]
+ * (--processes 2 --threads 1 measures cluster mode, whose nonces and rate buckets live in LMDB, against
+ * --threads 2; the CPU per request then includes the members.)
  * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
  */
 import { createSecretKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -40,6 +41,7 @@ import { ReceiptKeyRing } from '../src/receipts/keys.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { runPaced } from './lib/paced-client.js'
+import { cpuSeconds, withChildren } from './lib/proc-cpu.js'
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +50,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '100' },
+    threads: { type: 'string', default: '1' },
+    processes: { type: 'string', default: '1' },
     'cpu-prof': { type: 'string' }
   }
 })
@@ -99,13 +103,10 @@ function prebuilt (key: SigningKey | undefined, count: number, authority: string
 
 interface Figures { rps: number, p50: number, p99: number, non2xx: number, errors: number, ranOut: boolean, cpuMicrosPerRequest: number }
 
-/** CPU time (user + system) of a process so far, in µs, from /proc. */
+/** CPU time (user + system) of a server so far, in µs: its members too in cluster mode. */
 function processCpuMicros (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14 and 15 of stat)
-  return ticks * 1e6 / CLOCK_TICKS
+  return cpuSeconds(withChildren([pid])) * 1e6
 }
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
 
 /**
  * Closed loop over prebuilt raw requests (bench/lib/paced-client.ts with rate 0):
@@ -125,7 +126,7 @@ async function load (url: string, pid: number, key: SigningKey | undefined, seco
 async function serve (env: NodeJS.ProcessEnv): Promise<{ server: Started, url: string }> {
   const dataset = await ensureDataset('lmdb', citizens)
   const server = await startChild(
-    [...profileFlags, join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', '1'],
+    [...profileFlags, join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', String(values.threads), '--processes', String(values.processes)],
     /"url":"([^"]+)"/, { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0', IDV_RECEIPT_KEY_FILE: receiptKeyFile, ...env }
   )
   return { server, url: server.match[1]! }
@@ -182,7 +183,7 @@ try {
   }
   const raw = median(rawSlices)
   const all = Object.fromEntries([...slices].map(([name, s]) => [name, medianFigures(s)]))
-  console.log(`\nPOST /v1/verify over ${citizens.toLocaleString('en')} citizens, ${connections} connections, 1 server thread, median of ${rounds} interleaved ${duration} s slices`)
+  console.log(`\nPOST /v1/verify over ${citizens.toLocaleString('en')} citizens, ${connections} connections, ${values.processes === '1' ? '' : `${values.processes} processes × `}${values.threads} server thread(s), median of ${rounds} interleaved ${duration} s slices`)
   for (const [name, f] of Object.entries(all)) {
     console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  ${f.cpuMicrosPerRequest.toFixed(1).padStart(6)} µs server CPU/request  p50 ${f.p50.toFixed(2)} ms  p99 ${f.p99.toFixed(2)} ms  non-2xx ${f.non2xx}  errors ${f.errors}${f.ranOut ? '  (pre-signed requests ran out: replays refused)' : ''}`)
   }

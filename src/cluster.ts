@@ -18,7 +18,7 @@ import { nodeAuthStatePath, type Config } from './config.js'
 import { readHashKey } from './hash-key.js'
 import { loadNativeUws } from './http/uws.js'
 import type { Logger } from './log.js'
-import { freePort, type RunningService } from './service.js'
+import { freePort, serviceUrl, type RunningService } from './service.js'
 
 /** The supervisor's orders to a member (its index and the port all share), in its environment. */
 const MEMBER_ENV = 'IDV_CLUSTER_MEMBER'
@@ -60,9 +60,17 @@ export async function superviseCluster (config: Config, log: Logger, onServing?:
   loadNativeUws()
   readHashKey(config.hashKeyFile)
   const port = config.port === 0 ? await freePort(config.host) : config.port
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  const url = serviceUrl(config.host, port)
   const state = config.auth === 'signatures' ? NodeAuthState.open(nodeAuthStatePath(config), { slots: config.nonceSlots }) : undefined
-  const sweeper = state === undefined ? undefined : setInterval(() => { state.sweep(Math.floor(Date.now() / 1000)) }, 1000)
+  const sweeper = state === undefined
+    ? undefined
+    : setInterval(() => {
+      try {
+        state.sweep(Math.floor(Date.now() / 1000))
+      } catch (err) { // the members go on without sweeps (and answer 503 once full): worth an alert, not a stop
+        log.error({ err }, 'sweeping expired nonces failed')
+      }
+    }, 1000)
 
   const members: Array<{ worker: Worker | undefined, startedAt: number, fastFailures: number, serving: boolean, metricsPort?: number | undefined, timer?: NodeJS.Timeout }> =
     Array.from({ length: config.processes }, () => ({ worker: undefined, startedAt: 0, fastFailures: 0, serving: false }))

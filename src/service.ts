@@ -63,7 +63,7 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
     await store.close()
     throw err
   }
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`
+  const url = serviceUrl(config.host, server.port)
   const budget = await connectionBudget()
   const connections = budget === undefined ? {} : { openFileLimit: finite(budget.softLimit), connectionsAllowed: finite(budget.connections) }
   log.info({ url, threads: config.threads, metricsPort: metricsServer?.port, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts, ...connections }, 'serving')
@@ -104,6 +104,11 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   process.on('SIGHUP', onReload)
   if (server.chipPool === undefined) log.warn('IDV_CSCA_DIR is not set: /v1/chip/verify answers 503 until it is')
   return { server, store, url, metricsServer, stopped, stop }
+}
+
+/** The base URL of a service listening on host:port (IPv6 literals bracketed). */
+export function serviceUrl (host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 /** A port free on `host` right now (for `port 0` with several threads). */

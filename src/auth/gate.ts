@@ -16,12 +16,12 @@ import type { HttpRequest } from 'uWebSockets.js'
 import { ServiceError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { AuthFailure } from './codes.js'
-import { RequestVerifier, type NonceMemory, type SignedRequestInput } from './message-signature.js'
+import { nonceRefusal, RequestVerifier, type NonceMemory, type SignedRequestInput } from './message-signature.js'
 import { PartyFileError, PartyRegistry, type Party } from './parties.js'
 import { authorize, type PolicyRequest } from './policy.js'
 import { NodeAuthState } from './node-auth-state.js'
-import { RateLimiter, type ConsumeOptions, type RateDecision, type RateLimiterHandle, type RateLimits } from './rate-limiter.js'
-import { ReplayGuard, type ReplayGuardHandle } from './replay-guard.js'
+import { RateLimiter, type RateDecision, type RateLimiterHandle } from './rate-limiter.js'
+import { ReplayGuard, type RememberResult, type ReplayGuardHandle } from './replay-guard.js'
 import { ConfigError } from '../errors.js'
 
 export interface GateOptions {
@@ -38,10 +38,23 @@ export type GateHandle =
   | { readonly replay: ReplayGuardHandle, readonly rate: RateLimiterHandle }
   | { readonly nodeStatePath: string }
 
-/** Where a gate keeps nonces and rate buckets: ReplayGuard + RateLimiter, or NodeAuthState. */
+/** A party whose request verified, with the nonce it signed. */
+export interface Caller {
+  readonly party: Party
+  readonly nonce: string
+  readonly nonceExpiresAt: number
+}
+
+/**
+ * Where a gate keeps nonces and rate buckets. Threads (SharedArrayBuffers): the
+ * verifier remembers the nonce, `admit` takes from the bucket. Cluster (LMDB):
+ * `admit` does both in one transaction, so the nonce is remembered after the
+ * policy check; a replay of a refused request is refused either way.
+ */
 interface SharedState {
-  readonly nonces: NonceMemory
-  consume (partyId: string, limits: RateLimits, options?: ConsumeOptions): RateDecision
+  /** For the verifier; absent when `admit` remembers nonces itself. */
+  readonly nonces: NonceMemory | undefined
+  admit (caller: Caller, quota: number): Exclude<RememberResult, 'fresh'> | RateDecision
   readonly handle: GateHandle
   close (): void
 }
@@ -103,7 +116,7 @@ export class PartyGate {
   }
 
   /** The party that signed the request; throws 401 (or 403 for a disabled party, 503 when nonce memory is full). */
-  authenticate (captured: CapturedRequest, body: Uint8Array): Party {
+  authenticate (captured: CapturedRequest, body: Uint8Array): Caller {
     const input: SignedRequestInput = {
       method: captured.method,
       path: captured.path,
@@ -116,14 +129,15 @@ export class PartyGate {
     if (!result.ok) throw rejection(result)
     const party = this.#registry.get(result.partyId)
     if (party === undefined) throw new ServiceError('IDV_ERR_UNKNOWN_KEY', 'the key\'s party was removed') // a reload raced this request
-    return party
+    return { party, nonce: result.nonce, nonceExpiresAt: result.nonceExpiresAt }
   }
 
   /** Checks the party may ask this, then takes one request from its rate and `quota` units from its daily quota. */
-  admit (party: Party, request: PolicyRequest, quota = 1): void {
-    const allowed = authorize(party, request)
+  admit (caller: Caller, request: PolicyRequest, quota = 1): void {
+    const allowed = authorize(caller.party, request)
     if (!allowed.ok) throw rejection(allowed)
-    const decision = this.#state.consume(party.id, party.rate, { quota })
+    const decision = this.#state.admit(caller, quota)
+    if (typeof decision === 'string') throw rejection(nonceRefusal(decision))
     if (!decision.ok) throw new ServiceError(decision.code, decision.detail, decision.retryAfterSeconds)
   }
 
@@ -141,7 +155,7 @@ export class PartyGate {
 function threadState (replay: ReplayGuard, rate: RateLimiter): SharedState {
   return {
     nonces: replay,
-    consume: (partyId, limits, options) => rate.consume(partyId, limits, options),
+    admit: (caller, quota) => rate.consume(caller.party.id, caller.party.rate, { quota }),
     handle: { replay: replay.shareHandle(), rate: rate.shareHandle() },
     close: () => {}
   }
@@ -150,8 +164,8 @@ function threadState (replay: ReplayGuard, rate: RateLimiter): SharedState {
 function nodeState (path: string, slots: number): SharedState {
   const state = NodeAuthState.open(path, { slots })
   return {
-    nonces: state,
-    consume: (partyId, limits, options) => state.consume(partyId, limits, options),
+    nonces: undefined,
+    admit: (caller, quota) => state.rememberAndConsume(caller.party.id, caller.nonce, caller.nonceExpiresAt, caller.party.rate, { quota }),
     handle: { nodeStatePath: path },
     // lmdb-js shares one environment per path within a process; closing it as the thread stops is enough.
     close: () => { void state.close() }

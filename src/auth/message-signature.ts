@@ -63,9 +63,16 @@ export interface NonceMemory {
   remember (partyId: string, nonce: string, expiresAtSec: number, nowSec: number): 'fresh' | 'replay' | 'full'
 }
 
+/** The failure for a nonce the memory did not accept. */
+export function nonceRefusal (seen: 'replay' | 'full'): AuthFailure<'IDV_ERR_REPLAY' | 'IDV_ERR_REPLAY_CAPACITY'> {
+  return seen === 'replay'
+    ? authFailure('IDV_ERR_REPLAY', 'this nonce was already used within the time window')
+    : authFailure('IDV_ERR_REPLAY_CAPACITY', 'nonce memory is full')
+}
+
 export interface RequestVerifierOptions {
   readonly resolveKey: KeyResolver
-  /** Without one, nonces are required but not remembered (tests, and the bench of the crypto alone). */
+  /** Without one, nonces are required but not remembered here (the caller remembers them: cluster mode's gate; tests; the bench of the crypto alone). */
   readonly nonces?: NonceMemory
   /** Accepted distance between `created` and our clock, both ways. Default 60 s. */
   readonly windowSeconds?: number
@@ -80,6 +87,8 @@ export interface VerifiedRequest {
   readonly nonce: string
   /** Seconds since the epoch, as signed. */
   readonly created: number
+  /** When the nonce may be forgotten (s): past created + window the request is refused as stale anyway. */
+  readonly nonceExpiresAt: number
   readonly algorithm: SignatureAlgorithm
   readonly label: string
 }
@@ -153,13 +162,12 @@ export class RequestVerifier {
     }
     if (!key.partyActive) return authFailure('IDV_ERR_PARTY_DISABLED', `party ${key.partyId} is disabled`)
 
+    const nonceExpiresAt = Math.ceil(created + this.#window) + 1
     if (this.#nonces !== undefined) {
-      // Past created + window the request is refused as stale anyway, so the nonce may be forgotten then.
-      const seen = this.#nonces.remember(key.partyId, nonce, Math.ceil(created + this.#window) + 1, Math.floor(nowSec))
-      if (seen === 'replay') return authFailure('IDV_ERR_REPLAY', 'this nonce was already used within the time window')
-      if (seen === 'full') return authFailure('IDV_ERR_REPLAY_CAPACITY', 'nonce memory is full')
+      const seen = this.#nonces.remember(key.partyId, nonce, nonceExpiresAt, Math.floor(nowSec))
+      if (seen !== 'fresh') return nonceRefusal(seen)
     }
-    return { ok: true, keyId, partyId: key.partyId, nonce, created, algorithm: key.algorithm, label }
+    return { ok: true, keyId, partyId: key.partyId, nonce, created, nonceExpiresAt, algorithm: key.algorithm, label }
   }
 
   #choose (inputs: Map<string, SignatureInputMember>, signatures: Map<string, Uint8Array>, nowMs: number):

@@ -83,11 +83,12 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
       let item
       let party: Party | undefined
       try {
-        party = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
+        const caller = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
+        party = caller?.party
         if (party !== undefined) scope.setParty(party.id)
         item = parseChipRequest(decodeBody(body, requestType, true))
         if (item instanceof ServiceError) throw item
-        if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/chip/verify' })
+        if (caller !== undefined) deps.gate!.admit(caller, { endpoint: '/v1/chip/verify' })
       } catch (err) {
         answer(() => { sendFailure(res, err, requestId) })
         return

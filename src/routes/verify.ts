@@ -78,12 +78,13 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         return
       }
       try {
-        const party = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
+        const caller = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
+        const party = caller?.party
         if (party !== undefined) scope.setParty(party.id)
         const decoded = decodeBody(body, requestType)
         if (batch) {
           const items = batchItems(decoded, deps)
-          if (party !== undefined) deps.gate!.admit(party, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
+          if (caller !== undefined) deps.gate!.admit(caller, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
           verifyBatch(items, deps, () => aborted, scope).then((results) => {
             if (results === undefined) { end(); return } // the client went away
             if (party === undefined) { reply(encodeBatch(results, requestId, responseType)); return }
@@ -101,19 +102,19 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         }
         const request = parseVerifyRequest(decoded)
         if (request instanceof ServiceError) throw request
-        if (party === undefined) {
+        if (caller === undefined) {
           const outcome = deps.verifier.verify(request)
           scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
           reply(encodeOne(outcome, requestId, responseType))
           return
         }
         const attributes = request.attributes.map(([name]) => name)
-        deps.gate!.admit(party, { endpoint: '/v1/verify', attributes })
+        deps.gate!.admit(caller, { endpoint: '/v1/verify', attributes })
         const outcome = deps.verifier.verify(request)
         scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
-        const seen = answerFor(party, { requestId, ...outcome })
+        const seen = answerFor(caller.party, { requestId, ...outcome })
         if (deps.receipts === undefined) { reply(encodeAnswer(seen, responseType)); return }
-        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash([request.key]), attributes }, responseType, reply, fail)
+        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash([request.key]), attributes }, responseType, reply, fail)
       } catch (err) {
         fail(err)
       }

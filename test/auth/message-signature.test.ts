@@ -26,7 +26,7 @@ describe.each(SIGNATURE_ALGORITHMS)('%s', (algorithm) => {
 
   it('accepts a valid request and reports who signed it', () => {
     const r = verifier([key]).verify(input(signed(key, { nonce: 'n-1' })))
-    expect(r).toEqual({ ok: true, keyId: key.keyId, partyId: `party-of-${key.keyId}`, nonce: 'n-1', created: NOW_S, algorithm, label: 'sig1' })
+    expect(r).toEqual({ ok: true, keyId: key.keyId, partyId: `party-of-${key.keyId}`, nonce: 'n-1', created: NOW_S, nonceExpiresAt: NOW_S + 61, algorithm, label: 'sig1' })
   })
 
   it('accepts any label and a request without the alg parameter', () => {

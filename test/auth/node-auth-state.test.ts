@@ -53,15 +53,16 @@ describe('NodeAuthState nonces', () => {
     await s.close()
   })
 
-  it('holds at most its slots: full rather than forgetting a live nonce, replays still recognised, room again once swept', async () => {
+  it('once a sweep finds its slots taken, answers full rather than forgetting a live nonce; room again once swept', async () => {
     const s = NodeAuthState.open(freshPath(), { slots: 1024 })
-    for (let i = 0; i < 1024; i++) expect(s.remember('p', `n${i}`, NOW_S + 10, NOW_S)).toBe('fresh')
-    expect(s.remember('p', 'n1024', NOW_S + 61, NOW_S)).toBe('full')
+    for (let i = 0; i < 1030; i++) expect(s.remember('p', `n${i}`, NOW_S + 10, NOW_S)).toBe('fresh') // the sweep has not counted yet
+    s.sweep(NOW_S, 4) // nothing expired; 1030 ≥ 1024 raises the flag
+    expect(s.remember('p', 'new', NOW_S + 61, NOW_S)).toBe('full')
     expect(s.remember('p', 'n0', NOW_S + 61, NOW_S)).toBe('replay')
     expect(s.remember('p', 'n0', NOW_S + 70, NOW_S + 10)).toBe('fresh') // an expired entry is reused in place
     for (let i = 0; i < 4; i++) s.sweep(NOW_S + 10, 4)
     expect(s.nonceCount()).toBe(1) // only n0, remembered anew
-    expect(s.remember('p', 'n1024', NOW_S + 71, NOW_S + 10)).toBe('fresh')
+    expect(s.remember('p', 'new', NOW_S + 71, NOW_S + 10)).toBe('fresh')
     await s.close()
   })
 
@@ -87,6 +88,17 @@ describe('NodeAuthState rate buckets', () => {
     expect(s.consume('p', limits, { nowMs: NOW_MS + 1000 })).toMatchObject({ ok: true, remainingQuota: 1 })
     expect(s.consume('p', limits, { nowMs: NOW_MS + 1000 })).toMatchObject({ ok: true, remainingQuota: 0 })
     expect(s.consume('p', limits, { nowMs: NOW_MS + 60_000 })).toMatchObject({ ok: false, code: 'IDV_ERR_QUOTA_EXCEEDED' })
+    await s.close()
+  })
+
+  it('remembers the nonce and takes from the bucket in one transaction; a replay takes nothing', async () => {
+    const s = NodeAuthState.open(freshPath(), { slots: 1024 })
+    const limits = { perSecond: 1, burst: 2, dailyQuota: 10 }
+    expect(s.rememberAndConsume('p', 'a', NOW_S + 61, limits, { nowMs: NOW_MS })).toMatchObject({ ok: true, remainingTokens: 1 })
+    expect(s.rememberAndConsume('p', 'a', NOW_S + 61, limits, { nowMs: NOW_MS })).toBe('replay')
+    expect(s.rememberAndConsume('p', 'b', NOW_S + 61, limits, { nowMs: NOW_MS })).toMatchObject({ ok: true, remainingTokens: 0 }) // the replay took no token
+    expect(s.rememberAndConsume('p', 'c', NOW_S + 61, limits, { nowMs: NOW_MS })).toMatchObject({ ok: false, code: 'IDV_ERR_RATE_LIMITED' })
+    expect(s.remember('p', 'c', NOW_S + 61, NOW_S)).toBe('replay') // refused by rate, yet its nonce is spent, as with threads
     await s.close()
   })
 
