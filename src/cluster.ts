@@ -126,8 +126,9 @@ export async function superviseCluster (config: Config, log: Logger, onServing?:
       clearTimeout(m.timer)
       const w = m.worker
       if (w === undefined) continue
-      // By message, not signal: the member's own SIGINT (Ctrl-C reaches the whole group) may already have started its drain.
-      if (w.isConnected()) w.send({ type: 'stop' } satisfies Message)
+      // A serving member by message, not signal: its own SIGINT (Ctrl-C reaches the whole group) may already have started
+      // its drain, after which a signal would kill it. One still starting listens for no message yet; SIGTERM stops it.
+      if (m.serving && w.isConnected()) w.send({ type: 'stop' } satisfies Message)
       else w.process.kill('SIGTERM')
     }
     if (members.every((m) => m.worker === undefined)) settle(exitCode)

@@ -34,6 +34,7 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       cscaDir: '',
       crlFile: '',
+      processes: 1,
       threads: availableParallelism(),
       cryptoThreads: availableParallelism(),
       cryptoMaxQueue: 4096,
@@ -86,6 +87,7 @@ describe('environment overrides', () => {
       IDV_LOG_LEVEL: 'debug',
       IDV_CSCA_DIR: '/etc/idv/csca',
       IDV_CRL_FILE: '/etc/idv/csca.crl',
+      IDV_PROCESSES: '2',
       IDV_THREADS: '4',
       IDV_CRYPTO_THREADS: '3',
       IDV_CRYPTO_MAX_QUEUE: '99',
@@ -114,6 +116,7 @@ describe('environment overrides', () => {
       logLevel: 'debug',
       cscaDir: '/etc/idv/csca',
       crlFile: '/etc/idv/csca.crl',
+      processes: 2,
       threads: 4,
       cryptoThreads: 3,
       cryptoMaxQueue: 99,
@@ -130,6 +133,13 @@ describe('environment overrides', () => {
       demoCitizens: 10,
       demoSeed: 4_294_967_295
     })
+  })
+
+  it('shares the cores out among the processes when threads are not given', () => {
+    const cores = availableParallelism()
+    expect(loadConfig({ IDV_PROCESSES: '2' })).toMatchObject({ processes: 2, threads: Math.max(1, Math.floor(cores / 2)), cryptoThreads: Math.max(1, Math.floor(cores / 2)) })
+    expect(loadConfig({ IDV_PROCESSES: String(cores * 4) })).toMatchObject({ threads: 1, cryptoThreads: 1 })
+    expect(() => loadConfig({ IDV_PROCESSES: '0' })).toThrow(/IDV_PROCESSES \(--processes\) must be an integer from 1 to 256/)
   })
 
   it('refuses IDV_AUTH=none except on a loopback address', () => {
