@@ -17,11 +17,11 @@
  * Usage (after `npm run build`): node dist/bench/auth.js [--rounds N] [--slice-ms N]
  */
 import { generateKeyPairSync, createSecretKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
-import { parseArgs } from 'node:util'
-import { RequestVerifier, type SignatureAlgorithm } from '../src/auth/message-signature.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { RequestVerifier, type SignatureAlgorithm } from '../src/auth/message-signature.js'
 import { NodeAuthState } from '../src/auth/node-auth-state.js'
 import { RateLimiter } from '../src/auth/rate-limiter.js'
 import { ReplayGuard } from '../src/auth/replay-guard.js'

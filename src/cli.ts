@@ -88,7 +88,9 @@ serveOptions(program.command('serve'))
   .action(async (opts: Record<string, unknown>) => {
     const config = configFrom(opts)
     const log = createLogger(config.logLevel)
-    if (config.processes > 1) process.exit(await serveClusterMember(config, log) ?? await superviseCluster(config, log))
+    const member = await serveClusterMember(config, log)
+    if (member !== undefined) process.exit(member)
+    if (config.processes > 1) process.exit(await superviseCluster(config, log))
     const service = await startService(config, log)
     await service.stopped
     process.exit(0)
@@ -375,7 +377,7 @@ async function serveClusterMember (config: Config, log: Logger): Promise<number 
   const member = memberConfig(config)
   if (member === undefined) return undefined
   const service = await startService(member.config, log.child({ member: member.index }))
-  joinCluster(service, member.index)
+  joinCluster(service)
   await service.stopped
   return 0
 }

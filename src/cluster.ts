@@ -29,7 +29,7 @@ const MAX_RESTART_DELAY_MS = 30_000
 const DRAIN_LIMIT_MS = 60_000
 
 interface Orders { readonly index: number, readonly port: number }
-type Message = { readonly type: 'serving', readonly index: number, readonly metricsPort: number | undefined } | { readonly type: 'stop' }
+type Message = { readonly type: 'serving', readonly metricsPort: number | undefined } | { readonly type: 'stop' }
 
 /** In a member: this member's configuration (the shared port, its own metrics port) and index; undefined in any other process. */
 export function memberConfig (config: Config): { readonly config: Config, readonly index: number } | undefined {
@@ -41,12 +41,12 @@ export function memberConfig (config: Config): { readonly config: Config, readon
 }
 
 /** In a member, once it serves: tell the supervisor, and stop when it says so or is gone. */
-export function joinCluster (service: RunningService, index: number): void {
+export function joinCluster (service: RunningService): void {
   const send = (message: Message): void => { process.send?.(message) }
   process.on('message', (message: Message) => { if (message.type === 'stop') void service.stop() })
   // The supervisor died (even kill -9): drain rather than serve unsupervised.
   process.on('disconnect', () => { void service.stop() })
-  send({ type: 'serving', index, metricsPort: service.metricsServer?.port })
+  send({ type: 'serving', metricsPort: service.metricsServer?.port })
 }
 
 /**

@@ -68,7 +68,7 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   const connections = budget === undefined ? {} : { openFileLimit: finite(budget.softLimit), connectionsAllowed: finite(budget.connections) }
   log.info({ url, threads: config.threads, metricsPort: metricsServer?.port, store: config.store, entries: store.count(), auth: config.auth, receipts: server.gate !== undefined && config.receipts, ...connections }, 'serving')
   if (budget !== undefined && budget.connections < FEW_CONNECTIONS) {
-    log.warn({ ...connections, hardLimit: finite(budget.hardLimit) }, `the open-file limit leaves room for only ${budget.connections} connections (one per access point) in this process, shared by all its threads: raise it (ulimit -n, systemd LimitNOFILE=, docker --ulimit nofile=) or run more processes`)
+    log.warn({ ...connections, hardLimit: finite(budget.hardLimit) }, `the open-file limit leaves room for only ${budget.connections} connections (one per access point) in this process, shared by all its threads: raise it (ulimit -n, systemd LimitNOFILE=, docker --ulimit nofile=) or run more processes (--processes N)`)
   }
   if (config.auth === 'none') log.warn('IDV_AUTH=none: requests are not authenticated (developer mode, loopback only)')
 
