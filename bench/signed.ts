@@ -4,7 +4,10 @@
  *  - unsigned POST /v1/verify (IDV_AUTH=none): the baseline;
  *  - HMAC-SHA-256-signed requests with signed answers (receipts), and without;
  *  - Ed25519-signed requests with signed answers, and without;
- *  - a raw crypto.verify Ed25519 loop on one thread (the server's one core).
+ *  - a raw crypto.verify Ed25519 loop on one thread (the server's one core);
+ *  - the uWS hello-world (bench/lib/baseline-server.ts: reads the body, answers
+ *    a constant) under the same load: what any request costs before the
+ *    service does anything, to set beside what each target leaves per request.
  * Targets: HMAC + receipts ≥ 70% of unsigned; Ed25519 + receipts ≥ 80% of the
  * raw Ed25519 verify rate; receipts cost ≤ 10% of throughput at full load.
  *
@@ -38,6 +41,7 @@ import { signRequest, type SigningKey } from '../src/auth/request-signer.js'
 import { ATTRIBUTES } from '../src/domain/record.js'
 import { packageRoot } from '../src/paths.js'
 import { ReceiptKeyRing } from '../src/receipts/keys.js'
+import { freePort } from '../src/service.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { runPaced } from './lib/paced-client.js'
@@ -162,10 +166,16 @@ try {
     servers.push(s)
     return s
   }
+  const host = '127.0.0.1'
+  const helloChild = await startChild([join(root, 'dist', 'bench', 'lib', 'baseline-server.js')], /listening (\d+)/,
+    { HOST: host, PORT: String(await freePort(host)), THREADS: String(Number(values.threads) * Number(values.processes)) })
+  const hello = { server: helloChild, url: `http://${host}:${helloChild.match[1]!}` }
+  servers.push(hello)
   const unsigned = await started({ IDV_AUTH: 'none' })
   const receipts = await started({})
   const plain = await started({ IDV_RECEIPTS: 'off' })
   const cases: Array<[string, { server: Started, url: string }, SigningKey | undefined, number]> = [
+    ['uWS hello-world', hello, undefined, 0],
     ['unsigned', unsigned, undefined, 0],
     ['hmac + receipts', receipts, hmac, 20_000],
     ['ed25519 + receipts', receipts, ed, 12_000],
@@ -199,6 +209,11 @@ try {
     ['receipt cost (Ed25519)', 1 - f('ed25519 + receipts').rps / f('ed25519, no receipts').rps, 1 - f('ed25519, no receipts').cpuMicrosPerRequest / f('ed25519 + receipts').cpuMicrosPerRequest, '≤ 10%']
   ]
   for (const [what, byRps, byCpu, target] of rows) console.log(`  ${what.padEnd(42)} ${pct(byRps).padStart(6)} by req/s, ${pct(byCpu).padStart(6)} by server CPU  (target ${target})`)
+  // What each target leaves per request, in server CPU, beside what this run measured.
+  const us = (name: string): number => f(name).cpuMicrosPerRequest
+  const µs = (x: number): string => `${x.toFixed(1)} µs`
+  console.log(`  Ed25519 ≥ 80% of raw leaves ${µs(rawMicros / 0.8 - rawMicros)} per request besides the verify; the hello-world alone used ${µs(us('uWS hello-world'))}, unsigned /v1/verify ${µs(us('unsigned'))}, Ed25519 + receipts ${µs(us('ed25519 + receipts') - rawMicros)}`)
+  console.log(`  HMAC ≥ 70% of unsigned leaves ${µs(us('unsigned') / 0.7 - us('unsigned'))} per request for authentication and receipts; they used ${µs(us('hmac + receipts') - us('unsigned'))} (receipts ${µs(us('hmac + receipts') - us('hmac, no receipts'))})`)
 } finally {
   for (const { server } of servers) await server.stop()
   rmSync(dir, { recursive: true, force: true })
