@@ -46,6 +46,14 @@ describe('canonical leaves', () => {
     expect(() => canonicalJson({ a: Number.NaN })).toThrow(TypeError)
     expect(() => canonicalJson([undefined])).toThrow(TypeError)
     expect(() => canonicalJson({ d: new Date(0) })).toThrow(TypeError)
+    // Strings are written as JSON.stringify writes them, escapes included, in values and in keys.
+    for (const s of ['', 'plain', 'say "hi"', 'back\\slash', 'tab\there', '\u0000\u001f', 'Nguyễn 🇻🇳', 'lone \ud800 surrogate', '\udfff']) {
+      expect(canonicalJson(s)).toBe(JSON.stringify(s))
+      expect(canonicalJson({ [s]: s })).toBe(`{${JSON.stringify(s)}:${JSON.stringify(s)}}`)
+    }
+    expect(canonicalJson({})).toBe('{}')
+    expect(canonicalJson({ gone: undefined })).toBe('{}')
+    expect(canonicalJson({ b: undefined, a: false })).toBe('{"a":false}')
     expect(encodeLeaf(leaf(1))).toMatch(/^\{"attributes":\["fullName","dateOfBirth"\],"partyId":"portal-hn","pinHash":"[^"]+","requestId":"req-1","results":\{.*\},"time":"2026-03-01T10:00:00.001Z","v":1\}$/)
   })
 })
