@@ -252,6 +252,7 @@ for (const alg of ['ecdsa', 'rsa', 'rsa-pss'] as KeyAlg[]) {
       'chips /CPU-s': int(chipsCpu),
       'chips/raw per core': pct(chipsCpu / rawCpu),
       ceiling: pct(floorCpu / rawCpu),
+      'target leaves µs': (1e6 / (0.8 * rawCpu) - 1e6 / floorCpu).toFixed(1),
       'verifyChip µs': inlineUs.toFixed(1),
       'pool µs/chip': (poolUs - inlineUs).toFixed(1),
       'pool/verifyChip': pct((poolUs - inlineUs) / inlineUs),
@@ -267,6 +268,7 @@ console.log([
   'raw verify/s, chips/s: per wall-clock second on the threads above (the main thread too, for chips); /CPU-s: per second of CPU time the process used, all threads counted',
   'chips/raw per core: chips per CPU-second ÷ raw verifies per CPU-second (target ≥ 80%)',
   'ceiling: the same ratio for raw verify + SHA-256 of each data group and of a 200-byte LDSSecurityObject: the most any chip code could reach',
+  'target leaves µs: CPU per chip the 80% target leaves beyond the ceiling\'s work, for parsing, checks and the pool (negative: out of reach)',
   'verifyChip µs: CPU per chip of verifyChip inline on one thread (no pool); pool µs/chip: CPU per chip through the pool (all threads) minus that, and its share',
   'task µs: fixed CPU cost of one pool task (from a run at one chip per task); task/crypto: its share of a 32-chip task\'s verifyChip CPU (target < 10%)',
   'main µs/chip: main-thread CPU per chip (the driver, submit, packing, parsing the answers), part of the pool overhead'
