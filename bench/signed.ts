@@ -25,7 +25,9 @@
  * --duration seconds per round, the order reversed every other round; each
  * figure is the median over --rounds rounds (the raw verify loop too).
  *
- * Usage: npm run bench:signed -- [--citizens N] [--duration S] [--rounds R] [--connections C] [--threads N] [--processes N] [--cpu-prof DIR]
+ * Usage: npm run bench:signed -- [--citizens N] [--duration S] [--rounds R] [--connections C] [--threads N] [--processes N] [--cases LIST] [--cpu-prof DIR]
+ * (--cases measures only some of hello, unsigned, hmac, ed25519, hmac-plain, ed25519-plain (plain: receipts
+ * off), e.g. to profile one; the ratios need them all.)
  * (--processes 2 --threads 1 measures cluster mode, whose nonces and rate buckets live in LMDB, against
  * --threads 2; the CPU per request then includes the members.)
  * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
@@ -47,6 +49,7 @@ import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { runPaced } from './lib/paced-client.js'
 import { cpuSeconds, withChildren } from './lib/proc-cpu.js'
 
+const CASES = ['hello', 'unsigned', 'hmac', 'ed25519', 'hmac-plain', 'ed25519-plain'] as const
 const { values } = parseArgs({
   options: {
     citizens: { type: 'string', default: '1000000' },
@@ -56,6 +59,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '100' },
     threads: { type: 'string', default: '1' },
     processes: { type: 'string', default: '1' },
+    cases: { type: 'string', default: CASES.join(',') },
     'cpu-prof': { type: 'string' }
   }
 })
@@ -64,6 +68,13 @@ const duration = Number(values.duration)
 const warmup = Number(values.warmup)
 const rounds = Number(values.rounds)
 const connections = Number(values.connections)
+const isCase = (c: string): c is typeof CASES[number] => (CASES as readonly string[]).includes(c)
+const chosen = values.cases.split(',').map((c) => c.trim())
+const unknown = chosen.filter((c) => !isCase(c))
+if (unknown.length > 0 || chosen.length === 0) {
+  console.error(`--cases: unknown ${unknown.map((c) => JSON.stringify(c)).join(', ')}; choose from ${CASES.join(', ')}`)
+  process.exit(2)
+}
 const profileFlags = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']]
 const root = packageRoot()
 const dir = mkdtempSync(join(tmpdir(), 'idv-bench-signed-'))
@@ -174,14 +185,15 @@ try {
   const unsigned = await started({ IDV_AUTH: 'none' })
   const receipts = await started({})
   const plain = await started({ IDV_RECEIPTS: 'off' })
-  const cases: Array<[string, { server: Started, url: string }, SigningKey | undefined, number]> = [
-    ['uWS hello-world', hello, undefined, 0],
-    ['unsigned', unsigned, undefined, 0],
-    ['hmac + receipts', receipts, hmac, 20_000],
-    ['ed25519 + receipts', receipts, ed, 12_000],
-    ['hmac, no receipts', plain, hmac, 20_000],
-    ['ed25519, no receipts', plain, ed, 12_000]
-  ]
+  const every: Record<typeof CASES[number], [string, { server: Started, url: string }, SigningKey | undefined, number]> = {
+    hello: ['uWS hello-world', hello, undefined, 0],
+    unsigned: ['unsigned', unsigned, undefined, 0],
+    hmac: ['hmac + receipts', receipts, hmac, 20_000],
+    ed25519: ['ed25519 + receipts', receipts, ed, 12_000],
+    'hmac-plain': ['hmac, no receipts', plain, hmac, 20_000],
+    'ed25519-plain': ['ed25519, no receipts', plain, ed, 12_000]
+  }
+  const cases = chosen.filter(isCase).map((c) => every[c])
   for (const [, on, key, expected] of cases) await load(on.url, on.server.child.pid!, key, warmup, expected)
   const slices = new Map<string, Figures[]>(cases.map(([name]) => [name, []]))
   const rawSlices: number[] = []
@@ -199,21 +211,24 @@ try {
   }
   const rawMicros = 1e6 / raw
   console.log(`  raw Ed25519 verify     ${Math.round(raw).toString().padStart(7)} /s (one thread) = ${rawMicros.toFixed(1)} µs each`)
-  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
-  const f = (name: string): Figures => all[name]!
-  const rows: Array<[string, number, number, string]> = [
-    // [what, by throughput, by server CPU per request, target]
-    ['HMAC-signed + receipts vs unsigned', f('hmac + receipts').rps / f('unsigned').rps, f('unsigned').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≥ 70%'],
-    ['Ed25519-signed + receipts vs raw verify', f('ed25519 + receipts').rps / raw, rawMicros / f('ed25519 + receipts').cpuMicrosPerRequest, '≥ 80%'],
-    ['receipt cost (HMAC)', 1 - f('hmac + receipts').rps / f('hmac, no receipts').rps, 1 - f('hmac, no receipts').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≤ 10%'],
-    ['receipt cost (Ed25519)', 1 - f('ed25519 + receipts').rps / f('ed25519, no receipts').rps, 1 - f('ed25519, no receipts').cpuMicrosPerRequest / f('ed25519 + receipts').cpuMicrosPerRequest, '≤ 10%']
-  ]
-  for (const [what, byRps, byCpu, target] of rows) console.log(`  ${what.padEnd(42)} ${pct(byRps).padStart(6)} by req/s, ${pct(byCpu).padStart(6)} by server CPU  (target ${target})`)
-  // What each target leaves per request, in server CPU, beside what this run measured.
-  const us = (name: string): number => f(name).cpuMicrosPerRequest
-  const µs = (x: number): string => `${x.toFixed(1)} µs`
-  console.log(`  Ed25519 ≥ 80% of raw leaves ${µs(rawMicros / 0.8 - rawMicros)} per request besides the verify; the hello-world alone used ${µs(us('uWS hello-world'))}, unsigned /v1/verify ${µs(us('unsigned'))}, Ed25519 + receipts ${µs(us('ed25519 + receipts') - rawMicros)}`)
-  console.log(`  HMAC ≥ 70% of unsigned leaves ${µs(us('unsigned') / 0.7 - us('unsigned'))} per request for authentication and receipts; they used ${µs(us('hmac + receipts') - us('unsigned'))} (receipts ${µs(us('hmac + receipts') - us('hmac, no receipts'))})`)
+  if (cases.length < CASES.length) console.log('  (the ratios need every case; --cases left some out)')
+  else {
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
+    const f = (name: string): Figures => all[name]!
+    const rows: Array<[string, number, number, string]> = [
+      // [what, by throughput, by server CPU per request, target]
+      ['HMAC-signed + receipts vs unsigned', f('hmac + receipts').rps / f('unsigned').rps, f('unsigned').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≥ 70%'],
+      ['Ed25519-signed + receipts vs raw verify', f('ed25519 + receipts').rps / raw, rawMicros / f('ed25519 + receipts').cpuMicrosPerRequest, '≥ 80%'],
+      ['receipt cost (HMAC)', 1 - f('hmac + receipts').rps / f('hmac, no receipts').rps, 1 - f('hmac, no receipts').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≤ 10%'],
+      ['receipt cost (Ed25519)', 1 - f('ed25519 + receipts').rps / f('ed25519, no receipts').rps, 1 - f('ed25519, no receipts').cpuMicrosPerRequest / f('ed25519 + receipts').cpuMicrosPerRequest, '≤ 10%']
+    ]
+    for (const [what, byRps, byCpu, target] of rows) console.log(`  ${what.padEnd(42)} ${pct(byRps).padStart(6)} by req/s, ${pct(byCpu).padStart(6)} by server CPU  (target ${target})`)
+    // What each target leaves per request, in server CPU, beside what this run measured.
+    const us = (name: string): number => f(name).cpuMicrosPerRequest
+    const µs = (x: number): string => `${x.toFixed(1)} µs`
+    console.log(`  Ed25519 ≥ 80% of raw leaves ${µs(rawMicros / 0.8 - rawMicros)} per request besides the verify; the hello-world alone used ${µs(us('uWS hello-world'))}, unsigned /v1/verify ${µs(us('unsigned'))}, Ed25519 + receipts ${µs(us('ed25519 + receipts') - rawMicros)}`)
+    console.log(`  HMAC ≥ 70% of unsigned leaves ${µs(us('unsigned') / 0.7 - us('unsigned'))} per request for authentication and receipts; they used ${µs(us('hmac + receipts') - us('unsigned'))} (receipts ${µs(us('hmac + receipts') - us('hmac, no receipts'))})`)
+  }
 } finally {
   for (const { server } of servers) await server.stop()
   rmSync(dir, { recursive: true, force: true })
