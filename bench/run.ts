@@ -30,7 +30,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as hdr from 'hdr-histogram-js'
 import { packageRoot } from '../src/paths.js'
-import { sampleConnectionsTwice, type ConnectionSample } from './lib/connections.js'
+import { sampleConnections, samplesWithin, type ConnectionSample } from './lib/connections.js'
 import { ensureDataset } from './lib/dataset.js'
 import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWorkerResult } from './lib/load-worker.js'
 import { ProcessGroup, type ManagedProcess } from './lib/processes.js'
@@ -263,7 +263,7 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
     log(`${title}: ${shape.servers} server process(es) on port ${port} over ${shape.addresses.join(', ')}`)
     sampler = (async () => {
       while (sampling) {
-        try { samples.push(await sampleConnectionsTwice(port)) } catch { /* no ss, or an empty listing: the clients' counts remain */ }
+        try { samples.push(await sampleConnections(port)) } catch { /* no ss: the clients' counts remain */ }
         // ss takes ~1 s at 80,000 sockets; small runs sample often so short windows get several samples.
         await new Promise((resolve) => setTimeout(resolve, shape.connections > 5000 ? 2000 : 250))
       }
@@ -415,7 +415,7 @@ function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, co
   }
   const bad = requests.wrongAnswer + requests.non2xx + requests.errors + requests.timeouts
   const ms = (us: number): number => Math.round(us) / 1000
-  const measured = samples.filter((s) => s.at >= from && s.at <= until)
+  const measured = samplesWithin(samples, from, until)
   const totalAnswers = Object.values(instances).reduce((s, n) => s + n, 0)
   const firstError = done.find((r) => r.firstError !== undefined)?.firstError
   return {
