@@ -41,10 +41,11 @@ export async function sampleConnections (port: number): Promise<ConnectionSample
 }
 
 /**
- * The samples certainly taken inside [from, until]. Starting `ss` on a busy
- * machine can take longer than the gap between samples, so a listing begun just
- * before `until` may be read after it, when the load processes are already
- * closing their connections (it once listed 36 of 50 that way).
+ * The samples certainly taken inside [from, until]. On a busy machine `ss`
+ * took 93-140 ms from start to listing, so one begun just before `until` can be
+ * read after it, when the load processes are already closing their connections
+ * (49 and 14 of 50 that way under socket churn; most likely also the 36 of 50
+ * that once failed CI).
  */
 export function samplesWithin (samples: readonly ConnectionSample[], from: number, until: number): ConnectionSample[] {
   return samples.filter((s) => s.startedAt >= from && s.endedAt <= until)
