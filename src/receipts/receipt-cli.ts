@@ -2,13 +2,18 @@
  * What `idv receipt verify FILE [--jwks FILE]` does: checks a saved answer (or a
  * bare receipt) offline. FILE is the JSON answer as received, with its
  * `receipt` member; the JWKS is the file saved from GET /v1/keys (default: the
- * one the caller supplies, e.g. from the service's own key ring). When the
- * answer carries a requestId it must be the leaf's, so a receipt cannot be
- * passed off as another answer's.
+ * one the caller supplies, e.g. from the service's own key ring).
+ *
+ * A genuine receipt proves only what its leaf says, so every field the party
+ * sees is compared with the leaf: the requestId, and the rest of the answer
+ * with the leaf's `results` (for a batch, the item count and the SHA-256 of the
+ * canonical JSON of `results`). An edited answer, or a made-up one carrying
+ * another answer's receipt, is NOT VERIFIED with the first field that differs.
  */
 import { readFileSync } from 'node:fs'
+import { canonicalJson, type JsonValue } from './canonical-json.js'
 import type { Jwks } from './keys.js'
-import { verifyReceipt, type ReceiptCheck } from './receipt.js'
+import { resultsDigest, verifyReceipt, type ReceiptCheck } from './receipt.js'
 
 export interface ReceiptVerifyOptions {
   readonly file: string
@@ -50,8 +55,9 @@ export function receiptVerifyCommand (o: ReceiptVerifyOptions): ReceiptVerifyOut
   const receipt = typeof answer === 'object' && answer !== null && 'receipt' in answer ? answer.receipt : answer
   const check = verifyReceipt(receipt, jwks)
   if (!check.ok) return { ok: false, exitCode: 1, message: `NOT VERIFIED: ${check.reason}`, check }
-  if (receipt !== answer && typeof answer?.requestId === 'string' && answer.requestId !== check.leaf.requestId) {
-    return { ok: false, exitCode: 1, message: `NOT VERIFIED: the answer's requestId ${answer.requestId} is not the receipt's ${String(check.leaf.requestId)}`, check }
+  if (receipt !== answer && answer !== null) {
+    const differs = answerDiffers(answer, check.leaf)
+    if (differs !== undefined) return { ok: false, exitCode: 1, message: `NOT VERIFIED: ${differs}`, check }
   }
   return {
     ok: true,
@@ -61,3 +67,41 @@ export function receiptVerifyCommand (o: ReceiptVerifyOptions): ReceiptVerifyOut
     check
   }
 }
+
+/** The first way the answer a party saw departs from what the receipt's leaf commits to; undefined when it does not. */
+export function answerDiffers (answer: Record<string, unknown>, leaf: Record<string, unknown>): string | undefined {
+  const { requestId, receipt: _, ...rest } = answer
+  if (requestId !== leaf.requestId) return `the answer's requestId ${JSON.stringify(requestId)} is not the receipt's ${JSON.stringify(leaf.requestId)}`
+  const committed = leaf.results as Record<string, unknown> | undefined
+  // A batch commits to its results by count and digest (receipts/receipt.ts).
+  if (Array.isArray(rest.results) && typeof committed?.sha256 === 'string') {
+    if (Object.keys(rest).length !== 1) return `the answer has a field the receipt does not cover: ${Object.keys(rest).find((k) => k !== 'results') ?? ''}`
+    if (rest.results.length !== committed.items) return `the answer has ${rest.results.length} results, the receipt ${String(committed.items)}`
+    if (resultsDigest(rest.results) !== committed.sha256) return 'the answer\'s results are not the ones the receipt signed (their SHA-256 differs)'
+    return undefined
+  }
+  return firstDifference(rest, committed, '')
+}
+
+/** Path of the first member where two JSON values differ, with both values. */
+function firstDifference (seen: unknown, signed: unknown, path: string): string | undefined {
+  if (isObject(seen) && isObject(signed)) {
+    for (const key of new Set([...Object.keys(seen), ...Object.keys(signed)])) {
+      const d = firstDifference(seen[key], signed[key], path === '' ? key : `${path}.${key}`)
+      if (d !== undefined) return d
+    }
+    return undefined
+  }
+  if (Array.isArray(seen) && Array.isArray(signed) && seen.length === signed.length) {
+    for (let i = 0; i < seen.length; i++) {
+      const d = firstDifference(seen[i], signed[i], `${path}[${i}]`)
+      if (d !== undefined) return d
+    }
+    return undefined
+  }
+  if (canonical(seen) === canonical(signed)) return undefined
+  return `${path === '' ? 'the answer' : path} is ${canonical(seen) ?? 'absent'} in the answer but ${canonical(signed) ?? 'absent'} in the receipt`
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const canonical = (v: unknown): string | undefined => v === undefined ? undefined : canonicalJson(v as JsonValue)

@@ -22,6 +22,7 @@
  * waits for no timer and a busy turn shares one signature among all its answers
  * (up to maxBatch, beyond which a batch is flushed at once).
  */
+import { hash } from 'node:crypto'
 import { canonicalJson, type JsonValue } from './canonical-json.js'
 import { signCompact, strictBase64url, verifyCompact } from './jws.js'
 import type { ReceiptKeyRing, SigningKeyPair } from './keys.js'
@@ -50,6 +51,11 @@ export interface Receipt {
   readonly index: number
   readonly path: readonly string[]
   readonly signedRoot: string
+}
+
+/** The digest a batch receipt commits to: base64url SHA-256 of the canonical JSON of the results array. */
+export function resultsDigest (results: unknown): string {
+  return hash('sha256', canonicalJson(results), 'base64url')
 }
 
 /** The leaf's bytes: canonical JSON with a format version. */

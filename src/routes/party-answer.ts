@@ -5,8 +5,7 @@
  * of the canonical JSON of `results`), so the leaf stays small and the answer is
  * not carried twice.
  */
-import { hash } from 'node:crypto'
-import { canonicalJson, type JsonValue } from '../receipts/canonical-json.js'
+import type { JsonValue } from '../receipts/canonical-json.js'
 import { packr, type MediaType } from '../http/media.js'
 import { encodeLeaf, receiptJson, type ReceiptSigner } from '../receipts/receipt.js'
 
@@ -41,9 +40,4 @@ export function encodeWithReceipt (
     const json = JSON.stringify(answer)
     done(`${json.length === 2 ? '{' : `${json.slice(0, -1)},`}"receipt":${receiptJson(receipt)}}`)
   }, fail)
-}
-
-/** The digest a batch receipt commits to: base64url SHA-256 of the canonical JSON of the results array. */
-export function resultsDigest (results: unknown): string {
-  return hash('sha256', canonicalJson(results), 'base64url')
 }

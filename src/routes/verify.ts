@@ -23,7 +23,8 @@ import type { PartyGate } from '../auth/gate.js'
 import { answerFor } from '../auth/policy.js'
 import { pinToKey } from '../domain/pin.js'
 import type { ReceiptSigner } from '../receipts/receipt.js'
-import { encodeWithReceipt, resultsDigest } from './party-answer.js'
+import { encodeWithReceipt } from './party-answer.js'
+import { resultsDigest } from '../receipts/receipt.js'
 
 export interface VerifyRouteDeps {
   readonly verifier: Verifier

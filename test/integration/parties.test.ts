@@ -17,8 +17,7 @@ import type { SignatureAlgorithm } from '../../src/auth/message-signature.js'
 import { partyAdd, partyDisable, partyRotateKey } from '../../src/auth/party-cli.js'
 import { signRequest, type SigningKey, type SignOptions } from '../../src/auth/request-signer.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
-import { verifyReceipt } from '../../src/receipts/receipt.js'
-import { resultsDigest } from '../../src/routes/party-answer.js'
+import { resultsDigest, verifyReceipt } from '../../src/receipts/receipt.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 
 const ATTRS = ['fullName', 'dateOfBirth', 'gender', 'placeOfOrigin', 'placeOfResidence', 'cardIssueDate', 'cardExpiryDate']

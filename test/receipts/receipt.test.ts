@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { canonicalJson } from '../../src/receipts/canonical-json.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
-import { encodeLeaf, receiptJson, ReceiptSigner, verifyReceipt, type Receipt, type ReceiptLeaf } from '../../src/receipts/receipt.js'
+import { encodeLeaf, receiptJson, ReceiptSigner, resultsDigest, verifyReceipt, type Receipt, type ReceiptLeaf } from '../../src/receipts/receipt.js'
 import { receiptVerifyCommand } from '../../src/receipts/receipt-cli.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'idv-receipts-'))
@@ -188,7 +188,8 @@ describe('idv receipt verify', () => {
   it('verifies a saved answer offline and refuses a changed one', async () => {
     const ring = ReceiptKeyRing.generate(T0, 'cli')
     const [receipt] = await signBatch(new ReceiptSigner({ keys: ring }), 4)
-    const answer = { requestId: 'req-0', match: false, citizen: 'active', receipt }
+    // The answer as the service sends it: its results (what the leaf commits to), requestId and receipt.
+    const answer = { requestId: 'req-0', ...leaf(0).results as object, receipt }
     const file = join(dir, 'answer.json')
     const jwksFile = join(dir, 'keys.json')
     writeFileSync(file, JSON.stringify(answer))
@@ -205,5 +206,44 @@ describe('idv receipt verify', () => {
     expect(receiptVerifyCommand({ file, jwksFile })).toMatchObject({ ok: true })
     writeFileSync(file, '{not json')
     expect(receiptVerifyCommand({ file, jwksFile })).toMatchObject({ exitCode: 2 })
+  })
+
+  it('compares every field the party sees with the leaf: an edited or made-up answer is NOT VERIFIED, naming the field', async () => {
+    const ring = ReceiptKeyRing.generate(T0, 'cli')
+    const receipts = await signBatch(new ReceiptSigner({ keys: ring }), 3)
+    const jwksFile = join(dir, 'keys-fields.json')
+    writeFileSync(jwksFile, JSON.stringify(ring.jwks()))
+    const file = join(dir, 'edited.json')
+    const check = (doc: unknown): ReturnType<typeof receiptVerifyCommand> => { writeFileSync(file, JSON.stringify(doc)); return receiptVerifyCommand({ file, jwksFile }) }
+    const genuine: Record<string, unknown> = { requestId: 'req-0', ...leaf(0).results as Record<string, unknown>, receipt: receipts[0] }
+    expect(check(genuine)).toMatchObject({ ok: true, exitCode: 0 })
+    // The same answer with its fields in another order and whitespace is still the answer signed.
+    writeFileSync(file, JSON.stringify({ receipt: receipts[0], attributes: { dateOfBirth: 'mismatch', fullName: 'match' }, citizen: 'active', match: false, requestId: 'req-0' }, null, 2))
+    expect(receiptVerifyCommand({ file, jwksFile })).toMatchObject({ ok: true })
+
+    expect(check({ ...genuine, match: true })).toMatchObject({ exitCode: 1, message: 'NOT VERIFIED: match is true in the answer but false in the receipt' })
+    expect(check({ ...genuine, attributes: { fullName: 'match', dateOfBirth: 'match' } })).toMatchObject({ exitCode: 1, message: expect.stringContaining('attributes.dateOfBirth is "match" in the answer but "mismatch"') })
+    expect(check({ ...genuine, citizen: 'inactive' })).toMatchObject({ exitCode: 1, message: expect.stringContaining('citizen') })
+    expect(check({ ...genuine, extra: 'added' })).toMatchObject({ exitCode: 1, message: expect.stringContaining('extra is "added" in the answer but absent') })
+    const { citizen: _, ...withoutCitizen } = genuine
+    expect(check(withoutCitizen)).toMatchObject({ exitCode: 1, message: expect.stringContaining('citizen is absent in the answer') })
+    // A made-up answer reusing another answer's receipt: right requestId, other results.
+    expect(check({ requestId: 'req-1', ...leaf(0).results as object, receipt: receipts[1] })).toMatchObject({ exitCode: 1 })
+    expect(check({ requestId: 'req-1', ...leaf(1).results as object, receipt: receipts[1] })).toMatchObject({ exitCode: 0 })
+  })
+
+  it('checks a batch answer\'s results against the digest its leaf commits to', async () => {
+    const ring = ReceiptKeyRing.generate(T0, 'cli')
+    const results = [{ match: true, citizen: 'active', attributes: { fullName: 'match' } }, { error: { code: 'IDV_ERR_INVALID_PIN' } }]
+    const batchLeaf = { ...leaf(0), results: { items: 2, sha256: resultsDigest(results) } }
+    const receipt = await new ReceiptSigner({ keys: ring }).sign(batchLeaf)
+    const jwksFile = join(dir, 'keys-batch.json')
+    writeFileSync(jwksFile, JSON.stringify(ring.jwks()))
+    const file = join(dir, 'batch.json')
+    const check = (doc: unknown): ReturnType<typeof receiptVerifyCommand> => { writeFileSync(file, JSON.stringify(doc)); return receiptVerifyCommand({ file, jwksFile }) }
+    expect(check({ requestId: 'req-0', results, receipt })).toMatchObject({ exitCode: 0 })
+    expect(check({ requestId: 'req-0', results: [{ ...results[0], match: false }, results[1]], receipt })).toMatchObject({ exitCode: 1, message: expect.stringContaining('SHA-256') })
+    expect(check({ requestId: 'req-0', results: [results[0]], receipt })).toMatchObject({ exitCode: 1, message: expect.stringContaining('1 results, the receipt 2') })
+    expect(check({ requestId: 'req-0', results, note: 'x', receipt })).toMatchObject({ exitCode: 1, message: expect.stringContaining('note') })
   })
 })
