@@ -75,7 +75,8 @@ beforeAll(async () => {
   child.stdout!.on('data', (d) => { out += d })
   child.stderr!.on('data', (d) => { out += d })
   cluster = await until('cluster serving', () => logLines('cluster serving')[0] as ClusterLine | undefined)
-  const [, keyId, keyFile, question] = out.match(/--key-id (\S+) --key (\S+) \/v1\/verify '(.+)'/) ?? []
+  // The banner (console.log) and the log line (pino) are separate writes: either can arrive first.
+  const [, keyId, keyFile, question] = await until('demo banner', () => out.match(/--key-id (\S+) --key (\S+) \/v1\/verify '(.+)'/) ?? undefined)
   demo = { keyId: keyId!, algorithm: 'ed25519', key: createPrivateKey(readFileSync(join(dir, keyFile!))) }
   body = Buffer.from(question!)
 }, 120_000)
