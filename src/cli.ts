@@ -5,13 +5,15 @@
  * request), `receipt` (check a signed answer, rotate the signing key) and
  * `bench` (the SLO suite). The only module that calls process.exit.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
-import { loadConfig, type Config, type ConfigInput } from './config.js'
-import { ConfigError, ListenError } from './errors.js'
+import { ENV_NAMES, SETTING_HELP, flagName, loadConfig, type Config, type ConfigInput } from './config.js'
+import { ConfigError } from './errors.js'
+import { describeError, UsageError } from './cli-errors.js'
+import { describeContent } from './load/sniff.js'
 import { createHashKey, readHashKey, readOrCreateHashKey } from './hash-key.js'
 import { loadFile, type LoadProgress, type LoadSummary } from './load/loader.js'
 import { createLogger, type Logger } from './log.js'
@@ -20,18 +22,17 @@ import { RecordCodec } from './domain/record.js'
 import { startService } from './service.js'
 import { joinCluster, memberConfig, superviseCluster } from './cluster.js'
 import { bindHashKey, openStore } from './store/open.js'
-import { NativeUwsUnavailableError } from './http/uws.js'
 import type { CitizenRecord } from './domain/citizen.js'
 import { ensureDemoParty, type DemoParty } from './auth/demo-party.js'
 import { ReceiptKeyRing } from './receipts/keys.js'
 import { receiptVerifyCommand } from './receipts/receipt-cli.js'
-import { formatPartyList, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, PartyCliError, type KeySource } from './auth/party-cli.js'
-import { PartyFileError } from './auth/parties.js'
+import { formatPartyList, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from './auth/party-cli.js'
 import { call } from './client/call.js'
 
 const program = new Command('idv')
   .description('National identity verification: match / no-match per attribute against the population register')
   .showHelpAfterError()
+  .option('--debug', 'on failure, print the stack trace as well as the one-line reason')
   // Usage errors exit 2, like configuration errors; --help and --version exit 0.
   .exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : 2) })
 
@@ -46,41 +47,31 @@ const positiveInt = (value: string): number => {
   return n
 }
 
-/** Options every command that opens a store shares; their environment variables are in README "Configuration". */
-function storeOptions (cmd: Command): Command {
-  return cmd
-    .option('--data-dir <dir>', 'index directory (IDV_DATA_DIR, default ./data)')
-    .option('--store <engine>', 'storage engine: lmdb | native-free (IDV_STORE)')
-    .option('--hash-key-file <file>', 'HMAC key file (IDV_HASH_KEY_FILE, default <data-dir>.hash-key)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (IDV_LOG_LEVEL)')
-}
+/** Settings every command that opens a store shares; every setting's flag and variable are in README "Configuration". */
+const STORE_SETTINGS = ['dataDir', 'store', 'hashKeyFile', 'logLevel'] as const satisfies ReadonlyArray<keyof Config>
+/** Settings that are switches: a flag without a value turns them on. */
+const SWITCHES = new Set<keyof Config>(['allowEmpty', 'reusePort'])
 
-function serveOptions (cmd: Command): Command {
-  return storeOptions(cmd)
-    .option('--port <n>', 'listen port, 0 for any (IDV_PORT or PORT, default 8080)')
-    .option('--host <addr>', 'listen address (IDV_HOST, default 127.0.0.1)')
-    .option('--csca-dir <dir>', 'CSCA certificates for /v1/chip/verify (IDV_CSCA_DIR); re-read on SIGHUP or change')
-    .option('--processes <n>', 'processes on the port, each with its own threads and open-file limit (IDV_PROCESSES, default 1)')
-    .option('--threads <n>', 'server threads per process (IDV_THREADS, default one per core, shared out among the processes)')
-    .option('--auth <mode>', 'signatures | none (IDV_AUTH, default signatures; none is developer-only and loopback-only)')
-    .option('--parties-file <file>', 'relying-party registry, JSON or YAML (IDV_PARTIES_FILE, default <data-dir>.parties.yaml)')
-}
-
-function configFrom (opts: Record<string, unknown>): Config {
-  const flags: ConfigInput = {
-    dataDir: opts.dataDir as string | undefined,
-    store: opts.store as string | undefined,
-    hashKeyFile: opts.hashKeyFile as string | undefined,
-    logLevel: opts.logLevel as string | undefined,
-    port: opts.port as string | undefined,
-    host: opts.host as string | undefined,
-    cscaDir: opts.cscaDir as string | undefined,
-    auth: opts.auth as string | undefined,
-    processes: opts.processes as string | undefined,
-    threads: opts.threads as string | undefined,
-    partiesFile: opts.partiesFile as string | undefined
+function settingOptions (cmd: Command, names: ReadonlyArray<keyof Config>): Command {
+  for (const name of names) {
+    const help = `${SETTING_HELP[name]} (${ENV_NAMES[name]})`
+    cmd.option(SWITCHES.has(name) ? flagName(name) : `${flagName(name)} <value>`, help)
   }
-  return loadConfig(process.env, flags)
+  return cmd
+}
+
+const storeOptions = (cmd: Command): Command => settingOptions(cmd, STORE_SETTINGS)
+/** `serve` and `demo` take every setting as a flag. */
+const serveOptions = (cmd: Command): Command => settingOptions(cmd, Object.keys(ENV_NAMES) as Array<keyof Config>)
+
+/** Flags override the environment; commander names each option as the setting's camelCase name. */
+function configFrom (opts: Record<string, unknown>): Config {
+  const flags: Record<string, string | boolean | undefined> = {}
+  for (const name of Object.keys(ENV_NAMES)) {
+    const value = opts[name]
+    if (typeof value === 'string' || typeof value === 'boolean') flags[name] = value
+  }
+  return loadConfig(process.env, flags as ConfigInput)
 }
 
 serveOptions(program.command('serve'))
@@ -123,16 +114,25 @@ storeOptions(program.command('load'))
   .action(async (file: string, opts: Record<string, unknown>) => {
     const config = configFrom(opts)
     const hashKey = readHashKey(config.hashKeyFile)
+    if (!statSync(file).isFile()) throw new UsageError(`${file} is not a regular file`)
     const summary = await runLoad(config, hashKey, file, (opts.rejects as string | undefined) ?? `${file}.rejects.ndjson`, opts.threads as number | undefined)
-    process.exit(summary.aborted ? 130 : 0)
+    if (summary.aborted) process.exit(130)
+    if (summary.durable === 0) {
+      // Exit 0 here would let a script go on with an empty index.
+      console.error(`idv: nothing loaded from ${file}: ${describeContent(file)}`)
+      process.exit(1)
+    }
+    process.exit(0)
   })
 
 program.command('gen')
   .description('write a deterministic synthetic population as NDJSON')
   .requiredOption('--count <n>', 'number of citizens', positiveInt)
   .option('--seed <n>', 'seed (same seed and count give the same file)', int, 1)
-  .requiredOption('--out <file>', 'output file')
+  .requiredOption('--out <file>', 'output file (never overwritten)')
   .action(async (opts: { count: number, seed: number, out: string }) => {
+    if (existsSync(opts.out)) throw new UsageError(`${opts.out} already exists and is never overwritten: choose another --out or remove it first`)
+    if (!existsSync(dirname(opts.out))) throw new UsageError(`the directory ${dirname(opts.out)} does not exist: create it first, or choose another --out`)
     const bar = progressBar('{bar} {percentage}% | {value}/{total} citizens | {rate} rec/s | ETA {eta_formatted}')
     const started = performance.now()
     bar.start(opts.count, 0, { rate: 0 })
@@ -149,7 +149,7 @@ program.command('gen')
 
 program.command('keygen')
   .description('create a new random HMAC key file (mode 0600) for IDV_HASH_KEY_FILE')
-  .requiredOption('--out <file>', 'key file to create (never overwritten)')
+  .requiredOption('--out <file>', 'key file to create (never overwritten; its directory must exist)')
   .action((opts: { out: string }) => {
     createHashKey(opts.out)
     console.log(`created ${opts.out}; keep it outside the index directory and back it up: without it the index cannot answer`)
@@ -236,12 +236,13 @@ function keySource (opts: Record<string, unknown>): KeySource {
 
 program.command('call')
   .description('send one request signed with HTTP Message Signatures (RFC 9421) and print the answer')
-  .argument('<path>', 'e.g. /v1/verify')
+  .argument('<path>', 'e.g. /v1/verify (a path on --url, not a whole URL)')
   .argument('[json]', 'request body (JSON); - reads it from standard input')
   .requiredOption('--key-id <id>', 'the keyid registered for your party')
   .requiredOption('--key <file>', 'PKCS#8 PEM private key (Ed25519, ECDSA P-256) or HMAC secret (hex)')
   .option('--url <url>', 'service base URL', 'http://127.0.0.1:8080')
   .option('--method <method>', 'HTTP method (default POST with a body, GET without)')
+  .option('--timeout <seconds>', 'give up after this long without a whole answer', positiveInt, 30)
   .option('--save <file>', 'also write the answer to this file (for `idv receipt verify`)')
   .action(async (path: string, json: string | undefined, opts: Record<string, unknown>) => {
     const body = json === '-' ? readFileSync(0, 'utf8') : json ?? ''
@@ -251,10 +252,19 @@ program.command('call')
       keyFile: opts.key as string,
       method: (opts.method as string | undefined) ?? (body === '' ? 'GET' : 'POST'),
       path,
-      body
+      body,
+      timeoutMs: (opts.timeout as number) * 1000
     })
-    if (opts.save !== undefined) writeFileSync(opts.save as string, result.body)
+    // Printed before saving: the answer was given (and counted against the quota) whether or not the file can be written.
     console.log(result.contentType.includes('json') ? JSON.stringify(JSON.parse(result.body), null, 2) : result.body)
+    if (opts.save !== undefined) {
+      try {
+        writeFileSync(opts.save as string, result.body)
+      } catch (err) {
+        console.error(`idv: the answer above could not be saved: ${describeError(err)}`)
+        process.exit(2)
+      }
+    }
     process.exit(result.status >= 200 && result.status < 300 ? 0 : 1)
   })
 
@@ -273,7 +283,9 @@ receipt.command('verify')
       jwksFile: opts.jwks as string | undefined,
       defaultJwks: () => existsSync(config.receiptKeyFile) ? ReceiptKeyRing.load(config.receiptKeyFile).jwks() : undefined
     })
-    console.log(outcome.message)
+    // Could not check (2) is a failure to run, on stderr like every other; verified or not is the answer, on stdout.
+    if (outcome.exitCode === 2) console.error(`idv: ${outcome.message}`)
+    else console.log(outcome.message)
     process.exit(outcome.exitCode)
   })
 
@@ -402,10 +414,9 @@ function printDemoBanner (url: string, sample: CitizenRecord | undefined, party:
 }
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof ListenError || err instanceof NativeUwsUnavailableError || err instanceof PartyCliError || err instanceof PartyFileError) {
-    console.error(`idv: ${err.message}`)
-    process.exit(2)
-  }
-  console.error(err)
-  process.exit(1)
+  // Every failure is one line and exit 2; --debug adds the stack.
+  const problems = err instanceof ConfigError && err.problems.length > 1 ? err.message : err instanceof ConfigError ? err.problems[0] : describeError(err)
+  console.error(`idv: ${problems}`)
+  if (program.opts().debug === true && err instanceof Error) console.error(err.stack)
+  process.exit(2)
 })

@@ -18,7 +18,7 @@ import { nodeAuthStatePath, type Config } from './config.js'
 import { readHashKey } from './hash-key.js'
 import { loadNativeUws } from './http/uws.js'
 import type { Logger } from './log.js'
-import { freePort, serviceUrl, type RunningService } from './service.js'
+import { assertPortFree, checkIndex, freePort, serviceUrl, type RunningService } from './service.js'
 
 /** The supervisor's orders to a member (its index and the port all share), in its environment. */
 const MEMBER_ENV = 'IDV_CLUSTER_MEMBER'
@@ -37,7 +37,8 @@ export function memberConfig (config: Config): { readonly config: Config, readon
   if (!cluster.isWorker || raw === undefined) return undefined
   const orders = JSON.parse(raw) as Orders
   const metricsPort = config.metricsPort === 0 ? 0 : config.metricsPort + orders.index
-  return { index: orders.index, config: { ...config, port: orders.port, metricsPort } }
+  // Members share the port with each other by design; the supervisor checked it was free.
+  return { index: orders.index, config: { ...config, port: orders.port, metricsPort, reusePort: true } }
 }
 
 /** In a member, once it serves: tell the supervisor, and stop when it says so or is gone. */
@@ -59,6 +60,8 @@ export async function superviseCluster (config: Config, log: Logger, onServing?:
   // Refuse before forking, as a single process would, rather than once per member.
   loadNativeUws()
   readHashKey(config.hashKeyFile)
+  await checkIndex(config)
+  if (!config.reusePort && config.port !== 0) await assertPortFree(config.host, config.port)
   const port = config.port === 0 ? await freePort(config.host) : config.port
   const url = serviceUrl(config.host, port)
   const state = config.auth === 'signatures' ? NodeAuthState.open(nodeAuthStatePath(config), { slots: config.nonceSlots }) : undefined

@@ -54,6 +54,10 @@ export interface Config {
   /** Size and seed of the demo population `idv demo` creates in an empty index. */
   readonly demoCitizens: number
   readonly demoSeed: number
+  /** Serve an index with no citizens (a replica that fills from a feed); otherwise an empty index is refused. */
+  readonly allowEmpty: boolean
+  /** Share the port with another process on purpose (SO_REUSEPORT); otherwise a port another process serves is refused. */
+  readonly reusePort: boolean
 }
 
 export const DEFAULTS = {
@@ -78,7 +82,9 @@ export const DEFAULTS = {
   metricsPort: 9464,
   accessLogSample: 0.01,
   demoCitizens: 100_000,
-  demoSeed: 1
+  demoSeed: 1,
+  allowEmpty: false,
+  reusePort: false
 } as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
@@ -109,7 +115,50 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   metricsPort: 'IDV_METRICS_PORT',
   accessLogSample: 'IDV_ACCESS_LOG_SAMPLE',
   demoCitizens: 'IDV_DEMO_CITIZENS',
-  demoSeed: 'IDV_DEMO_SEED'
+  demoSeed: 'IDV_DEMO_SEED',
+  allowEmpty: 'IDV_ALLOW_EMPTY',
+  reusePort: 'IDV_REUSE_PORT'
+}
+
+/**
+ * What each setting is, as `idv serve --help` shows it. Every setting is also a
+ * flag (--kebab-case of its name), so a configuration error can always name both.
+ */
+export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
+  host: 'listen address (default 127.0.0.1; 0.0.0.0 for all interfaces)',
+  port: 'listen port, 0 for any (PORT works too; default 8080)',
+  dataDir: 'index directory (default ./data)',
+  store: 'storage engine: lmdb | native-free (default lmdb)',
+  hashKeyFile: 'HMAC key file (default <data-dir>.hash-key)',
+  maxBodyBytes: 'body limit of /v1/verify in bytes (default 65536)',
+  maxBatchBodyBytes: 'body limit of /v1/verify/batch in bytes (default 16777216)',
+  maxBatchItems: 'items per batch (default 10000)',
+  logLevel: 'fatal|error|warn|info|debug|trace|silent (default info)',
+  cscaDir: 'CSCA certificates for /v1/chip/verify; re-read on SIGHUP or change',
+  crlFile: 'revocation list (PEM or DER) checked for Document Signer serials',
+  processes: 'processes on the port, each with its own threads and open-file limit (default 1)',
+  threads: 'server threads per process (default one per core, shared out among the processes)',
+  cryptoThreads: 'worker threads of the chip crypto pool, per process (default one per core)',
+  cryptoMaxQueue: 'chips waiting or running before 503 (default 4096)',
+  maxChipBodyBytes: 'body limit of /v1/chip/verify in bytes (default 524288)',
+  auth: 'signatures | none (default signatures; none is developer-only and loopback-only)',
+  partiesFile: 'relying-party registry, JSON or YAML (default <data-dir>.parties.yaml)',
+  receiptKeyFile: 'Ed25519 key ring that signs answers (default <data-dir>.receipt-keys.json)',
+  receipts: 'on | off: signed receipts on answers (default on)',
+  signatureWindowSeconds: 'accepted age and clock skew of a signature\'s created (default 60)',
+  nonceSlots: 'nonces remembered at once (default 1048576)',
+  metrics: 'on | off (default on)',
+  metricsPort: 'port of /metrics, /livez, /readyz (default 9464; any free one when --port is 0)',
+  accessLogSample: 'share of requests in the access log, 0-1 (default 0.01)',
+  demoCitizens: 'size of the demo population (default 100000)',
+  demoSeed: 'seed of the demo population (default 1)',
+  allowEmpty: 'serve an index with no citizens (a replica that fills from a feed)',
+  reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)'
+}
+
+/** The command-line flag of a setting: --data-dir for dataDir. */
+export function flagName (name: keyof Config): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
 }
 
 const STORES = new Set<string>(['lmdb', 'native-free'])
@@ -135,11 +184,11 @@ export function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 
-export type ConfigInput = { readonly [K in keyof Config]?: string | number | undefined }
+export type ConfigInput = { readonly [K in keyof Config]?: string | number | boolean | undefined }
 
 export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigInput = {}): Config {
   const problems: string[] = []
-  const raw = (name: keyof Config): string | number | undefined => {
+  const raw = (name: keyof Config): string | number | boolean | undefined => {
     const flag = flags[name]
     if (flag !== undefined) return flag
     const value = env[ENV_NAMES[name]]
@@ -149,9 +198,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
   const int = (name: keyof Config, fallback: number, min: number, max: number): number => {
     const v = raw(name)
     if (v === undefined || v === '') return fallback
-    const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN
     if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${ENV_NAMES[name]} (--${kebab(name)}) must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`)
+      problems.push(`${ENV_NAMES[name]} (${flagName(name)}) must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`)
       return fallback
     }
     return n
@@ -159,6 +208,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
   const str = (name: keyof Config, fallback: string): string => {
     const v = raw(name)
     return v === undefined || v === '' ? fallback : String(v)
+  }
+  const bool = (name: keyof Config, fallback: boolean): boolean => {
+    const v = raw(name)
+    if (v === undefined || v === '') return fallback
+    if (v === true || v === false) return v
+    const s = String(v).trim().toLowerCase()
+    if (['1', 'true', 'on', 'yes'].includes(s)) return true
+    if (['0', 'false', 'off', 'no'].includes(s)) return false
+    problems.push(`${ENV_NAMES[name]} (${flagName(name)}) must be on or off, got ${JSON.stringify(v)}`)
+    return fallback
   }
 
   const dataDir = str('dataDir', DEFAULTS.dataDir)
@@ -212,12 +271,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     metricsPort: int('metricsPort', port === 0 ? 0 : DEFAULTS.metricsPort, 0, 65535),
     accessLogSample: Number.isNaN(accessLogSample) ? DEFAULTS.accessLogSample : accessLogSample,
     demoCitizens: int('demoCitizens', DEFAULTS.demoCitizens, 1, 200_000_000),
-    demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1)
+    demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1),
+    allowEmpty: bool('allowEmpty', DEFAULTS.allowEmpty),
+    reusePort: bool('reusePort', DEFAULTS.reusePort)
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(config)
-}
-
-function kebab (name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 }

@@ -4,7 +4,7 @@
  * nothing. Only the demo creates a key; `serve` and `load` require one.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConfigError } from './errors.js'
 
@@ -25,10 +25,17 @@ export function readHashKey (file: string): Buffer {
   return Buffer.from(text, 'hex')
 }
 
-/** Writes a new random key with mode 0600; refuses to overwrite. */
-export function createHashKey (file: string): Buffer {
+/**
+ * Writes a new random key with mode 0600; refuses to overwrite. `idv keygen`
+ * refuses a missing directory too (a typo would put the key somewhere unseen);
+ * the demo creates the one beside its data directory.
+ */
+export function createHashKey (file: string, options: { createDirectory?: boolean } = {}): Buffer {
+  const dir = dirname(file)
+  if (options.createDirectory === true) mkdirSync(dir, { recursive: true })
+  else if (!existsSync(dir)) throw new ConfigError([`the directory ${dir} does not exist: create it first, or choose another --out`])
+  if (existsSync(file)) throw new ConfigError([`${file} already exists and a key file is never overwritten: choose another --out`])
   const key = randomBytes(KEY_BYTES)
-  mkdirSync(dirname(file), { recursive: true })
   writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' })
   return key
 }
@@ -38,7 +45,7 @@ export function readOrCreateHashKey (file: string): Buffer {
   try {
     statSync(file)
   } catch {
-    return createHashKey(file)
+    return createHashKey(file, { createDirectory: true })
   }
   return readHashKey(file)
 }

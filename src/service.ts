@@ -13,7 +13,9 @@ import { createMetrics } from './metrics/index.js'
 import { startServiceMetrics } from './metrics/service-metrics.js'
 import type { MetricsServer } from './metrics/server.js'
 import { loadNativeUws } from './http/uws.js'
-import { bindHashKey, openStore } from './store/open.js'
+import { bindHashKey, openStore, StoreFileError } from './store/open.js'
+import { inspectIndexDir } from './store/inspect.js'
+import { ListenError } from './errors.js'
 import { connectionBudget } from './open-files.js'
 import type { StorageCore } from './store/types.js'
 
@@ -39,13 +41,8 @@ const finite = (n: number): number | 'unlimited' => Number.isFinite(n) ? n : 'un
 
 export async function startService (config: Config, log: Logger, hashKey: Uint8Array = readHashKey(config.hashKeyFile)): Promise<RunningService> {
   loadNativeUws() // fail before touching the store if only the slow fallback is available
-  const store = await openStore(config.store, config.dataDir)
-  try {
-    await bindHashKey(store, new RecordCodec(hashKey))
-  } catch (err) {
-    await store.close()
-    throw err
-  }
+  if (!config.reusePort && config.port !== 0) await assertPortFree(config.host, config.port)
+  const store = await openIndexForServing(config, hashKey)
   // uWS shares a port between threads only when every listener asks for it by number.
   if (config.threads > 1 && config.port === 0) config = { ...config, port: await freePort(config.host) }
   const server = await createServer(config, { store, hashKey, log, ...(config.metrics ? { metrics: createMetrics(config.threads + 1).recorder } : {}) })
@@ -106,9 +103,55 @@ export async function startService (config: Config, log: Logger, hashKey: Uint8A
   return { server, store, url, metricsServer, stopped, stop }
 }
 
+/**
+ * Opens the index to serve it. Serving never creates one: a typo in --data-dir
+ * would otherwise answer every citizen `unknown`. So the index must exist, pass
+ * the engine's checks, match the hash key and record layout, and hold citizens
+ * unless IDV_ALLOW_EMPTY says an empty one is expected.
+ */
+export async function openIndexForServing (config: Config, hashKey: Uint8Array): Promise<StorageCore> {
+  const empty = (): StoreFileError => new StoreFileError(`the index at ${config.dataDir} holds no citizens, so every answer would be "unknown": load one with idv load, or pass --allow-empty (IDV_ALLOW_EMPTY) for a replica that fills from a feed`)
+  // An empty directory is refused before the engine writes its files into it.
+  if (inspectIndexDir(config.store, config.dataDir) === 'empty' && !config.allowEmpty) throw empty()
+  const store = await openStore(config.store, config.dataDir, { mustExist: true })
+  try {
+    await bindHashKey(store, new RecordCodec(hashKey))
+    if (store.count() === 0 && !config.allowEmpty) throw empty()
+    return store
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+}
+
+/** The cluster supervisor's check before it forks: what a member would refuse, refused once. */
+export async function checkIndex (config: Config): Promise<void> {
+  await (await openIndexForServing(config, readHashKey(config.hashKeyFile))).close()
+}
+
 /** The base URL of a service listening on host:port (IPv6 literals bracketed). */
 export function serviceUrl (host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+/**
+ * Refuses a port another process already serves. uWS listens with SO_REUSEPORT
+ * (that is how threads and cluster members share one port), so a second
+ * `idv serve` on a busy port would start silently and take half of its
+ * connections, even over another index. A plain listen, without
+ * SO_REUSEPORT, fails on such a port.
+ */
+export async function assertPortFree (host: string, port: number): Promise<void> {
+  const probe = createNetServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE'
+        ? new ListenError(`cannot listen on ${host}:${port}: the port is in use by another process; stop it, choose another (--port, IDV_PORT; 0 picks a free one), or pass --reuse-port (IDV_REUSE_PORT) to share it with another idv serve on purpose`)
+        : new ListenError(`cannot listen on ${host}:${port}: ${err.code ?? err.message} (--port, IDV_PORT; --host, IDV_HOST)`))
+    })
+    probe.listen({ host, port, exclusive: true }, resolve)
+  })
+  await new Promise<void>((resolve) => probe.close(() => { resolve() }))
 }
 
 /** A port free on `host` right now (for `port 0` with several threads). */

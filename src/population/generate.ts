@@ -228,7 +228,8 @@ const CHUNK_CHARS = 1 << 20
 export async function writePopulation (options: WritePopulationOptions): Promise<{ count: number, bytes: number }> {
   const { count, seed, out, onProgress } = options
   const records = generateCitizens(count, seed)
-  const stream = createWriteStream(out, { highWaterMark: 4 * CHUNK_CHARS })
+  // 'wx': never overwrite (an extract given as --out by mistake would be lost).
+  const stream = createWriteStream(out, { flags: 'wx', highWaterMark: 4 * CHUNK_CHARS })
   // Without a listener an async open/write error would be an uncaught exception; keep it and rethrow here.
   let failure: Error | undefined
   stream.on('error', (err: Error) => { failure = err })

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -85,6 +85,8 @@ describe('idv', () => {
     const key = join(dir, 'k', 'hash.key')
     const dataDir = join(dir, 'served')
     expect((await run(['gen', '--count', '2000', '--seed', '3', '--out', file])).code).toBe(0)
+    // keygen refuses a missing directory (test/integration/cli-inputs.test.ts): make it first.
+    await mkdir(join(dir, 'k'))
     expect((await run(['keygen', '--out', key])).code).toBe(0)
     expect((await run(['keygen', '--out', key])).code).not.toBe(0)
     const load = await run(['load', file, '--data-dir', dataDir, '--hash-key-file', key])
@@ -145,7 +147,7 @@ describe('idv', () => {
       expect(metrics.stderr).not.toMatch(/^\s+at /m)
       const pub = await run([...args, '--port', String(taken)], { IDV_METRICS_PORT: '0' })
       expect(pub.code).toBe(2)
-      expect(pub.stderr).toContain(`idv: cannot listen on 127.0.0.1:${taken}: the port is in use or not permitted`)
+      expect(pub.stderr).toContain(`idv: cannot listen on 127.0.0.1:${taken}: the port is in use by another process`)
       expect(pub.stderr).not.toMatch(/^\s+at /m)
     } finally {
       holder.close()

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DEFAULTS, ENV_NAMES, defaultHashKeyFile, loadConfig } from '../../src/config.js'
+import { DEFAULTS, ENV_NAMES, SETTING_HELP, defaultHashKeyFile, flagName, loadConfig } from '../../src/config.js'
 import { ConfigError } from '../../src/errors.js'
 
 function problems (env: NodeJS.ProcessEnv, flags = {}): readonly string[] {
@@ -49,7 +49,9 @@ describe('loadConfig defaults', () => {
       metricsPort: 9464,
       accessLogSample: 0.01,
       demoCitizens: 100_000,
-      demoSeed: 1
+      demoSeed: 1,
+      allowEmpty: false,
+      reusePort: false
     })
     expect(c.hashKeyFile).toBe(resolve('data.hash-key'))
     for (const [k, v] of Object.entries(DEFAULTS)) expect(c[k as keyof typeof c], k).toBe(v)
@@ -102,7 +104,9 @@ describe('environment overrides', () => {
       IDV_METRICS_PORT: '9465',
       IDV_ACCESS_LOG_SAMPLE: '0.5',
       IDV_DEMO_CITIZENS: '10',
-      IDV_DEMO_SEED: '4294967295'
+      IDV_DEMO_SEED: '4294967295',
+      IDV_ALLOW_EMPTY: 'on',
+      IDV_REUSE_PORT: 'true'
     })
     expect(c).toEqual({
       host: '0.0.0.0',
@@ -131,7 +135,9 @@ describe('environment overrides', () => {
       metricsPort: 9465,
       accessLogSample: 0.5,
       demoCitizens: 10,
-      demoSeed: 4_294_967_295
+      demoSeed: 4_294_967_295,
+      allowEmpty: true,
+      reusePort: true
     })
   })
 
@@ -246,6 +252,14 @@ describe('validation', () => {
     for (const name of Object.keys(env)) expect(joined, name).toContain(name)
     expect(e.message).toContain('invalid configuration')
     for (const p of e.problems) expect(e.message).toContain(p)
+  })
+
+  it('every problem names a flag that exists: each setting is a flag of idv serve', () => {
+    for (const name of Object.keys(ENV_NAMES) as Array<keyof typeof ENV_NAMES>) expect(SETTING_HELP[name], name).toBeTruthy()
+    expect(flagName('maxBatchItems')).toBe('--max-batch-items')
+    expect(problems({ IDV_MAX_BATCH_ITEMS: '0' })[0]).toContain('IDV_MAX_BATCH_ITEMS (--max-batch-items)')
+    expect(problems({ IDV_ALLOW_EMPTY: 'maybe' })[0]).toContain('IDV_ALLOW_EMPTY (--allow-empty) must be on or off')
+    expect(loadConfig({}, { allowEmpty: true }).allowEmpty).toBe(true)
   })
 
   it('bounds of the integer settings', () => {
