@@ -48,9 +48,11 @@ export function compiledEntry (): string {
   const srcDir = path.join(PACKAGE_DIR, 'src')
   const hash = createHash('sha1')
   for (const name of fs.readdirSync(srcDir).sort()) hash.update(name).update(fs.readFileSync(path.join(srcDir, name)))
-  const outDir = path.join(os.tmpdir(), `nfi-build-${hash.digest('hex').slice(0, 16)}`)
+  // A build cache beside the package (git-ignored), keyed by the sources: not the system temp directory, which tests leave as they found it.
+  const outDir = path.join(PACKAGE_DIR, '.test-build', hash.digest('hex').slice(0, 16))
   const entry = path.join(outDir, 'index.js')
   if (fs.existsSync(entry)) return entry
+  fs.mkdirSync(path.dirname(outDir), { recursive: true })
   const staging = `${outDir}.${process.pid}`
   const tsc = path.join(PACKAGE_DIR, '..', 'node_modules', 'typescript', 'bin', 'tsc')
   execFileSync(process.execPath, [tsc, '-p', path.join(PACKAGE_DIR, 'tsconfig.build.json'), '--outDir', staging, '--declaration', 'false', '--sourceMap', 'false'], { stdio: 'inherit' })

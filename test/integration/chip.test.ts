@@ -2,7 +2,7 @@
  * POST /v1/chip/verify end to end: a real server, a real Piscina crypto pool,
  * a test PKI (CSCA + Document Signers) and chips for citizens in the register.
  */
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Packr, Unpackr } from 'msgpackr'
@@ -139,6 +139,7 @@ describe('POST /v1/chip/verify', () => {
       expect(valid).toBe(true)
     } finally {
       await second.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

@@ -14,7 +14,7 @@
  * - /livez and /readyz on the metrics port (503 when not ready, no-store).
  * Every process started here is stopped in afterAll.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createSecretKey, randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer as createNetServer } from 'node:net'
@@ -118,6 +118,14 @@ async function drive (): Promise<void> {
 }
 
 beforeAll(async () => {
+  // Never a silent skip: without the binaries this suite fails, saying how to get them.
+  for (const tool of ['prometheus', 'promtool']) {
+    try {
+      execFileSync(tool, ['--version'], { stdio: 'ignore' })
+    } catch {
+      throw new Error(`${tool} is not installed: npm test installs it (the pretest step runs .ci/install-debian-packages, which needs root or sudo)`)
+    }
+  }
   pki = createTestPki()
   const dataDir = join(work, 'data')
   const hashKey = randomBytes(32)
