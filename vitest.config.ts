@@ -7,6 +7,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'native-free-index/test/**/*.test.ts'],
     // A temporary directory per run, checked empty at the end (test/setup/temp-dir.ts).
     globalSetup: ['test/setup/temp-dir.ts'],
+    setupFiles: ['test/setup/after-each-file.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000
   }

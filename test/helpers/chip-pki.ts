@@ -11,8 +11,8 @@
  * of the SOD, a corrupted MRZ check digit, signing time, DG13 layout.
  */
 import { createHash, generateKeyPairSync, sign, constants, type KeyObject } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { tempDir } from './temp.js'
 import { join } from 'node:path'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
@@ -484,9 +484,7 @@ export interface TestPki {
 
 /** Builds the whole PKI once (RSA key generation dominates: ~1 s); share it across a test file. */
 export function createTestPki (): TestPki {
-  const workDir = mkdtempSync(join(tmpdir(), 'chip-pki-'))
-  // Removed when the process ends: a test file (vitest runs each in its own process) or a benchmark.
-  process.once('exit', () => { rmSync(workDir, { recursive: true, force: true }) })
+  const workDir = tempDir('chip-pki')
   const cscaKeys = generateKeys('rsa')
   const csca = makeCertificate({ cn: 'CSCA Viet Nam TEST', keys: cscaKeys, ca: true, notBefore: new Date(Date.UTC(2020, 0, 1)), notAfter: new Date(Date.UTC(2045, 0, 1)) })
   const rogueCsca = makeCertificate({ cn: 'CSCA Viet Nam TEST', keys: generateKeys('ecdsa'), ca: true })
