@@ -60,7 +60,7 @@ export interface CscaEntry {
  */
 export interface DsVerdict {
   readonly failure?: { readonly reason: ReasonCode, readonly detail: string }
-  /** Issuer name DER (hex), serial (hex, no sign padding) and SKI (hex): present when the certificate parsed. */
+  /** Issuer name DER (hex), serial (hex of its DER content bytes, see serialToHex) and SKI (hex): present when the certificate parsed. */
   readonly issuerHex?: string
   readonly serialHex?: string
   readonly skiHex?: string
@@ -94,7 +94,7 @@ export class TrustStore {
   readonly loadedAt: Date
   readonly #bySubject = new Map<string, CscaEntry[]>()
   readonly #bySki = new Map<string, CscaEntry[]>()
-  /** Issuer subject hex → revoked serial numbers (hex, leading zero bytes stripped). */
+  /** Issuer subject hex → revoked serial numbers (serialToHex). */
   readonly #revoked: ReadonlyMap<string, ReadonlySet<string>>
   readonly #dsCache = new Map<string, DsVerdict>()
   readonly #dsCacheSize: number
@@ -325,9 +325,17 @@ export function hex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
-/** Serial numbers compare as unsigned magnitudes: DER sign padding (leading 00) is dropped. */
+/**
+ * A serial number (an identifier, never arithmetic) as the hex of its DER content bytes: the
+ * minimal two's-complement encoding (X.690 §8.3.2), so equal strings mean equal numbers, sign
+ * included. The 00 before a high first byte is part of the number: 00 9A… is positive and 9A…
+ * negative, two different serials (stripping leading zeros, as this once did, confused them).
+ * DS certificates and SignerInfos are strict DER, so for them this is their exact bytes;
+ * leniently decoded input (CRLs, CSCA files) may carry redundant 00/FF sign bytes, which are
+ * dropped so that a BER-encoded CRL entry still names the same certificate.
+ */
 export function serialToHex (bytes: Uint8Array): string {
   let i = 0
-  while (i < bytes.byteLength - 1 && bytes[i] === 0) i++
+  while (i < bytes.byteLength - 1 && ((bytes[i] === 0x00 && (bytes[i + 1] as number) < 0x80) || (bytes[i] === 0xff && (bytes[i + 1] as number) >= 0x80))) i++
   return hex(bytes.subarray(i))
 }
