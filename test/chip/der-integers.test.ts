@@ -11,9 +11,11 @@ import { join } from 'node:path'
 import * as asn1js from 'asn1js'
 import { describe, expect, it } from 'vitest'
 import { loadTrustStore, REASONS, verifyChip } from '../../src/chip/index.js'
+import * as pkijs from 'pkijs'
+import { resolveSignature } from '../../src/chip/algorithms.js'
 import { decodeWhole, smallInteger } from '../../src/chip/der.js'
 import { serialToHex } from '../../src/chip/trust-store.js'
-import { AN, createTestPki, makeChip, makeCrl } from '../helpers/chip-pki.js'
+import { AN, createTestPki, makeChip, makeCrl, signatureAlgorithm } from '../helpers/chip-pki.js'
 
 const der = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex.replace(/\s/g, ''), 'hex'))
 const integer = (hex: string, strict = true): asn1js.Integer => decodeWhole(der(hex), 'test', strict) as asn1js.Integer
@@ -52,6 +54,13 @@ describe('smallInteger (versions, data group numbers)', () => {
 
   it('more than 4 bytes is out of range, not truncated', () => {
     expect(() => smallInteger(integer('02 05 01 00 00 00 00'))).toThrow(/out of range/)
+  })
+
+  it('an RSASSA-PSS salt length of 0x01000000 is out of range, not salt 0 (pkijs reads 4-byte INTEGERs as 0)', () => {
+    const parse = (salt: number): ReturnType<typeof resolveSignature> =>
+      resolveSignature(new pkijs.AlgorithmIdentifier({ schema: decodeWhole(new Uint8Array(signatureAlgorithm('rsa-pss', 'sha256', salt).toSchema().toBER(false)), 'test', true) }), 'sha256')
+    expect(parse(32)).toMatchObject({ name: 'rsassa-pss(sha256,mgf1-sha256,salt32)' })
+    expect(parse(0x01000000)).toEqual({ unsupported: 'RSASSA-PSS salt length out of range' })
   })
 })
 
