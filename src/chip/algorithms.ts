@@ -174,6 +174,20 @@ function resolvePss (alg: AlgorithmIdentifier): SignatureScheme | { unsupported:
   if (!hasNoParams(params.hashAlgorithm) || !hasNoParams(mgfAlg)) return { unsupported: 'RSASSA-PSS hash parameters must be absent or NULL' }
   if (DIGESTS.get(mgfHash) !== hash) return { unsupported: `RSASSA-PSS MGF1 hash ${mgfHash} differs from the signature hash ${hash}` }
   if (params.trailerField !== 1) return { unsupported: `RSASSA-PSS trailer field ${params.trailerField} is not 1` }
-  if (!Number.isSafeInteger(params.saltLength) || params.saltLength < 0 || params.saltLength > 1024) return { unsupported: 'RSASSA-PSS salt length out of range' }
+  if (!Number.isSafeInteger(params.saltLength) || params.saltLength < 0 || params.saltLength > 1024 || saltLengthBytes(alg.algorithmParams) > 2) {
+    return { unsupported: 'RSASSA-PSS salt length out of range' }
+  }
   return { name: `rsassa-pss(${hash},mgf1-${hash},salt${params.saltLength})`, family: 'rsa-pss', hash, saltLength: params.saltLength }
+}
+
+/**
+ * Content bytes of the explicit saltLength INTEGER ([2]), 0 when absent. pkijs reads the salt
+ * through asn1js's valueDec, which is 0 for every INTEGER of 4 or more bytes, so 01 00 00 00
+ * would pass for salt 0; every salt accepted above (at most 1024) fits in 2 bytes.
+ */
+function saltLengthBytes (params: unknown): number {
+  if (!(params instanceof asn1js.Sequence)) return 0
+  const tagged = params.valueBlock.value.find(b => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 2)
+  const salt = tagged instanceof asn1js.Constructed ? tagged.valueBlock.value[0] : undefined
+  return salt instanceof asn1js.Integer ? salt.valueBlock.valueHexView.byteLength : 0
 }

@@ -65,8 +65,9 @@ function checkDerRules (node: asn1js.AsnType, what: string): void {
   if (idBlock.tagNumber < 31 && idBlock.blockLength > 1) fail(`${what}: long-form tag is not DER`)
   // Length-block warnings are not consulted: asn1js 3.1 flags a long-form length whose *last* byte is 0
   // (e.g. 256 = 82 01 00) as "needlessly long"; the minimal-length rule is checked above instead.
-  if (node.warnings.length > 0 || idBlock.warnings.length > 0 || node.valueBlock.warnings.length > 0) {
-    fail(`${what}: ${node.warnings[0] ?? idBlock.warnings[0] ?? node.valueBlock.warnings[0] ?? 'encoding warning'}`)
+  const valueWarning = valueBlockWarning(node)
+  if (node.warnings.length > 0 || idBlock.warnings.length > 0 || valueWarning !== undefined) {
+    fail(`${what}: ${node.warnings[0] ?? idBlock.warnings[0] ?? valueWarning ?? 'encoding warning'}`)
   }
   if (idBlock.tagClass === 1) {
     // Universal BIT STRING (3), OCTET STRING (4) and string types are primitive in DER.
@@ -84,17 +85,43 @@ function checkDerRules (node: asn1js.AsnType, what: string): void {
   }
 }
 
+/**
+ * asn1js's note that it kept an INTEGER as bytes instead of a JavaScript number. asn1js 3.1
+ * writes it for every INTEGER of 4 or more content bytes; it says nothing about the encoding.
+ */
+const BIG_INTEGER_NOTE = 'Too big Integer for decoding, hex only'
+
+/**
+ * The first warning asn1js gave the value block, if any. An INTEGER's size note does not count:
+ * certificate serial numbers run to 20 octets (RFC 5280 §4.1.2.2; openssl and most CAs make
+ * 16–20), and treating the note as a DER violation refused every real Document Signer. The DER
+ * rule for INTEGERs (minimal two's complement) is checked in checkDerRules itself.
+ */
+function valueBlockWarning (node: asn1js.AsnType): string | undefined {
+  for (const w of node.valueBlock.warnings) {
+    if (!(w === BIG_INTEGER_NOTE && node instanceof asn1js.Integer)) return w
+  }
+  return undefined
+}
+
 function byteLength (n: number): number {
   let len = 0
   do { len++; n = Math.floor(n / 256) } while (n > 0)
   return len
 }
 
-/** An INTEGER that must fit in 31 bits; longer encodings are malformed here, never silently truncated. */
+/**
+ * A count or version INTEGER (not an identifier), at most 4 content bytes; longer encodings are
+ * malformed here, never silently truncated. Decoded from the bytes: asn1js's valueDec is 0 for
+ * every INTEGER of 4 bytes (BIG_INTEGER_NOTE), which would read 0x01000000 as version 0.
+ */
 export function smallInteger (block: asn1js.Integer): number {
   const bytes = block.valueBlock.valueHexView
   if (bytes.byteLength === 0 || bytes.byteLength > 4) fail('INTEGER out of range')
-  return block.valueBlock.valueDec
+  let v = 0
+  for (const b of bytes) v = v * 256 + b
+  // Two's complement: a set top bit makes the number negative.
+  return (bytes[0] as number) >= 0x80 ? v - 2 ** (8 * bytes.byteLength) : v
 }
 
 /** Message of an unknown thrown value, bounded so hostile input cannot bloat a result. */

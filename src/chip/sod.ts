@@ -185,8 +185,14 @@ function parseSodOrThrow (bytes: Uint8Array): { sod: ParsedSod, layout: SodLayou
     certificates
   }
   // Offsets of the per-chip parts, for the template. With copyInput: false every block views `bytes`.
-  const signedAttrsBlock = (signerBlocks[0] as asn1js.Sequence).valueBlock.value.find(b => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 0)
-  if (signedAttrsBlock === undefined) fail('SignerInfo has no signed attributes')
+  // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, signedAttrs [0] IMPLICIT, … } (RFC 5652 §5.3):
+  // taken by position, because a subjectKeyIdentifier sid is a (primitive) [0] as well, and the first
+  // [0] in a SignerInfo named by key id is its sid. The template must cover the bytes the signature covers.
+  const signedAttrsBlock = (signerBlocks[0] as asn1js.Sequence).valueBlock.value[3]
+  if (signedAttrsBlock === undefined || signedAttrsBlock.idBlock.tagClass !== 3 || signedAttrsBlock.idBlock.tagNumber !== 0 ||
+    !asBuffer(signedAttrsBlock.valueBeforeDecodeView).subarray(1).equals(asBuffer(attrs.values.signedAttrs).subarray(1))) {
+    fail('SignerInfo signed attributes are not its fourth element')
+  }
   const variable = [contentOf(bytes, encap.eContent), contentOf(bytes, signer.signature), ...attrs.regions.map(r => r.region)]
   const layout = {
     eContent: contentOf(bytes, encap.eContent),

@@ -15,6 +15,12 @@
  *   cheap comparisons done per chip from the cached entry.
  * - A CRL that does not verify against a loaded CSCA is a configuration
  *   error and makes loading fail, rather than being silently ignored.
+ * - Self-signed certificates are the trust anchors. Any other certificate in
+ *   the directory is taken as a CSCA link certificate (ICAO 9303 Part 12: the
+ *   new CSCA key and name, signed with the old CSCA key, so that a relying
+ *   party holding the old CSCA can trust the new one): it is trusted only
+ *   when a CSCA already trusted signed it and it is a CA certificate. One
+ *   that is not is a configuration error, like an unverifiable CRL.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
@@ -27,6 +33,7 @@ import { isSupportedKey, verifySignature } from './signature.js'
 import { decodeWhole, errorText } from './der.js'
 
 const OID_KEY_USAGE = '2.5.29.15'
+const OID_BASIC_CONSTRAINTS = '2.5.29.19'
 const OID_SUBJECT_KEY_ID = '2.5.29.14'
 const OID_AUTHORITY_KEY_ID = '2.5.29.35'
 const CERT_EXTENSIONS = new Set(['.pem', '.crt', '.cer', '.der'])
@@ -42,7 +49,7 @@ export class TrustStoreError extends Error {
 }
 
 export interface CscaEntry {
-  /** File it came from, plus the subject's CN, for details and logs. */
+  /** File it came from, plus the subject's CN (and for a link certificate, the CSCA that signed it), for details and logs. */
   readonly label: string
   readonly subjectHex: string
   readonly skiHex?: string
@@ -60,7 +67,7 @@ export interface CscaEntry {
  */
 export interface DsVerdict {
   readonly failure?: { readonly reason: ReasonCode, readonly detail: string }
-  /** Issuer name DER (hex), serial (hex, no sign padding) and SKI (hex): present when the certificate parsed. */
+  /** Issuer name DER (hex), serial (hex of its DER content bytes, see serialToHex) and SKI (hex): present when the certificate parsed. */
   readonly issuerHex?: string
   readonly serialHex?: string
   readonly skiHex?: string
@@ -94,7 +101,7 @@ export class TrustStore {
   readonly loadedAt: Date
   readonly #bySubject = new Map<string, CscaEntry[]>()
   readonly #bySki = new Map<string, CscaEntry[]>()
-  /** Issuer subject hex → revoked serial numbers (hex, leading zero bytes stripped). */
+  /** Issuer subject hex → revoked serial numbers (serialToHex). */
   readonly #revoked: ReadonlyMap<string, ReadonlySet<string>>
   readonly #dsCache = new Map<string, DsVerdict>()
   readonly #dsCacheSize: number
@@ -202,7 +209,7 @@ export class TrustStore {
  */
 export function loadTrustStore (dir: string, options: TrustStoreOptions = {}): TrustStore {
   const problems: string[] = []
-  const cscas: CscaEntry[] = []
+  const loaded: LoadedCertificate[] = []
   let names: string[] = []
   try {
     names = readdirSync(dir).sort()
@@ -218,7 +225,7 @@ export function loadTrustStore (dir: string, options: TrustStoreOptions = {}): T
       if (ders.length === 0) problems.push(`${name}: no CERTIFICATE in file`)
       ders.forEach((der, i) => {
         try {
-          cscas.push(toCscaEntry(der, ders.length > 1 ? `${name}#${i + 1}` : name))
+          loaded.push(readCertificate(der, ders.length > 1 ? `${name}#${i + 1}` : name))
         } catch (err) {
           problems.push(`${name}${ders.length > 1 ? `#${i + 1}` : ''}: ${(err as Error).message}`)
         }
@@ -227,6 +234,7 @@ export function loadTrustStore (dir: string, options: TrustStoreOptions = {}): T
       problems.push(`${name}: ${(err as Error).message}`)
     }
   }
+  const cscas = trustLinks(loaded, problems)
   if (cscas.length === 0 && problems.length === 0) problems.push(`no CSCA certificates in ${dir}`)
 
   const revoked = new Map<string, Set<string>>()
@@ -243,12 +251,19 @@ export function loadTrustStore (dir: string, options: TrustStoreOptions = {}): T
   return new TrustStore(cscas, revoked, crls, options.dsCacheSize)
 }
 
-function toCscaEntry (der: Uint8Array, file: string): CscaEntry {
+/** A certificate from the trust directory, before it is known to be an anchor or a trusted link. */
+interface LoadedCertificate {
+  readonly entry: CscaEntry
+  readonly cert: pkijs.Certificate
+  readonly issuerHex: string
+}
+
+function readCertificate (der: Uint8Array, file: string): LoadedCertificate {
   const cert = new pkijs.Certificate({ schema: decodeWhole(der, 'certificate') })
   const key = publicKeyOf(cert)
   if (!isSupportedKey(key)) throw new Error(`key type ${key.asymmetricKeyType ?? 'unknown'} is not supported`)
   const skiHex = extensionKeyId(cert, OID_SUBJECT_KEY_ID)
-  return {
+  const entry = {
     label: `${file} (${commonName(cert.subject)})`,
     subjectHex: hex(new Uint8Array(cert.subject.valueBeforeDecode)),
     ...(skiHex !== undefined ? { skiHex } : {}),
@@ -256,6 +271,75 @@ function toCscaEntry (der: Uint8Array, file: string): CscaEntry {
     notBefore: cert.notBefore.value.getTime(),
     notAfter: cert.notAfter.value.getTime()
   }
+  return { entry, cert, issuerHex: hex(new Uint8Array(cert.issuer.valueBeforeDecode)) }
+}
+
+/**
+ * The trusted CSCAs: every self-signed certificate, then every link certificate that a trusted
+ * CSCA signed (repeatedly, so old → link → link chains resolve in any file order). A link's entry
+ * carries the link's own validity: RFC 5280 §6.1 checks the validity of every certificate on a
+ * path except the anchor's, so the old CSCA may have expired while its link still vouches for
+ * the new key. Links that no trusted CSCA signed, or that are not CA certificates, are problems.
+ */
+function trustLinks (loaded: readonly LoadedCertificate[], problems: string[]): CscaEntry[] {
+  const trusted: CscaEntry[] = []
+  let pending: LoadedCertificate[] = []
+  for (const c of loaded) {
+    if (isSelfSigned(c)) trusted.push(c.entry)
+    else pending.push(c)
+  }
+  for (let progress = true; progress && pending.length > 0;) {
+    progress = false
+    const left: LoadedCertificate[] = []
+    for (const c of pending) {
+      const signer = isCaCertificate(c.cert) ? trusted.find(t => t.subjectHex === c.issuerHex && signedBy(c.cert, t.key) === 'valid') : undefined
+      if (signer === undefined) {
+        left.push(c)
+      } else {
+        trusted.push({ ...c.entry, label: `${c.entry.label}, link signed by ${signer.label}` })
+        progress = true
+      }
+    }
+    pending = left
+  }
+  for (const c of pending) {
+    problems.push(isCaCertificate(c.cert)
+      ? `${c.entry.label}: not self-signed, and no trusted CSCA signed it (a link certificate needs the CSCA it links from)`
+      : `${c.entry.label}: not self-signed and not a CA certificate (a Document Signer certificate is not a trust anchor)`)
+  }
+  return trusted
+}
+
+/**
+ * Whether a certificate is its own issuer. A rollover often keeps the CSCA's name, so a link
+ * certificate may have issuer = subject: its signature (or an authority key id naming another
+ * key) tells it apart. A self-signature made with an algorithm this library refuses (SHA-1 on an
+ * old CSCA) cannot be checked and is accepted as self-signed, as every CSCA file was before link
+ * certificates were told apart: an anchor's own signature adds nothing to trusting it.
+ */
+function isSelfSigned (c: LoadedCertificate): boolean {
+  if (c.issuerHex !== c.entry.subjectHex) return false
+  const akiHex = extensionKeyId(c.cert, OID_AUTHORITY_KEY_ID)
+  if (akiHex !== undefined && c.entry.skiHex !== undefined && akiHex !== c.entry.skiHex) return false
+  return signedBy(c.cert, c.entry.key) !== 'invalid'
+}
+
+/** Checks `cert`'s signature with `key`: 'unsupported' when the signature algorithm is one this library refuses. */
+function signedBy (cert: pkijs.Certificate, key: KeyObject): 'valid' | 'invalid' | 'unsupported' {
+  const scheme = resolveSignature(cert.signatureAlgorithm, undefined)
+  if ('unsupported' in scheme) return 'unsupported'
+  return verifySignature(scheme, key, cert.tbsView, cert.signatureValue.valueBlock.valueHexView) === 'valid' ? 'valid' : 'invalid'
+}
+
+/** RFC 5280 §6.1.4 (k), (n): a certificate that signs certificates has basicConstraints cA and, if it has keyUsage, keyCertSign. */
+function isCaCertificate (cert: pkijs.Certificate): boolean {
+  const bc: unknown = cert.extensions?.find(e => e.extnID === OID_BASIC_CONSTRAINTS)?.parsedValue
+  if (!(bc instanceof pkijs.BasicConstraints) || bc.cA !== true) return false
+  const ku = cert.extensions?.find(e => e.extnID === OID_KEY_USAGE)
+  if (ku === undefined) return true
+  const bits: unknown = ku.parsedValue
+  // keyCertSign is bit 5: 0x04 in the first content byte.
+  return bits instanceof asn1js.BitString && ((bits.valueBlock.valueHexView[0] ?? 0) & 0x04) !== 0
 }
 
 function loadCrl (der: Uint8Array, file: string, cscas: readonly CscaEntry[], revoked: Map<string, Set<string>>): CrlInfo {
@@ -325,9 +409,17 @@ export function hex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
-/** Serial numbers compare as unsigned magnitudes: DER sign padding (leading 00) is dropped. */
+/**
+ * A serial number (an identifier, never arithmetic) as the hex of its DER content bytes: the
+ * minimal two's-complement encoding (X.690 §8.3.2), so equal strings mean equal numbers, sign
+ * included. The 00 before a high first byte is part of the number: 00 9A… is positive and 9A…
+ * negative, two different serials (stripping leading zeros, as this once did, confused them).
+ * DS certificates and SignerInfos are strict DER, so for them this is their exact bytes;
+ * leniently decoded input (CRLs, CSCA files) may carry redundant 00/FF sign bytes, which are
+ * dropped so that a BER-encoded CRL entry still names the same certificate.
+ */
 export function serialToHex (bytes: Uint8Array): string {
   let i = 0
-  while (i < bytes.byteLength - 1 && bytes[i] === 0) i++
+  while (i < bytes.byteLength - 1 && ((bytes[i] === 0x00 && (bytes[i + 1] as number) < 0x80) || (bytes[i] === 0xff && (bytes[i + 1] as number) >= 0x80))) i++
   return hex(bytes.subarray(i))
 }

@@ -2,7 +2,7 @@
  * POST /v1/chip/verify end to end: a real server, a real Piscina crypto pool,
  * a test PKI (CSCA + Document Signers) and chips for citizens in the register.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Packr, Unpackr } from 'msgpackr'
@@ -153,6 +153,29 @@ describe('without a trust store', () => {
       expect(r.body.code).toBe('IDV_ERR_CHIP_NOT_CONFIGURED')
     } finally {
       await plain.close()
+    }
+  })
+})
+
+describe('a chip from the openssl corpus (test/fixtures/chip-corpus)', () => {
+  it('20-byte DS serial: valid and matched; the revoked DS on the openssl CRL: DS_REVOKED', async () => {
+    const corpus = join(import.meta.dirname, '..', 'fixtures', 'chip-corpus')
+    const file = (path: string): string => readFileSync(join(corpus, path)).toString('base64')
+    const body = (sod: string, citizen: string): string => JSON.stringify({ sod: file(`sod/${sod}.der`), dataGroups: { 1: file(`dg/${citizen}-dg1.der`), 13: file(`dg/${citizen}-dg13.der`) } })
+    const thang: TestCitizen = { pin: '079203009876', fullName: 'Phạm Đức Thắng', dateOfBirth: '2003-02-08', gender: 'male', expiry: '2028-02-08' }
+    const server = await startTestServer({
+      citizens: 10,
+      extra: [toRecord(thang)],
+      config: { cscaDir: join(corpus, 'trust', 'main'), crlFile: join(corpus, 'crl', 'csca-old.crl'), cryptoThreads: 1 }
+    })
+    try {
+      const genuine = await verifyChip(body('serial-20-lz', 'thang'), 'application/json', server.url)
+      expect(genuine.status).toBe(200)
+      expect(genuine.body).toMatchObject({ valid: true, match: true, signatureAlgorithm: 'ecdsa-with-SHA256' })
+      const revoked = await verifyChip(body('revoked', 'an'), 'application/json', server.url)
+      expect(revoked.body).toMatchObject({ valid: false, match: false, reason: 'DS_REVOKED' })
+    } finally {
+      await server.close()
     }
   })
 })
