@@ -121,7 +121,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
           ? (answerType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply))
           : await new Promise<string | Uint8Array>((resolve, reject) => {
             const pin = result.valid ? result.identity?.pin : undefined
-            const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
+            const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
             encodeWithReceipt(deps.receipts!, reply, facts, answerType, resolve, reject)
           })
         answer(() => { send(res, 200, CONTENT_TYPES[answerType], encoded, requestId) })

@@ -105,7 +105,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
             encodeWithReceipt(deps.receipts, { requestId, results: seen }, {
               requestId,
               partyId: party.id,
-              pinHash: deps.verifier.pinHash(itemKeys(items)),
+              pinHash: deps.verifier.pinHash(party.id, itemKeys(items)),
               attributes: [...askedAttributes(items)],
               results: { items: seen.length, sha256: resultsDigest(seen) }
             }, answerType, reply, fail)
@@ -126,7 +126,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
         const seen = answerFor(caller.party, { requestId, ...outcome })
         if (deps.receipts === undefined) { reply(encodeAnswer(seen, answerType)); return }
-        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash([request.key]), attributes }, answerType, reply, fail)
+        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash(caller.party.id, [request.key]), attributes }, answerType, reply, fail)
       } catch (err) {
         fail(err)
       }
