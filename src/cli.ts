@@ -26,7 +26,7 @@ import type { CitizenRecord } from './domain/citizen.js'
 import { ensureDemoParty, type DemoParty } from './auth/demo-party.js'
 import { ReceiptKeyRing } from './receipts/keys.js'
 import { receiptVerifyCommand } from './receipts/receipt-cli.js'
-import { formatPartyList, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from './auth/party-cli.js'
+import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from './auth/party-cli.js'
 import { call } from './client/call.js'
 
 const program = new Command('idv')
@@ -184,8 +184,11 @@ keyOptions(partyFileOptions(party.command('add')))
   .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify)', list)
   .option('--max-batch <n>', 'items per batch (default 1000)', positiveInt)
   .option('--overall-only', 'answer it with the overall match only, no per-attribute results')
+  .option('--hmac', 'generate its HMAC-SHA-256 secret (mode 0600, beside the registry, never overwritten) instead of --public-key or --hmac-secret-file')
+  .option('--hash-key-file <file>', 'the index\'s hash key, which --hmac-secret-file must not be (IDV_HASH_KEY_FILE, default <data-dir>.hash-key)')
   .action((opts: Record<string, unknown>) => {
     const file = partiesFileFrom(opts)
+    const hashKeyFile = loadConfig(process.env, { dataDir: opts.dataDir as string | undefined, hashKeyFile: opts.hashKeyFile as string | undefined }).hashKeyFile
     const added = partyAdd({
       file,
       id: opts.id as string,
@@ -197,9 +200,14 @@ keyOptions(partyFileOptions(party.command('add')))
       endpoints: opts.endpoints as string[] | undefined,
       maxBatchItems: opts.maxBatch as number | undefined,
       overallOnly: opts.overallOnly as boolean | undefined,
-      ...keySource(opts)
+      hmac: opts.hmac as boolean | undefined,
+      ...keySource(opts),
+      hashKeyFile
     })
     console.log(`added party ${added.id} with key ${added.keys[0]?.keyId ?? ''} to ${file}`)
+    if (opts.hmac === true) {
+      console.log(`its HMAC-SHA-256 secret is in ${generatedSecretFile(file, added.id)} (mode 0600): hand it to the party over a secure channel; it signs with --key-id ${added.keys[0]?.keyId ?? ''}`)
+    }
   })
 
 partyFileOptions(party.command('list'))

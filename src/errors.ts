@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   IDV_ERR_NOT_READY: { status: 503, title: 'Service not ready', fix: 'Retry after the time in Retry-After.' },
   IDV_ERR_OVERLOADED: { status: 503, title: 'Service overloaded', fix: 'The crypto pool is full; retry after the time in Retry-After.' },
   IDV_ERR_CHIP_NOT_CONFIGURED: { status: 503, title: 'Chip verification not configured', fix: 'The operator must set IDV_CSCA_DIR to a directory of CSCA certificates.' },
+  IDV_ERR_DUPLICATE_KEY: { status: 400, title: 'Duplicate key in the body', fix: 'An object (JSON) or map (MessagePack) names the key in detail twice; send each key once.' },
+  IDV_ERR_REQUEST_FRAMING: { status: 400, title: 'Ambiguous request framing', fix: 'Send one Content-Length, or Transfer-Encoding: chunked alone, never both and never twice; the connection is closed.' },
   IDV_ERR_INTERNAL: { status: 500, title: 'Internal error', fix: 'A bug: report the requestId to the operators.' },
   // Relying-party authentication (401), authorisation (403) and limits (429, 503).
   ...AUTH_ERROR_CODES

@@ -2,7 +2,11 @@
  * RFC 9457 problem details. `type` is a relative URI naming the code; GET /errors
  * on the service lists every code, and README "Error codes" documents them.
  */
+import { clip } from './clip.js'
 import { ERROR_CODES, ServiceError, type ErrorCode } from './errors.js'
+
+/** Longest detail at all: a backstop for an echo a call site forgot to clip. */
+const MAX_DETAIL_CHARS = 1000
 
 export interface Problem {
   type: string
@@ -16,7 +20,7 @@ export interface Problem {
 export function problemFor (code: ErrorCode, detail?: string, requestId?: string): Problem {
   const entry = ERROR_CODES[code]
   const p: Problem = { type: `/errors#${code}`, title: entry.title, status: entry.status, code }
-  if (detail !== undefined) p.detail = detail
+  if (detail !== undefined) p.detail = clip(detail, MAX_DETAIL_CHARS)
   if (requestId !== undefined) p.requestId = requestId
   return p
 }

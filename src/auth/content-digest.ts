@@ -8,6 +8,7 @@
  */
 import { createHash, hash, timingSafeEqual } from 'node:crypto'
 import { parseDictionaryField } from './structured-fields.js'
+import { clip } from '../clip.js'
 
 /** The header every client of ours and most others send: one sha-256 member, canonical base64, no parameters. */
 const SHA256_ONLY = /^sha-256=:([A-Za-z0-9+/]{43}=):$/
@@ -36,11 +37,11 @@ export function verifyContentDigest (header: string | undefined, body: Uint8Arra
   for (const [name, member] of parsed.value) {
     if (name !== 'sha-256' && name !== 'sha-512') continue
     const got = member[0] instanceof Uint8Array ? member[0] : undefined
-    if (got === undefined) return { ok: false, reason: 'malformed', detail: `Content-Digest ${name} is not a byte sequence` }
+    if (got === undefined) return { ok: false, reason: 'malformed', detail: `Content-Digest ${clip(name)} is not a byte sequence` }
     const want = createHash(CHECKED[name]).update(body).digest()
     // The digest is not a secret, but a constant-time compare costs nothing here.
     if (got.length !== want.length || !timingSafeEqual(got, want)) {
-      return { ok: false, reason: 'mismatch', detail: `Content-Digest ${name} does not match the body` }
+      return { ok: false, reason: 'mismatch', detail: `Content-Digest ${clip(name)} does not match the body` }
     }
     if (name === 'sha-256') sawSha256 = true
   }

@@ -16,7 +16,7 @@ import type { HttpRequest } from 'uWebSockets.js'
 import { ServiceError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { AuthFailure } from './codes.js'
-import { nonceRefusal, RequestVerifier, type NonceMemory, type SignedRequestInput } from './message-signature.js'
+import { nonceRefusal, RequestVerifier, SIGNATURE_MISSING_DETAIL, type NonceMemory, type SignedRequestInput } from './message-signature.js'
 import { PartyFileError, PartyRegistry, type Party } from './parties.js'
 import { authorize, type PolicyRequest } from './policy.js'
 import { NodeAuthState } from './node-auth-state.js'
@@ -113,6 +113,16 @@ export class PartyGate {
       authority: headers.get('host') ?? '',
       headers
     }
+  }
+
+  /**
+   * The 401 for a request that carries no signature at all, known from its
+   * headers alone: a route answers it before reading the body (and before any
+   * 400, 406, 415 or 503 about the route), so a stranger learns nothing of it.
+   */
+  unsigned (captured: CapturedRequest): ServiceError | undefined {
+    if (captured.headers.has('signature-input') && captured.headers.has('signature')) return undefined
+    return new ServiceError('IDV_ERR_SIGNATURE_MISSING', SIGNATURE_MISSING_DETAIL)
   }
 
   /** The party that signed the request; throws 401 (or 403 for a disabled party, 503 when nonce memory is full). */

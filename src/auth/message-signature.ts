@@ -28,6 +28,7 @@ import { authFailure, type AuthFailure } from './codes.js'
 import { verifyContentDigest } from './content-digest.js'
 import { signatureBase, type SignedRequestInput } from './signature-base.js'
 import { parseSignatureField, parseSignatureInput, type SignatureInputMember } from './structured-fields.js'
+import { clip } from '../clip.js'
 
 export type { SignedRequestInput } from './signature-base.js'
 
@@ -38,6 +39,7 @@ export type SignatureAlgorithm = typeof SIGNATURE_ALGORITHMS[number]
 const SIGNATURE_BYTES: Record<SignatureAlgorithm, number> = { ed25519: 64, 'ecdsa-p256-sha256': 64, 'hmac-sha256': 32 }
 
 export const DEFAULT_WINDOW_SECONDS = 60
+export const SIGNATURE_MISSING_DETAIL = 'send Signature-Input and Signature headers (RFC 9421)'
 const MAX_NONCE_LENGTH = 256
 const MAX_KEYID_LENGTH = 256
 
@@ -117,7 +119,7 @@ export class RequestVerifier {
     const inputHeader = req.headers('signature-input')
     const sigHeader = req.headers('signature')
     if (inputHeader === undefined || sigHeader === undefined) {
-      return authFailure('IDV_ERR_SIGNATURE_MISSING', 'send Signature-Input and Signature headers (RFC 9421)')
+      return authFailure('IDV_ERR_SIGNATURE_MISSING', SIGNATURE_MISSING_DETAIL)
     }
     const inputs = parseSignatureInput(inputHeader)
     if (!inputs.ok) return authFailure('IDV_ERR_SIGNATURE_INVALID', `Signature-Input: ${inputs.reason}`)
@@ -146,7 +148,7 @@ export class RequestVerifier {
     if (!lookup.ok) return lookup
     const key = lookup.key
     if (alg !== undefined && alg !== key.algorithm) {
-      return authFailure('IDV_ERR_SIGNATURE_INVALID', `alg ${JSON.stringify(alg)} does not match key ${keyId}, which is ${key.algorithm}`)
+      return authFailure('IDV_ERR_SIGNATURE_INVALID', `alg ${JSON.stringify(clip(alg))} does not match key ${clip(keyId)}, which is ${key.algorithm}`)
     }
 
     const digestHeader = req.headers('content-digest')
@@ -158,7 +160,7 @@ export class RequestVerifier {
     const base = signatureBase(req, member)
     if (!base.ok) return authFailure('IDV_ERR_SIGNATURE_INVALID', base.reason)
     if (!verifySignature(key, Buffer.from(base.value, 'utf8'), signature)) {
-      return authFailure('IDV_ERR_SIGNATURE_INVALID', `signature ${label} does not verify with key ${keyId}`)
+      return authFailure('IDV_ERR_SIGNATURE_INVALID', `signature ${clip(label)} does not verify with key ${clip(keyId)}`)
     }
     if (!key.partyActive) return authFailure('IDV_ERR_PARTY_DISABLED', `party ${key.partyId} is disabled`)
 

@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml'
 import { authFailure } from './codes.js'
 import type { KeyLookup } from './message-signature.js'
 import { checkPartyFile, type Party, type PartyFileSpec, type PartyKey } from './party-schema.js'
+import { clip } from '../clip.js'
 
 export type { Party, PartyKey, PartySpec, PartyKeySpec, PartyFileSpec, ResultDetail, PartyStatus } from './party-schema.js'
 export { PARTY_ENDPOINTS, checkPartyFile } from './party-schema.js'
@@ -92,7 +93,7 @@ export class PartyRegistry {
   /** KeyResolver for RequestVerifier (an arrow, so it can be passed unbound). */
   readonly resolveKey = (keyId: string, nowMs: number): KeyLookup => {
     const entry = this.#keys.get(keyId)
-    if (entry === undefined) return authFailure('IDV_ERR_UNKNOWN_KEY', `no registered key has keyid ${JSON.stringify(keyId)}`)
+    if (entry === undefined) return authFailure('IDV_ERR_UNKNOWN_KEY', `no registered key has keyid ${JSON.stringify(clip(keyId))}`)
     const { party, key } = entry
     if (key.notBefore !== undefined && nowMs < key.notBefore) {
       return authFailure('IDV_ERR_KEY_EXPIRED', `key ${keyId} is valid from ${new Date(key.notBefore).toISOString()}`)

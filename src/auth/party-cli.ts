@@ -4,14 +4,14 @@
  * whole file before it is written, and written atomically, so a running service
  * that reloads on change never sees a half-written or invalid registry.
  */
-import { createPublicKey } from 'node:crypto'
-import { existsSync, readFileSync, statSync } from 'node:fs'
-import { dirname, extname, relative, resolve } from 'node:path'
+import { createPublicKey, hash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { existsSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import { stringify as stringifyYaml } from 'yaml'
 import { writeFileAtomic } from './atomic-file.js'
 import type { SignatureAlgorithm } from './message-signature.js'
 import { PartyFileError, readPartyDocument } from './parties.js'
-import { checkPartyFile, PARTY_ENDPOINTS, type PartyFileSpec, type PartyKeySpec, type PartySpec } from './party-schema.js'
+import { checkPartyFile, PARTY_ENDPOINTS, PARTY_ID, type PartyFileSpec, type PartyKeySpec, type PartySpec } from './party-schema.js'
 
 /** A command that cannot be carried out (bad option, unknown party); the message says what to do. */
 export class PartyCliError extends Error {
@@ -28,9 +28,21 @@ export interface KeySource {
   readonly hmacSecretFile?: string | undefined
   /** Default: `<party id>-<UTC timestamp>`. */
   readonly keyId?: string | undefined
+  /**
+   * The index's hash key file (IDV_HASH_KEY_FILE): an HMAC secret that is the
+   * same key (same file, or the same bytes) is refused, since the party would
+   * then hold the key of every attribute hash in the index.
+   */
+  readonly hashKeyFile?: string | undefined
 }
 
 export interface PartyAddOptions extends KeySource {
+  /**
+   * Generate the party's HMAC-SHA-256 secret: 32 random bytes as hex in
+   * `<parties file without extension>.<party id>.hmac-secret` beside the
+   * registry, mode 0600, never overwriting (instead of publicKey or hmacSecretFile).
+   */
+  readonly hmac?: boolean | undefined
   readonly file: string
   readonly id: string
   readonly name: string
@@ -85,8 +97,8 @@ function writeSpec (file: string, spec: PartyFileSpec): void {
   if (!checked.ok) throw new PartyFileError(file, checked.problems)
   const json = extname(file).toLowerCase() === '.json'
   const text = json ? `${JSON.stringify(spec, null, 2)}\n` : stringifyYaml(spec, { lineWidth: 0 })
-  const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o644
-  writeFileAtomic(file, text, mode)
+  // Owner-only, created and rewritten alike: the registry names every party's keys and secret files.
+  writeFileAtomic(file, text, 0o600)
 }
 
 function stamp (ms: number): string {
@@ -95,9 +107,10 @@ function stamp (ms: number): string {
 
 /** Reads the key a command names into a key spec (algorithm from the key itself). */
 function keySpec (file: string, id: string, src: KeySource, nowMs: number): PartyKeySpec {
-  if ((src.publicKey === undefined) === (src.hmacSecretFile === undefined)) throw new PartyCliError('give exactly one of --public-key FILE.pem and --hmac-secret-file FILE')
+  if ((src.publicKey === undefined) === (src.hmacSecretFile === undefined)) throw new PartyCliError('give exactly one of --public-key FILE.pem, --hmac-secret-file FILE and --hmac')
   const keyId = src.keyId ?? `${id}-${stamp(nowMs)}`
   if (src.hmacSecretFile !== undefined) {
+    if (src.hashKeyFile !== undefined) refuseHashKeyAsSecret(src.hmacSecretFile, src.hashKeyFile)
     // Stored relative to the registry, so the registry and its secrets can move together.
     const secretFile = relative(dirname(resolve(file)), resolve(src.hmacSecretFile))
     return { keyId, algorithm: 'hmac-sha256', secretFile }
@@ -123,6 +136,47 @@ function keySpec (file: string, id: string, src: KeySource, nowMs: number): Part
   return { keyId, algorithm, publicKeyPem: pem }
 }
 
+/** A hex key file's bytes, or undefined when it cannot be read or is not hex (the registry check reports that). */
+function hexFileBytes (file: string): Buffer | undefined {
+  try {
+    const text = readFileSync(file, 'utf8').trim()
+    return /^(?:[0-9a-fA-F]{2})+$/.test(text) ? Buffer.from(text, 'hex') : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** RFC 2104: the block an HMAC-SHA-256 key really is (longer than 64 bytes: hashed; shorter: zero-padded), so equal blocks are the same key. */
+function hmacKeyBlock (key: Buffer): Buffer {
+  const block = Buffer.alloc(64)
+  ;(key.length > 64 ? hash('sha256', key, 'buffer') : key).copy(block)
+  return block
+}
+
+function sameFile (a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b)
+  } catch {
+    return resolve(a) === resolve(b)
+  }
+}
+
+/** Refuses the index's hash key as a party's HMAC secret: by path, and by content (a copy, or the same key padded with zero bytes). */
+function refuseHashKeyAsSecret (secretFile: string, hashKeyFile: string): void {
+  const refusal = new PartyCliError(`${secretFile} holds the index's hash key (${hashKeyFile}); a party holding it could compute every attribute hash in the index. ` +
+    'Give the party a secret of its own: `idv party add --hmac` makes one')
+  if (sameFile(secretFile, hashKeyFile)) throw refusal
+  const secret = hexFileBytes(secretFile)
+  const hashKey = hexFileBytes(hashKeyFile)
+  if (secret !== undefined && hashKey !== undefined && timingSafeEqual(hmacKeyBlock(secret), hmacKeyBlock(hashKey))) throw refusal
+}
+
+/** Where `idv party add --hmac` puts a party's generated secret: beside the registry. */
+export function generatedSecretFile (partiesFile: string, id: string): string {
+  const base = basename(partiesFile, extname(partiesFile))
+  return join(dirname(resolve(partiesFile)), `${base}.${id}.hmac-secret`)
+}
+
 function findParty (spec: PartyFileSpec, id: string, file: string): PartySpec {
   const party = spec.parties.find((p) => p.id === id)
   if (party === undefined) throw new PartyCliError(`no party ${id} in ${file}; see \`idv party list\``)
@@ -133,6 +187,23 @@ export function partyAdd (o: PartyAddOptions): PartySpec {
   const now = (o.now ?? Date.now)()
   const spec = readSpec(o.file, false)
   if (spec.parties.some((p) => p.id === o.id)) throw new PartyCliError(`party ${o.id} already exists; use \`idv party rotate-key\` to change its key`)
+  if (o.hmac === true) {
+    if (o.publicKey !== undefined || o.hmacSecretFile !== undefined) throw new PartyCliError('give exactly one of --public-key FILE.pem, --hmac-secret-file FILE and --hmac')
+    if (!PARTY_ID.test(o.id)) throw new PartyCliError(`party id ${JSON.stringify(o.id)}: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`)
+    const secretFile = generatedSecretFile(o.file, o.id)
+    try {
+      writeFileSync(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      throw new PartyCliError(code === 'EEXIST' ? `${secretFile} already exists and is never overwritten; move it away or give it with --hmac-secret-file` : `cannot create ${secretFile} (${code ?? 'error'})`)
+    }
+    try {
+      return partyAdd({ ...o, hmac: false, hmacSecretFile: secretFile })
+    } catch (err) {
+      rmSync(secretFile, { force: true }) // nothing refers to it
+      throw err
+    }
+  }
   const party: PartySpec = {
     id: o.id,
     name: o.name,

@@ -73,7 +73,8 @@ export interface Party {
   readonly rate: RateLimits
 }
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+export const PARTY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const ID = PARTY_ID
 /** Printable ASCII without `"` and `\`, so a keyid never needs escaping in Signature-Input. */
 const KEY_ID = /^[!#-[\]-~]{1,128}$/
 const PARTY_FIELDS = new Set(['id', 'name', 'status', 'keys', 'allowedEndpoints', 'allowedAttributes', 'resultDetail', 'maxBatchItems', 'rate', 'dailyQuota'])

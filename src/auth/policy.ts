@@ -6,6 +6,7 @@
  */
 import { authFailure, type AuthFailure } from './codes.js'
 import type { Party } from './party-schema.js'
+import { clip } from '../clip.js'
 
 export interface PolicyRequest {
   readonly endpoint: string
@@ -20,7 +21,7 @@ export function authorize (party: Party, req: PolicyRequest): { readonly ok: tru
   if (!party.allowedEndpoints.has(req.endpoint)) return authFailure('IDV_ERR_ENDPOINT_FORBIDDEN', `party ${party.id} may not call ${req.endpoint}`)
   if (req.attributes !== undefined) {
     for (const a of req.attributes) {
-      if (!party.allowedAttributes.has(a)) return authFailure('IDV_ERR_ATTRIBUTE_FORBIDDEN', `party ${party.id} may not ask about ${a}`)
+      if (!party.allowedAttributes.has(a)) return authFailure('IDV_ERR_ATTRIBUTE_FORBIDDEN', `party ${party.id} may not ask about ${clip(a)}`)
     }
   }
   if (req.batchItems !== undefined && req.batchItems > party.maxBatchItems) {

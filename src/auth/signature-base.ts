@@ -10,6 +10,7 @@
  * only ever says "invalid", which is worse to debug than "unsupported".
  */
 import type { ComponentId, SfResult, SignatureInputMember } from './structured-fields.js'
+import { clip } from '../clip.js'
 
 /** A request as the verifier sees it, independent of the HTTP server. */
 export interface SignedRequestInput {
@@ -46,10 +47,10 @@ export function normalizeAuthority (authority: string, scheme: 'http' | 'https')
 /** The value of one component, or a reason it has none. */
 export function componentValue (req: SignedRequestInput, component: ComponentId): SfResult<string> {
   const { name } = component
-  if (component.params.size > 0) return { ok: false, reason: `component ${name} has parameters, which this service does not support` }
+  if (component.params.size > 0) return { ok: false, reason: `component ${clip(name)} has parameters, which this service does not support` }
   const scheme = req.scheme ?? 'https'
   if (name.startsWith('@')) {
-    if (!DERIVED.has(name)) return { ok: false, reason: `derived component ${name} is not supported` }
+    if (!DERIVED.has(name)) return { ok: false, reason: `derived component ${clip(name)} is not supported` }
     const { path, query } = splitTarget(req.path)
     switch (name) {
       case '@method': return { ok: true, value: req.method.toUpperCase() }
@@ -61,11 +62,11 @@ export function componentValue (req: SignedRequestInput, component: ComponentId)
       default: return { ok: true, value: `${scheme}://${normalizeAuthority(req.authority, scheme)}${req.path}` }
     }
   }
-  if (!FIELD_NAME.test(name)) return { ok: false, reason: `component ${JSON.stringify(name)} is not a lowercase field name` }
+  if (!FIELD_NAME.test(name)) return { ok: false, reason: `component ${JSON.stringify(clip(name))} is not a lowercase field name` }
   const raw = req.headers(name)
-  if (raw === undefined) return { ok: false, reason: `covered header ${name} is absent` }
+  if (raw === undefined) return { ok: false, reason: `covered header ${clip(name)} is absent` }
   // A line break in a value could forge extra lines of the signature base; HTTP parsers refuse them, so do we.
-  if (/[\r\n]/.test(raw)) return { ok: false, reason: `header ${name} contains a line break` }
+  if (/[\r\n]/.test(raw)) return { ok: false, reason: `header ${clip(name)} contains a line break` }
   return { ok: true, value: trimOws(raw) }
 }
 
@@ -83,7 +84,7 @@ export function signatureBase (req: SignedRequestInput, member: SignatureInputMe
   const seen = new Set<string>()
   let base = ''
   for (const component of member.components) {
-    if (seen.has(component.name)) return { ok: false, reason: `component ${component.name} is covered twice` }
+    if (seen.has(component.name)) return { ok: false, reason: `component ${clip(component.name)} is covered twice` }
     seen.add(component.name)
     const value = componentValue(req, component)
     if (!value.ok) return value

@@ -15,6 +15,7 @@
  * `%"`) are refused, as no field here uses them. Hostile input gets a typed
  * failure, never an exception; a length cap bounds the work.
  */
+import { clip } from '../clip.js'
 
 export type SfResult<T> = { readonly ok: true, readonly value: T } | { readonly ok: false, readonly reason: string }
 
@@ -355,17 +356,17 @@ export function parseSignatureInput (value: string): SfResult<Map<string, Signat
   if (parsed.value.size > MAX_SIGNATURES) return fail(`more than ${MAX_SIGNATURES} signatures`)
   const out = new Map<string, SignatureInputMember>()
   for (const [label, member] of parsed.value) {
-    if (!isInnerList(member)) return fail(`Signature-Input member ${label} is not an inner list`)
+    if (!isInnerList(member)) return fail(`Signature-Input member ${clip(label)} is not an inner list`)
     const components: ComponentId[] = []
     for (const [name, params] of member[0]) {
-      if (typeof name !== 'string') return fail(`Signature-Input member ${label} has a component identifier that is not a string`)
+      if (typeof name !== 'string') return fail(`Signature-Input member ${clip(label)} has a component identifier that is not a string`)
       components.push({ name, params })
     }
     let serialized: string
     try {
       serialized = serializeInnerList(member)
     } catch (err) {
-      return fail(`Signature-Input member ${label} cannot be serialised: ${err instanceof Error ? err.message : 'error'}`)
+      return fail(`Signature-Input member ${clip(label)} cannot be serialised: ${err instanceof Error ? err.message : 'error'}`)
     }
     out.set(label, { components, params: member[1], serialized })
   }
@@ -380,7 +381,7 @@ export function parseSignatureField (value: string): SfResult<Map<string, Uint8A
   const out = new Map<string, Uint8Array>()
   for (const [label, member] of parsed.value) {
     const bytes = isInnerList(member) ? undefined : asBytes(member[0] as BareItem)
-    if (bytes === undefined) return fail(`Signature member ${label} is not a byte sequence`)
+    if (bytes === undefined) return fail(`Signature member ${clip(label)} is not a byte sequence`)
     out.set(label, bytes)
   }
   return { ok: true, value: out }

@@ -36,14 +36,19 @@ export class Verifier {
   }
 
   /**
-   * A keyed hash (base64url) of the PINs asked about, in order, for receipts:
-   * it commits to which citizens an answer was about without putting a PIN in
-   * anything the party keeps. One HMAC whatever the batch size.
+   * A keyed hash (base64url) of the PINs a party asked about, in order, for
+   * its receipts: it commits to which citizens an answer was about without
+   * putting a PIN in anything the party keeps. The party id is hashed in, so
+   * the same citizen gets a different pinHash in each party's receipts and
+   * receipts of different parties cannot be linked to one citizen by anyone
+   * without the hash key; the operator, who holds it, can (see README). One
+   * HMAC whatever the batch size.
    */
-  pinHash (keys: readonly number[]): string {
+  pinHash (partyId: string, keys: readonly number[]): string {
     const out = Buffer.allocUnsafe(HASH_BYTES)
     const pins = keys.length === 1 ? String(keys[0]).padStart(12, '0') : keys.map((k) => String(k).padStart(12, '0')).join(',')
-    this.#codec.hashInto(PIN_HASH_SLOT, 0, `idv/receipt-pins/v1:${pins}`, out, 0)
+    // Party ids are [A-Za-z0-9._-] (party-schema.ts): the ':' after one cannot belong to it.
+    this.#codec.hashInto(PIN_HASH_SLOT, 0, `idv/receipt-pins/v2:${partyId}:${pins}`, out, 0)
     return out.toString('base64url')
   }
 

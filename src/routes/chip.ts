@@ -15,7 +15,9 @@ import type { AttributeName } from '../domain/record.js'
 import type { Verifier, VerifyOutcome } from '../domain/verifier.js'
 import { ServiceError } from '../errors.js'
 import { readBody } from '../http/body.js'
-import { CONTENT_TYPES, decodeBody, packr, requestMediaType, responseMediaType } from '../http/media.js'
+import { CONTENT_TYPES, decodeBody, packr, requestMediaType, responseMediaType, type MediaType } from '../http/media.js'
+import { refuseBadFraming, refuseCapturedFraming } from '../http/framing.js'
+import { clip } from '../clip.js'
 import type { RequestIds } from '../http/request-id.js'
 import { send, sendError, sendFailure } from '../http/respond.js'
 import type { Logger } from '../log.js'
@@ -59,15 +61,27 @@ export function registerChipRoutes (app: TemplatedApp, deps: ChipRouteDeps): voi
 function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void {
   const requestId = deps.ids.next()
   const scope = deps.lifecycle.track(res, Route.chipVerify, requestId)
+  const signed = deps.gate?.capture(req)
+  if (signed === undefined ? refuseBadFraming(res, req, requestId) : refuseCapturedFraming(res, signed, requestId)) return
   if (!deps.lifecycle.ready) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
-  if (deps.pool === undefined) { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'set IDV_CSCA_DIR to a directory of CSCA certificates', requestId, true); return }
-  const pool = deps.pool
+  // Authentication comes first: a stranger learns neither that chips are not configured nor what the route accepts.
+  if (signed !== undefined) {
+    const unsigned = deps.gate!.unsigned(signed)
+    if (unsigned !== undefined) { sendFailure(res, unsigned, requestId, true); return }
+  }
   const contentType = req.getHeader('content-type')
   const requestType = requestMediaType(contentType)
-  if (requestType === undefined) { sendError(res, 'IDV_ERR_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json or application/vnd.msgpack', requestId, true); return }
-  const responseType = responseMediaType(req.getHeader('accept'), requestType)
-  if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
-  const signed = deps.gate?.capture(req)
+  const responseType = requestType === undefined ? undefined : responseMediaType(req.getHeader('accept'), requestType)
+  const refusal = requestType === undefined
+    ? new ServiceError('IDV_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(clip(contentType))} is not application/json or application/vnd.msgpack`)
+    : responseType === undefined ? new ServiceError('IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack') : undefined
+  // Unsigned (IDV_AUTH=none): refused at once, unread. Signed: once the signature verified.
+  if (signed === undefined) {
+    if (deps.pool === undefined) { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'set IDV_CSCA_DIR to a directory of CSCA certificates', requestId, true); return }
+    if (refusal !== undefined) { sendFailure(res, refusal, requestId, true); return }
+  }
+  const bodyType: MediaType = requestType ?? 'json'
+  const answerType: MediaType = responseType ?? 'json' // used only once negotiation passed
   let aborted = false
   const end = deps.lifecycle.begin(scope)
   const answer = (write: () => void): void => {
@@ -86,14 +100,16 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
         const caller = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
         party = caller?.party
         if (party !== undefined) scope.setParty(party.id)
-        item = parseChipRequest(decodeBody(body, requestType, true))
+        if (refusal !== undefined) throw refusal
+        item = parseChipRequest(decodeBody(body, bodyType, true))
         if (item instanceof ServiceError) throw item
         if (caller !== undefined) deps.gate!.admit(caller, { endpoint: '/v1/chip/verify' })
+        if (deps.pool === undefined) throw new ServiceError('IDV_ERR_CHIP_NOT_CONFIGURED', 'set IDV_CSCA_DIR to a directory of CSCA certificates')
       } catch (err) {
         answer(() => { sendFailure(res, err, requestId) })
         return
       }
-      const pending = pool.submit(item)
+      const pending = deps.pool.submit(item)
       if (pending === undefined) {
         answer(() => { sendError(res, 'IDV_ERR_OVERLOADED', 'chip verification is at capacity', requestId) })
         return
@@ -102,13 +118,13 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
         scope.chipOutcome(result.valid ? undefined : result.reason ?? 'other')
         const reply = buildAnswer(requestId, result, deps.verifier, party)
         const encoded = party === undefined || deps.receipts === undefined
-          ? (responseType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply))
+          ? (answerType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply))
           : await new Promise<string | Uint8Array>((resolve, reject) => {
             const pin = result.valid ? result.identity?.pin : undefined
-            const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
-            encodeWithReceipt(deps.receipts!, reply, facts, responseType, resolve, reject)
+            const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
+            encodeWithReceipt(deps.receipts!, reply, facts, answerType, resolve, reject)
           })
-        answer(() => { send(res, 200, CONTENT_TYPES[responseType], encoded, requestId) })
+        answer(() => { send(res, 200, CONTENT_TYPES[answerType], encoded, requestId) })
       }).catch((err: unknown) => {
         const code = err instanceof ChipPoolError ? err.code : undefined
         // A server thread learns that the main thread's pool is full only from its answer.

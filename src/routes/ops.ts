@@ -7,9 +7,11 @@ import { join } from 'node:path'
 import type { TemplatedApp } from 'uWebSockets.js'
 import { parse as parseYaml } from 'yaml'
 import { packageRoot } from '../paths.js'
-import { errorCatalogue, send, sendError, sendProblem, statusLine } from '../http/respond.js'
+import { errorCatalogue, PROBLEM_JSON, send, sendError, sendProblem, statusLine } from '../http/respond.js'
+import { refuseBadFraming } from '../http/framing.js'
 import type { HttpResponse } from 'uWebSockets.js'
 import { problemFor } from '../problem.js'
+import { clip } from '../clip.js'
 import { Route, noteResponse, type Lifecycle } from '../http/lifecycle.js'
 
 export interface OpsDeps {
@@ -33,24 +35,36 @@ export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
   const openApi = JSON.stringify(loadOpenApi())
   const errors = errorCatalogue()
   const alive = '{"status":"alive"}'
-  app.get('/livez', (res) => { send(res, 200, 'application/json', alive) })
-  app.get('/healthz', (res) => { send(res, 200, 'application/json', alive) })
-  app.get('/readyz', (res) => {
-    if (deps.lifecycle.ready) send(res, 200, 'application/json', '{"status":"ready"}')
-    else sendError(res, 'IDV_ERR_NOT_READY', 'the store is not open or the service is draining')
+  const ready = '{"status":"ready"}'
+  const notReadyDetail = 'the store is not open or the service is draining'
+  // What GET /readyz answers while not ready, for HEAD's Content-Length (no request id: the same bytes every time).
+  const notReadyLength = Buffer.byteLength(JSON.stringify(problemFor('IDV_ERR_NOT_READY', notReadyDetail)))
+  // Every route refuses ambiguous framing first (src/http/framing.ts), probes and documents included.
+  app.get('/livez', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', alive) })
+  app.get('/healthz', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', alive) })
+  app.get('/readyz', (res, req) => {
+    if (refuseBadFraming(res, req)) return
+    if (deps.lifecycle.ready) send(res, 200, 'application/json', ready)
+    else sendError(res, 'IDV_ERR_NOT_READY', notReadyDetail)
   })
-  // Probes that use HEAD get the status and headers of GET, without a body.
-  for (const path of ['/livez', '/healthz']) app.head(path, (res) => { head(res, 200) })
-  app.head('/readyz', (res) => { head(res, deps.lifecycle.ready ? 200 : 503) })
+  // Probes that use HEAD get the status and headers of GET, Content-Length included, without a body (RFC 9110 §9.3.2).
+  const aliveLength = Buffer.byteLength(alive)
+  for (const path of ['/livez', '/healthz']) app.head(path, (res, req) => { if (!refuseBadFraming(res, req)) head(res, 200, 'application/json', aliveLength) })
+  app.head('/readyz', (res, req) => {
+    if (refuseBadFraming(res, req)) return
+    if (deps.lifecycle.ready) head(res, 200, 'application/json', Buffer.byteLength(ready))
+    else head(res, 503, PROBLEM_JSON, notReadyLength)
+  })
   // Public: anyone holding a receipt must be able to check it.
-  app.get('/v1/keys', (res) => { send(res, 200, 'application/jwk-set+json', deps.jwks()) })
-  app.get('/openapi.json', (res) => { send(res, 200, 'application/json', openApi) })
-  app.get('/errors', (res) => { send(res, 200, 'application/json', errors) })
+  app.get('/v1/keys', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/jwk-set+json', deps.jwks()) })
+  app.get('/openapi.json', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', openApi) })
+  app.get('/errors', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', errors) })
   // Registered last: uWS prefers method-specific handlers, so these catch only the other methods.
   for (const [path, allow] of ROUTES) {
     app.any(path, (res, req) => {
       // Wrong methods and unknown paths count as route "other" (probes and documents are not counted).
       deps.lifecycle.track(res, Route.other)
+      if (refuseBadFraming(res, req)) return
       // A HEAD answer carries no body (RFC 9110 §9.3.2).
       if (req.getMethod() === 'head') { noteResponse(res, 405, 'IDV_ERR_METHOD_NOT_ALLOWED'); res.writeStatus(statusLine(405)).writeHeader('allow', allow); res.endWithoutBody(0, true); return }
       sendProblem(res, problemFor('IDV_ERR_METHOD_NOT_ALLOWED', `${path} allows ${allow}`), true, { allow })
@@ -58,11 +72,24 @@ export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
   }
   app.any('/*', (res, req) => {
     deps.lifecycle.track(res, Route.other)
-    sendError(res, 'IDV_ERR_NOT_FOUND', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}`, undefined, true)
+    if (refuseBadFraming(res, req)) return
+    sendError(res, 'IDV_ERR_NOT_FOUND', `no route for ${clip(req.getMethod().toUpperCase())} ${clip(req.getUrl())}`, undefined, true)
   })
 }
 
-function head (res: HttpResponse, status: number): void {
-  res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store')
-  res.endWithoutBody(0)
+/**
+ * A HEAD answer: the GET's status and headers, Content-Length included, no body.
+ * uWS v20.30's endWithoutBody(n) writes `Content-Length: n` but then waits for
+ * n body bytes that never come: the response stays open, a request pipelined
+ * behind it is dropped with the connection, and a handler that returns without
+ * onAborted kills the process. So the answer says `Connection: close` (a client
+ * sends nothing more on it; the connection ends when the client closes it, or
+ * at uWS's idle timeout) and an abort handler is attached.
+ */
+function head (res: HttpResponse, status: number, contentType: string, contentLength: number): void {
+  res.onAborted(ignore)
+  res.writeStatus(statusLine(status)).writeHeader('content-type', contentType).writeHeader('cache-control', 'no-store')
+  res.endWithoutBody(contentLength, true)
 }
+
+function ignore (): void {}

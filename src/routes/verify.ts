@@ -11,10 +11,12 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js'
 import { ServiceError } from '../errors.js'
 import { readBody } from '../http/body.js'
+import { refuseBadFraming, refuseCapturedFraming } from '../http/framing.js'
 import { CONTENT_TYPES, decodeBody, packr, requestMediaType, responseMediaType, type MediaType } from '../http/media.js'
 import type { RequestIds } from '../http/request-id.js'
 import { send, sendError, sendFailure } from '../http/respond.js'
 import { problemFor, type Problem } from '../problem.js'
+import { clip } from '../clip.js'
 import type { Verifier, VerifyOutcome } from '../domain/verifier.js'
 import { parseVerifyRequest } from '../domain/verify-request.js'
 import type { Logger } from '../log.js'
@@ -49,16 +51,25 @@ export function registerVerifyRoutes (app: TemplatedApp, deps: VerifyRouteDeps):
 function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, batch: boolean): void {
   const requestId = deps.ids.next()
   const scope = deps.lifecycle.track(res, batch ? Route.verifyBatch : Route.verify, requestId)
+  // Framing first: with two Content-Lengths nobody knows where this request ends (src/http/framing.ts).
+  const signed = deps.gate?.capture(req)
+  if (signed === undefined ? refuseBadFraming(res, req, requestId) : refuseCapturedFraming(res, signed, requestId)) return
   if (!deps.lifecycle.ready) { sendError(res, 'IDV_ERR_NOT_READY', 'the service is starting or shutting down', requestId, true); return }
+  if (signed !== undefined) {
+    // Authentication before anything about the route: an unsigned request gets its 401 now.
+    const unsigned = deps.gate!.unsigned(signed)
+    if (unsigned !== undefined) { sendFailure(res, unsigned, requestId, true); return }
+  }
   const contentType = req.getHeader('content-type')
   const requestType = requestMediaType(contentType)
-  if (requestType === undefined) {
-    sendError(res, 'IDV_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(contentType.slice(0, 100))} is not application/json or application/vnd.msgpack`, requestId, true)
-    return
-  }
-  const responseType = responseMediaType(req.getHeader('accept'), requestType)
-  if (responseType === undefined) { sendError(res, 'IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack', requestId, true); return }
-  const signed = deps.gate?.capture(req)
+  const responseType = requestType === undefined ? undefined : responseMediaType(req.getHeader('accept'), requestType)
+  // Unsigned (IDV_AUTH=none): refused at once, unread. Signed: refused once the signature verified (below).
+  const negotiation = requestType === undefined
+    ? new ServiceError('IDV_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(clip(contentType))} is not application/json or application/vnd.msgpack`)
+    : responseType === undefined ? new ServiceError('IDV_ERR_NOT_ACCEPTABLE', 'Accept allows neither application/json nor application/vnd.msgpack') : undefined
+  if (negotiation !== undefined && signed === undefined) { sendFailure(res, negotiation, requestId, true); return }
+  const answerType: MediaType = responseType ?? 'json' // used only once negotiation passed
+  const bodyType: MediaType = requestType ?? 'json'
   const limit = batch ? deps.limits.maxBatchBodyBytes : deps.limits.maxBodyBytes
   const end = deps.lifecycle.begin(scope)
   let aborted = false
@@ -68,7 +79,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
     end()
   }
   const reply = (answer: string | Uint8Array): void => {
-    if (!aborted) res.cork(() => { send(res, 200, CONTENT_TYPES[responseType], answer, requestId) })
+    if (!aborted) res.cork(() => { send(res, 200, CONTENT_TYPES[answerType], answer, requestId) })
     end()
   }
   readBody(res, req.getHeader('content-length'), limit, {
@@ -82,22 +93,23 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         const caller = signed === undefined ? undefined : deps.gate!.authenticate(signed, body)
         const party = caller?.party
         if (party !== undefined) scope.setParty(party.id)
-        const decoded = decodeBody(body, requestType)
+        if (negotiation !== undefined) throw negotiation
+        const decoded = decodeBody(body, bodyType)
         if (batch) {
           const items = batchItems(decoded, deps)
           if (caller !== undefined) deps.gate!.admit(caller, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
           verifyBatch(items, deps, () => aborted, scope).then((results) => {
             if (results === undefined) { end(); return } // the client went away
-            if (party === undefined) { reply(encodeBatch(results, requestId, responseType)); return }
+            if (party === undefined) { reply(encodeBatch(results, requestId, answerType)); return }
             const seen = results.map((r) => 'error' in r ? r : answerFor(party, r))
-            if (deps.receipts === undefined) { reply(encodeAnswer({ requestId, results: seen }, responseType)); return }
+            if (deps.receipts === undefined) { reply(encodeAnswer({ requestId, results: seen }, answerType)); return }
             encodeWithReceipt(deps.receipts, { requestId, results: seen }, {
               requestId,
               partyId: party.id,
-              pinHash: deps.verifier.pinHash(itemKeys(items)),
+              pinHash: deps.verifier.pinHash(party.id, itemKeys(items)),
               attributes: [...askedAttributes(items)],
               results: { items: seen.length, sha256: resultsDigest(seen) }
-            }, responseType, reply, fail)
+            }, answerType, reply, fail)
           }).catch(fail)
           return
         }
@@ -106,7 +118,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         if (caller === undefined) {
           const outcome = deps.verifier.verify(request)
           scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
-          reply(encodeOne(outcome, requestId, responseType))
+          reply(encodeOne(outcome, requestId, answerType))
           return
         }
         const attributes = request.attributes.map(([name]) => name)
@@ -114,8 +126,8 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         const outcome = deps.verifier.verify(request)
         scope.verifyOutcome(outcome.match, outcome.citizen, outcome.attributes)
         const seen = answerFor(caller.party, { requestId, ...outcome })
-        if (deps.receipts === undefined) { reply(encodeAnswer(seen, responseType)); return }
-        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash([request.key]), attributes }, responseType, reply, fail)
+        if (deps.receipts === undefined) { reply(encodeAnswer(seen, answerType)); return }
+        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash(caller.party.id, [request.key]), attributes }, answerType, reply, fail)
       } catch (err) {
         fail(err)
       }

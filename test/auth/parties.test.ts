@@ -5,12 +5,12 @@
  * (explicit and on file change) take effect and a broken file keeps the old one.
  */
 import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { RequestVerifier } from '../../src/auth/message-signature.js'
-import { formatPartyList, partyAdd, partyDisable, partyEnable, PartyCliError, partyList, partyRotateKey } from '../../src/auth/party-cli.js'
+import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, PartyCliError, partyList, partyRotateKey } from '../../src/auth/party-cli.js'
 import { loadPartyFile, PartyFileError, PartyRegistry } from '../../src/auth/parties.js'
 import { answerFor, authorize } from '../../src/auth/policy.js'
 import { input, makeKey, NOW_MS, signed, type TestKey } from './support.js'
@@ -125,6 +125,61 @@ describe('idv party add | list | disable | rotate-key', () => {
     } finally {
       reg.close()
     }
+  })
+})
+
+describe('HMAC secrets and the registry file (issue 18)', () => {
+  const file = join(dir, 'issue18', 'data.parties.yaml')
+  const hashKeyFile = join(dir, 'issue18', 'data.hash-key')
+  const hashKey = randomBytes(32)
+  mkdirSync(join(dir, 'issue18'), { recursive: true })
+  writeFileSync(hashKeyFile, `${hashKey.toString('hex')}\n`, { mode: 0o600 })
+  const add = (id: string, key: { hmacSecretFile?: string, hmac?: boolean }): ReturnType<typeof partyAdd> =>
+    partyAdd({ file, id, name: id, attributes: ATTRS, rate: 1, hashKeyFile, keyId: `${id}-1`, ...key })
+
+  it('refuses the index\'s hash key as a party\'s secret: the file itself, a copy, and the same key zero-padded', () => {
+    const copy = join(dir, 'issue18', 'innocent.secret')
+    writeFileSync(copy, hashKey.toString('hex').toUpperCase(), { mode: 0o600 })
+    const padded = join(dir, 'issue18', 'padded.secret')
+    writeFileSync(padded, `${hashKey.toString('hex')}00000000\n`, { mode: 0o600 })
+    for (const secret of [hashKeyFile, copy, padded]) {
+      expect(() => add('bank', { hmacSecretFile: secret })).toThrow(PartyCliError)
+      expect(() => add('bank', { hmacSecretFile: secret })).toThrow(/hash key/)
+    }
+    expect(existsSync(file)).toBe(false) // nothing was written
+    add('bank', { hmacSecretFile: secretFile('issue18-bank.secret').file })
+    expect(partyList(file).map((r) => r.id)).toEqual(['bank'])
+  })
+
+  it('--hmac generates a secret beside the registry (0600, 64 hex), never overwriting, and it verifies requests', () => {
+    const party = add('telco-a', { hmac: true })
+    const secretPath = generatedSecretFile(file, 'telco-a')
+    expect(secretPath).toBe(join(dir, 'issue18', 'data.parties.telco-a.hmac-secret'))
+    expect(party.keys[0]).toMatchObject({ algorithm: 'hmac-sha256', secretFile: 'data.parties.telco-a.hmac-secret' })
+    expect(statSync(secretPath).mode & 0o777).toBe(0o600)
+    const text = readFileSync(secretPath, 'utf8')
+    expect(text).toMatch(/^[0-9a-f]{64}\n$/)
+    const reg = PartyRegistry.load(file)
+    const v = new RequestVerifier({ resolveKey: reg.resolveKey, now: () => NOW_MS })
+    const key = { ...makeKey('hmac-sha256', 'telco-a-1'), key: createSecretKey(Buffer.from(text.trim(), 'hex')) }
+    expect(v.verify(input(signed(key)))).toMatchObject({ ok: true, partyId: 'telco-a' })
+    reg.close()
+    // A secret file already there is never overwritten, and the failed add leaves the registry alone.
+    writeFileSync(generatedSecretFile(file, 'telco-b'), 'keep me', { mode: 0o600 })
+    expect(() => add('telco-b', { hmac: true })).toThrow(/never overwritten/)
+    expect(readFileSync(generatedSecretFile(file, 'telco-b'), 'utf8')).toBe('keep me')
+    // An add that fails after generating removes the secret it made.
+    expect(() => partyAdd({ file, id: 'telco-c', name: 'c', attributes: ['salary'], rate: 1, hmac: true })).toThrow(/allowedAttributes/)
+    expect(existsSync(generatedSecretFile(file, 'telco-c'))).toBe(false)
+    expect(() => add('telco-d', { hmac: true, hmacSecretFile: secretFile('issue18-d.secret').file })).toThrow(/exactly one/)
+    expect(partyList(file).map((r) => r.id)).toEqual(['bank', 'telco-a'])
+  })
+
+  it('creates the registry 0600 and rewrites it 0600', () => {
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    chmodSync(file, 0o644)
+    partyDisable(file, 'bank')
+    expect(statSync(file).mode & 0o777).toBe(0o600)
   })
 })
 

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -186,6 +186,30 @@ describe('idv', () => {
     const r = await run(['serve', '--data-dir', join(dir, 'served'), '--hash-key-file', join(dir, 'k', 'hash.key'), '--port', '0', '--parties-file', join(dir, 'none.yaml')])
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('idv party add')
+  })
+
+  it('party add: refuses the index\'s hash key as an HMAC secret, --hmac makes one and says where; the registry is 0600', async () => {
+    const dataDir = join(dir, 'parties18', 'data')
+    await mkdir(join(dir, 'parties18'), { recursive: true })
+    expect((await run(['keygen', '--out', `${dataDir}.hash-key`])).code).toBe(0)
+    const base = ['party', 'add', '--data-dir', dataDir, '--attributes', 'fullName', '--rate', '5']
+    const refused = await run([...base, '--id', 'bank', '--hmac-secret-file', `${dataDir}.hash-key`])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('hash key')
+    expect(refused.stderr).not.toContain('    at ')
+    // a copy elsewhere is refused too: the contents are compared
+    const copy = join(dir, 'parties18', 'bank.secret')
+    await writeFile(copy, await readFile(`${dataDir}.hash-key`), { mode: 0o600 })
+    expect((await run([...base, '--id', 'bank', '--hmac-secret-file', copy])).code).toBe(2)
+    const made = await run([...base, '--id', 'bank', '--hmac'])
+    expect(made.code, made.stderr).toBe(0)
+    const secret = `${dataDir}.parties.bank.hmac-secret`
+    expect(made.stdout).toContain(secret)
+    expect((await stat(secret)).mode & 0o777).toBe(0o600)
+    expect(await readFile(secret, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/)
+    expect((await stat(`${dataDir}.parties.yaml`)).mode & 0o777).toBe(0o600)
+    expect((await run([...base, '--id', 'bank', '--hmac'])).code).toBe(2) // the party exists; its secret is kept
+    expect(await readFile(secret, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/)
   })
 
   it('bench: idv bench runs the SLO suite\'s command line (usage errors exit 2)', async () => {

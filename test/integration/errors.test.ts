@@ -79,6 +79,29 @@ describe('400 for malformed input', () => {
     await expectProblem(await post('/v1/verify', Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff]), 'application/vnd.msgpack'), 400, 'IDV_ERR_MALFORMED_BODY')
   })
 
+  it('refuses duplicate keys, JSON and MessagePack, naming the key (issue 18)', async () => {
+    const c = s.citizens[1]!
+    // A parser that keeps the first "pin" would read another question from the one answered.
+    const json = `{"pin":"${good.pin}","attributes":{"fullName":${JSON.stringify(good.attributes.fullName)}},"pin":"${c.pin}"}`
+    const body = await expectProblem(await post('/v1/verify', json), 400, 'IDV_ERR_DUPLICATE_KEY')
+    expect(body.detail).toBe('duplicate key "pin" in the body')
+    const batch = `{"items":[{"pin":"${good.pin}","attributes":{"gender":"male","gender":"female"}}]}`
+    expect((await expectProblem(await post('/v1/verify/batch', batch), 400, 'IDV_ERR_DUPLICATE_KEY')).detail).toBe('duplicate key "gender" in items[0].attributes')
+    const str = (t: string): Buffer => Buffer.concat([Buffer.from([0xa0 + Buffer.byteLength(t)]), Buffer.from(t)])
+    const msgpack = Buffer.concat([Buffer.from([0x83]), str('pin'), str(good.pin), str('attributes'), Buffer.from([0x81]), str('gender'), str('male'), str('pin'), str(c.pin)])
+    expect((await expectProblem(await post('/v1/verify', msgpack, 'application/vnd.msgpack'), 400, 'IDV_ERR_DUPLICATE_KEY')).detail).toBe('duplicate key "pin" in the body')
+    await stillServing()
+  })
+
+  it('names a MessagePack __proto__ attribute as sent, as JSON does', async () => {
+    const str = (t: string): Buffer => Buffer.concat([Buffer.from([0xa0 + Buffer.byteLength(t)]), Buffer.from(t)])
+    const msgpack = Buffer.concat([Buffer.from([0x82]), str('pin'), str(good.pin), str('attributes'), Buffer.from([0x81]), str('__proto__'), Buffer.from([0x80])])
+    const viaMsgpack = await expectProblem(await post('/v1/verify', msgpack, 'application/vnd.msgpack'), 400, 'IDV_ERR_UNKNOWN_ATTRIBUTE')
+    const viaJson = await expectProblem(await post('/v1/verify', `{"pin":"${good.pin}","attributes":{"__proto__":{}}}`), 400, 'IDV_ERR_UNKNOWN_ATTRIBUTE')
+    expect(viaMsgpack.detail).toBe('attributes.__proto__ is not a known attribute')
+    expect(viaJson.detail).toBe(viaMsgpack.detail)
+  })
+
   it('refuses a batch that is not an items array', async () => {
     await expectProblem(await post('/v1/verify/batch', '{"items": {}}'), 400, 'IDV_ERR_INVALID_FIELD')
     await expectProblem(await post('/v1/verify/batch', '{"items": []}'), 400, 'IDV_ERR_INVALID_FIELD')

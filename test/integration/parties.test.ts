@@ -17,6 +17,9 @@ import type { SignatureAlgorithm } from '../../src/auth/message-signature.js'
 import { partyAdd, partyDisable, partyRotateKey } from '../../src/auth/party-cli.js'
 import { signRequest, type SigningKey, type SignOptions } from '../../src/auth/request-signer.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
+import { pinToKey } from '../../src/domain/pin.js'
+import { RecordCodec } from '../../src/domain/record.js'
+import { Verifier } from '../../src/domain/verifier.js'
 import { resultsDigest, verifyReceipt } from '../../src/receipts/receipt.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 
@@ -240,6 +243,24 @@ describe('signed answers', () => {
     expect(verifyReceipt({ ...shared, leaf: shared.leaf.replace('"match":true', '"match":false') }, keySet).ok).toBe(false)
     expect(verifyReceipt({ ...shared, path: [flip(shared.path[0], 3), ...shared.path.slice(1)] }, keySet).ok).toBe(false)
     expect(verifyReceipt({ ...shared, signedRoot: flip(shared.signedRoot, shared.signedRoot.length - 5) }, keySet).ok).toBe(false)
+  })
+
+  it('pinHash is bound to the party: two parties asking about one citizen cannot link their receipts; the operator can', async () => {
+    const leaves = []
+    for (const id of ['ed', 'ec', 'hm', 'ed']) {
+      const r = await send(keys[id], question(3))
+      expect(r.status).toBe(200)
+      const check = verifyReceipt(r.body.receipt, await jwks())
+      expect(check.ok).toBe(true)
+      if (check.ok) leaves.push(check.leaf)
+    }
+    const [ed, ec, hm, edAgain] = leaves.map((l) => l.pinHash as string)
+    expect(new Set([ed, ec, hm]).size).toBe(3)
+    expect(edAgain).toBe(ed) // one party, one citizen: the same hash (it knows the PIN it asked about anyway)
+    // The operator holds the hash key and recomputes any party's pinHash for a PIN.
+    const operator = new Verifier(server.store, new RecordCodec(server.hashKey))
+    expect(operator.pinHash('ec', [pinToKey(question(3).pin)])).toBe(ec)
+    expect(operator.pinHash('ed', [pinToKey(question(3).pin)])).toBe(ed)
   })
 
   it('a batch answer commits to its results by digest, in MessagePack too', async () => {
