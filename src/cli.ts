@@ -167,6 +167,7 @@ function keyOptions (cmd: Command): Command {
     .option('--public-key <file>', 'SPKI PEM public key, Ed25519 or ECDSA P-256')
     .option('--hmac-secret-file <file>', 'HMAC-SHA-256 shared secret: a file of at least 64 hex characters, mode 0600')
     .option('--key-id <id>', 'keyid the party signs with (default <party id>-<UTC time>)')
+    .option('--hash-key-file <file>', 'the index\'s hash key, which --hmac-secret-file must not be (IDV_HASH_KEY_FILE, default <data-dir>.hash-key)')
 }
 
 const list = (value: string): string[] => value.split(',').map((v) => v.trim()).filter((v) => v !== '')
@@ -185,10 +186,8 @@ keyOptions(partyFileOptions(party.command('add')))
   .option('--max-batch <n>', 'items per batch (default 1000)', positiveInt)
   .option('--overall-only', 'answer it with the overall match only, no per-attribute results')
   .option('--hmac', 'generate its HMAC-SHA-256 secret (mode 0600, beside the registry, never overwritten) instead of --public-key or --hmac-secret-file')
-  .option('--hash-key-file <file>', 'the index\'s hash key, which --hmac-secret-file must not be (IDV_HASH_KEY_FILE, default <data-dir>.hash-key)')
   .action((opts: Record<string, unknown>) => {
     const file = partiesFileFrom(opts)
-    const hashKeyFile = loadConfig(process.env, { dataDir: opts.dataDir as string | undefined, hashKeyFile: opts.hashKeyFile as string | undefined }).hashKeyFile
     const added = partyAdd({
       file,
       id: opts.id as string,
@@ -201,8 +200,7 @@ keyOptions(partyFileOptions(party.command('add')))
       maxBatchItems: opts.maxBatch as number | undefined,
       overallOnly: opts.overallOnly as boolean | undefined,
       hmac: opts.hmac as boolean | undefined,
-      ...keySource(opts),
-      hashKeyFile
+      ...keySource(opts)
     })
     console.log(`added party ${added.id} with key ${added.keys[0]?.keyId ?? ''} to ${file}`)
     if (opts.hmac === true) {
@@ -239,7 +237,9 @@ function partiesFileFrom (opts: Record<string, unknown>): string {
 }
 
 function keySource (opts: Record<string, unknown>): KeySource {
-  return { publicKey: opts.publicKey as string | undefined, hmacSecretFile: opts.hmacSecretFile as string | undefined, keyId: opts.keyId as string | undefined }
+  // The index's hash key, which a party's HMAC secret must never be.
+  const hashKeyFile = loadConfig(process.env, { dataDir: opts.dataDir as string | undefined, hashKeyFile: opts.hashKeyFile as string | undefined }).hashKeyFile
+  return { publicKey: opts.publicKey as string | undefined, hmacSecretFile: opts.hmacSecretFile as string | undefined, keyId: opts.keyId as string | undefined, hashKeyFile }
 }
 
 program.command('call')

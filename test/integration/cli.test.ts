@@ -210,6 +210,10 @@ describe('idv', () => {
     expect((await stat(`${dataDir}.parties.yaml`)).mode & 0o777).toBe(0o600)
     expect((await run([...base, '--id', 'bank', '--hmac'])).code).toBe(2) // the party exists; its secret is kept
     expect(await readFile(secret, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/)
+    // Rotating to the hash key is refused as adding it is.
+    const rotated = await run(['party', 'rotate-key', 'bank', '--data-dir', dataDir, '--hmac-secret-file', copy])
+    expect(rotated.code).toBe(2)
+    expect(rotated.stderr).toContain('hash key')
   })
 
   it('bench: idv bench runs the SLO suite\'s command line (usage errors exit 2)', async () => {
