@@ -7,7 +7,7 @@
  *    signature, shared nonce memory) for ed25519, ecdsa-p256-sha256 and
  *    hmac-sha256; every request carries its own nonce, as in production;
  *  - the shared-memory nonce insert and rate-limit take alone, and the same in
- *    cluster mode (LMDB state shared by processes, src/auth/node-auth-state.ts);
+ *    cluster mode (LMDB state shared by processes, src/admission/cluster-state.ts);
  *  - receipt signing cost per answer when 1, 10, 100 or 1000 answers share a turn.
  *
  * The machine is shared and noisy, so the cases are measured in interleaved
@@ -21,11 +21,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { RequestVerifier, type SignatureAlgorithm } from '../src/auth/message-signature.js'
-import { NodeAuthState } from '../src/auth/node-auth-state.js'
-import { RateLimiter } from '../src/auth/rate-limiter.js'
-import { ReplayGuard } from '../src/auth/replay-guard.js'
-import { signRequest } from '../src/auth/request-signer.js'
+import { RequestVerifier, type SignatureAlgorithm } from '../src/signatures/message-signature.js'
+import { ClusterState } from '../src/admission/cluster-state.js'
+import { RateLimiter } from '../src/admission/rate-limiter.js'
+import { ReplayGuard } from '../src/admission/replay-guard.js'
+import { signRequest } from '../src/signatures/request-signer.js'
 import { ReceiptKeyRing } from '../src/receipts/keys.js'
 import { ReceiptSigner, type ReceiptLeaf } from '../src/receipts/receipt.js'
 
@@ -102,7 +102,7 @@ for (const algorithm of ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const
 
 const stateDir = mkdtempSync(join(tmpdir(), 'idv-bench-auth-'))
 {
-  const state = NodeAuthState.open(join(stateDir, 'state'), { slots: 1 << 22 })
+  const state = ClusterState.open(join(stateDir, 'state'), { slots: 1 << 22 })
   const nowSec = Math.floor(NOW / 1000)
   add('nonce memory insert (cluster)', 'one LMDB write transaction', (i) => { state.remember('bench', `nonce-${i}`, nowSec + 61, nowSec) })
   const limits = { perSecond: 1e9, burst: 1e9, dailyQuota: 1e15 }

@@ -29,9 +29,12 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { Lifecycle, noteResponse, Route } from '../src/http/lifecycle.js'
+import { Lifecycle, noteResponse } from '../src/http/lifecycle.js'
+import { CATALOGUE } from '../src/app/capabilities.js'
+import { ATTRIBUTE_RESULTS, OutcomeRecorder, VERIFY_OUTCOMES } from '../src/verify/index.js'
 import { AccessLog, createLogger } from '../src/log.js'
 import { createMetrics } from '../src/metrics/index.js'
+import { NO_COUNTER } from '../src/capability.js'
 import { packageRoot } from '../src/paths.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
@@ -67,7 +70,7 @@ function requests (): autocannon.Request[] {
 
 async function start (metrics: 'on' | 'off', dataDir: string, hashKeyFile: string): Promise<{ child: Started, url: string, metricsPort: number | undefined }> {
   const child = await startChild(
-    [join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataDir, '--hash-key-file', hashKeyFile, '--port', '0', '--auth', 'none'],
+    [join(root, 'dist', 'src', 'app', 'cli.js'), 'serve', '--data-dir', dataDir, '--hash-key-file', hashKeyFile, '--port', '0', '--auth', 'none'],
     /"serving"|serving/, { IDV_LOG_LEVEL: 'info', IDV_METRICS: metrics, IDV_ACCESS_LOG_SAMPLE: '0.01', IDV_THREADS: '1' }
   )
   const line = child.match.input!
@@ -137,15 +140,17 @@ try {
  * metrics on and off (both sample the access log, as the servers do).
  */
 function inProcessNs (): { on: number, off: number } {
-  const { recorder } = createMetrics(1)
+  const { recorder } = createMetrics(CATALOGUE, 1)
   const silent = createLogger('silent')
-  const variants = { on: new Lifecycle({ metrics: recorder, accessLog: new AccessLog(silent, 0.01) }), off: new Lifecycle({ accessLog: new AccessLog(silent, 0.01) }) }
-  const attributes = { fullName: 'match', dateOfBirth: 'mismatch', gender: 'match' }
+  const variants = { on: new Lifecycle({ metrics: recorder, accessLog: new AccessLog(silent, 0.01) }, CATALOGUE.routes), off: new Lifecycle({ accessLog: new AccessLog(silent, 0.01) }, CATALOGUE.routes) }
+  const outcomes = { on: new OutcomeRecorder(recorder.counter(VERIFY_OUTCOMES), recorder.counter(ATTRIBUTE_RESULTS)), off: new OutcomeRecorder(NO_COUNTER, NO_COUNTER) }
+  const attributes = { fullName: 'match', dateOfBirth: 'mismatch', gender: 'match' } as const
+  const verifyRoute = CATALOGUE.routes.indexOf('/v1/verify')
   const one = (lc: Lifecycle): void => {
     const res = {} as unknown as Parameters<Lifecycle['track']>[0]
-    const scope = lc.track(res, Route.verify, 'r')
+    const scope = lc.track(res, verifyRoute, 'r')
     const end = lc.begin(scope)
-    scope.verifyOutcome(false, 'active', attributes)
+    outcomes[lc === variants.on ? 'on' : 'off'].record(scope.party, { match: false, citizen: 'active', attributes })
     noteResponse(res, 200)
     end()
   }

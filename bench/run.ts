@@ -156,7 +156,7 @@ export function resolveShape (s: Scenario, v: Record<string, string | undefined>
 /** `--auth none` (unsigned requests, loopback only) and `--threads` where this build of idv serve has them. */
 function serveOptions (root: string, threads: number | undefined): string[] {
   let help = ''
-  try { help = execFileSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), 'serve', '--help'], { encoding: 'utf8' }) } catch { /* use none */ }
+  try { help = execFileSync(process.execPath, [join(root, 'dist', 'src', 'app', 'cli.js'), 'serve', '--help'], { encoding: 'utf8' }) } catch { /* use none */ }
   const options = help.includes('--auth') ? ['--auth', 'none'] : []
   if (threads !== undefined) {
     if (!help.includes('--threads')) throw new UsageError('--server-threads: this build of idv serve has no --threads')
@@ -696,7 +696,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
   // Node writes one profile per thread when the process exits (the service exits cleanly on SIGTERM).
   const profileArgs = parsed.values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolvePath(parsed.values['cpu-prof'])]
   try {
-    const cli = join(root, 'dist', 'src', 'cli.js')
+    const cli = join(root, 'dist', 'src', 'app', 'cli.js')
     const servicePhase: Phase = {
       label: 'service',
       checkAnswers: true,

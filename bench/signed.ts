@@ -37,13 +37,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { SignatureAlgorithm } from '../src/auth/message-signature.js'
-import { partyAdd } from '../src/auth/party-cli.js'
-import { signRequest, type SigningKey } from '../src/auth/request-signer.js'
+import type { SignatureAlgorithm } from '../src/signatures/message-signature.js'
+import { partyAdd } from '../src/parties/party-cli.js'
+import { signRequest, type SigningKey } from '../src/signatures/request-signer.js'
 import { ATTRIBUTES } from '../src/domain/record.js'
 import { packageRoot } from '../src/paths.js'
 import { ReceiptKeyRing } from '../src/receipts/keys.js'
-import { freePort } from '../src/service.js'
+import { freePort } from '../src/app/service.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { runPaced } from './lib/paced-client.js'
@@ -142,7 +142,7 @@ async function load (url: string, pid: number, key: SigningKey | undefined, seco
 async function serve (env: NodeJS.ProcessEnv): Promise<{ server: Started, url: string }> {
   const dataset = await ensureDataset('lmdb', citizens)
   const server = await startChild(
-    [...profileFlags, join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', String(values.threads), '--processes', String(values.processes)],
+    [...profileFlags, join(root, 'dist', 'src', 'app', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', String(values.threads), '--processes', String(values.processes)],
     /"url":"([^"]+)"/, { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0', IDV_RECEIPT_KEY_FILE: receiptKeyFile, ...env }
   )
   return { server, url: server.match[1]! }

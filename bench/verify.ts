@@ -85,7 +85,7 @@ const hello = await startChild([join(root, 'dist', 'bench', 'hello-world.js')], 
 const helloUrl = `http://127.0.0.1:${hello.match[1]!}`
 const startService = async (threads: number): Promise<{ stop: () => Promise<void>, url: string }> => {
   const child = await startChild(
-    [join(root, 'dist', 'src', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--auth', 'none', '--threads', String(threads)],
+    [join(root, 'dist', 'src', 'app', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--auth', 'none', '--threads', String(threads)],
     /serving/, { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0' }
   )
   return { stop: child.stop, url: (child.match.input!.match(/"url":"([^"]+)"/) ?? [])[1]! }

@@ -25,7 +25,7 @@ export interface Config {
   readonly cscaDir: string
   /** Optional CRL file (PEM or DER) checked for Document Signer serials. */
   readonly crlFile: string
-  /** Processes serving the port (cluster mode when > 1: a supervisor and its members, src/cluster.ts). */
+  /** Processes serving the port (cluster mode when > 1: a supervisor and its members, src/app/cluster.ts). */
   readonly processes: number
   /** Server threads per process, each a uWS app on the same port (default: one per core, shared out among the processes). */
   readonly threads: number
@@ -171,7 +171,7 @@ export function besideDataDir (dataDir: string, suffix: string): string {
 }
 
 /** Where the processes of a cluster (`--processes N`) keep the nonces and rate buckets they share. */
-export function nodeAuthStatePath (config: Config): string {
+export function clusterStatePath (config: Config): string {
   return besideDataDir(config.dataDir, 'auth-state')
 }
 

@@ -3,7 +3,7 @@
  * on the service lists every code, and README "Error codes" documents them.
  */
 import { clip } from './clip.js'
-import { ERROR_CODES, ServiceError, type ErrorCode } from './errors.js'
+import { errorSpec, ServiceError, type ErrorCode } from './errors.js'
 
 /** Longest detail at all: a backstop for an echo a call site forgot to clip. */
 const MAX_DETAIL_CHARS = 1000
@@ -18,7 +18,7 @@ export interface Problem {
 }
 
 export function problemFor (code: ErrorCode, detail?: string, requestId?: string): Problem {
-  const entry = ERROR_CODES[code]
+  const entry = errorSpec(code)
   const p: Problem = { type: `/errors#${code}`, title: entry.title, status: entry.status, code }
   if (detail !== undefined) p.detail = clip(detail, MAX_DETAIL_CHARS)
   if (requestId !== undefined) p.requestId = requestId

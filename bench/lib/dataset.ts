@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadFile, type LoadSummary } from '../../src/load/loader.js'
+import { loadFile, type LoadSummary } from '../../src/bulk-load/loader.js'
 import { packageRoot } from '../../src/paths.js'
 import { generateCitizens, writePopulation } from '../../src/population/generate.js'
 import type { CitizenRecord } from '../../src/domain/citizen.js'

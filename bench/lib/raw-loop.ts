@@ -14,10 +14,10 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { readFileSync } from 'node:fs'
 import { ServiceError } from '../../src/errors.js'
-import { readHashKey } from '../../src/hash-key.js'
+import { readHashKey } from '../../src/files/hash-key-file.js'
 import { RecordCodec } from '../../src/domain/record.js'
-import { Verifier } from '../../src/domain/verifier.js'
-import { parseVerifyRequest, type VerifyRequest } from '../../src/domain/verify-request.js'
+import { Verifier } from '../../src/verify/verifier.js'
+import { parseVerifyRequest, type VerifyRequest } from '../../src/verify/verify-request.js'
 import { openStore } from '../../src/store/open.js'
 import type { RequestPoolFile } from './load-worker.js'
 

@@ -6,9 +6,9 @@
  */
 import { createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
-import type { SignatureAlgorithm } from '../auth/message-signature.js'
-import { signRequest, type SigningKey } from '../auth/request-signer.js'
-import { UsageError } from '../cli-errors.js'
+import type { SignatureAlgorithm } from '../signatures/message-signature.js'
+import { signRequest, type SigningKey } from '../signatures/request-signer.js'
+import { UsageError } from '../app/cli-errors.js'
 
 export interface CallOptions {
   /** Base URL of the service, e.g. http://127.0.0.1:8080. */

@@ -7,39 +7,55 @@
  * top of a handler ties a RequestScope to the uWS response, and src/http/respond.ts
  * calls `noteResponse` whenever it writes an answer, so every status a route
  * sends (early refusals included) is recorded once, with its latency, route and
- * relying party, into the metrics block and the sampled access log, without
- * each call site having to report it.
+ * relying party, by the observer (the metrics capability) and in the sampled
+ * access log, without each call site having to report it.
+ *
+ * Routes are numbers: the index of their `route` label in the list the
+ * capabilities declared (src/capability.ts Catalogue); the last is `other`.
  */
 import type { HttpResponse } from 'uWebSockets.js'
 import type { AccessLog } from '../log.js'
-import { PARTY_NONE, ROUTES, Route, type RouteIndex } from '../metrics/layout.js'
-import type { MetricsRecorder } from '../metrics/recorder.js'
+
+/** Who records requests (the metrics capability); every call is on the hot path. */
+export interface RequestObserver {
+  /** The bounded slot of a relying party (0: none). */
+  party: (id: string | undefined) => number
+  request: (route: number, party: number, status: number, seconds: number) => void
+  rejected: (party: number, code: string) => void
+  inFlight: (delta: 1 | -1) => void
+  aborted: (route: number) => void
+}
 
 export interface LifecycleObservers {
   /** Undefined when metrics are off (IDV_METRICS=off). */
-  readonly metrics?: MetricsRecorder | undefined
+  metrics?: RequestObserver | undefined
   readonly accessLog?: AccessLog | undefined
 }
+
+/** The party slot of a request no party signed. */
+export const NO_PARTY = 0
 
 const kScope = Symbol('idv.requestScope')
 type Tracked = HttpResponse & { [kScope]?: RequestScope }
 
 /** One request as observed: route, relying party, start time, and whether its answer was recorded. */
 export class RequestScope {
-  readonly route: RouteIndex
+  readonly route: number
   readonly requestId: string | undefined
   readonly #start: number
   readonly #observers: LifecycleObservers
-  /** Party slot for metrics labels (PARTY_NONE until the route sets the party). */
-  party = PARTY_NONE
+  readonly #routes: readonly string[]
+  /** Party slot for metrics labels (NO_PARTY until the route sets the party). */
+  party = NO_PARTY
   partyId: string | undefined
   /** The status answered, 0 until then. */
   status = 0
 
-  constructor (route: RouteIndex, requestId: string | undefined, observers: LifecycleObservers) {
+  constructor (route: number, requestId: string | undefined, observers: LifecycleObservers, routes: readonly string[]) {
     this.route = route
     this.requestId = requestId
     this.#observers = observers
+    this.#routes = routes
     this.#start = performance.now()
   }
 
@@ -59,20 +75,7 @@ export class RequestScope {
       m.request(this.route, this.party, status, ms / 1000)
       if (code !== undefined) m.rejected(this.party, code)
     }
-    this.#observers.accessLog?.request(this.requestId, this.partyId, ROUTES[this.route]!, status, ms)
-  }
-
-  /** The verdict of one verification (a batch calls it per item). */
-  verifyOutcome (match: boolean, citizen: 'active' | 'inactive' | 'unknown', attributes: Readonly<Record<string, string | undefined>>): void {
-    const m = this.#observers.metrics
-    if (m === undefined) return
-    m.verifyOutcome(this.party, match, citizen)
-    m.attributes(attributes)
-  }
-
-  /** A chip verdict: valid (reason undefined) or its reason code. */
-  chipOutcome (reason: string | undefined): void {
-    this.#observers.metrics?.chipOutcome(reason)
+    this.#observers.accessLog?.request(this.requestId, this.partyId, this.#routes[this.route] ?? 'other', status, ms)
   }
 }
 
@@ -88,11 +91,30 @@ export class Lifecycle {
   /** Past the drain deadline: accepted requests still unanswered get 503. */
   stopped = false
   readonly observers: LifecycleObservers
+  /** `route` label values by route number; the last is `other`, for unknown paths and wrong methods. */
+  readonly routes: readonly string[]
   #inFlight = 0
   #idle: (() => void) | undefined
 
-  constructor (observers: LifecycleObservers = {}) {
+  constructor (observers: LifecycleObservers = {}, routes: readonly string[] = ['other']) {
     this.observers = observers
+    this.routes = routes
+  }
+
+  /** The route number of a label value; unknown ones are `other`. */
+  route (label: string): number {
+    const i = this.routes.indexOf(label)
+    return i < 0 ? this.routes.length - 1 : i
+  }
+
+  /** The route number of unknown paths and wrong methods. */
+  get otherRoute (): number {
+    return this.routes.length - 1
+  }
+
+  /** Sets who records requests (the metrics capability, once per thread). */
+  observe (observer: RequestObserver): void {
+    this.observers.metrics = observer
   }
 
   get inFlight (): number {
@@ -100,8 +122,8 @@ export class Lifecycle {
   }
 
   /** Starts observing a request; call at the top of the handler, before any answer. */
-  track (res: HttpResponse, route: RouteIndex, requestId?: string): RequestScope {
-    const scope = new RequestScope(route, requestId, this.observers)
+  track (res: HttpResponse, route: number, requestId?: string): RequestScope {
+    const scope = new RequestScope(route, requestId, this.observers, this.routes)
     ;(res as Tracked)[kScope] = scope
     return scope
   }
@@ -139,4 +161,3 @@ export class Lifecycle {
   }
 }
 
-export { Route }

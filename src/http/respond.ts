@@ -5,7 +5,7 @@
  */
 import type { HttpResponse } from 'uWebSockets.js'
 import { noteResponse } from './lifecycle.js'
-import { ERROR_CODES, ServiceError, type ErrorCode } from '../errors.js'
+import { errorCatalogue as catalogue, ServiceError, type ErrorCode } from '../errors.js'
 import { toProblem, type Problem } from '../problem.js'
 
 const REASONS: Record<number, string> = {
@@ -71,5 +71,5 @@ function sendWithBackpressure (res: HttpResponse, body: Uint8Array): void {
 
 /** The list served at GET /errors, so a problem's `type` (/errors#CODE) resolves to something useful. */
 export function errorCatalogue (): string {
-  return JSON.stringify(Object.entries(ERROR_CODES).map(([code, e]) => ({ code, status: e.status, title: e.title, fix: e.fix })))
+  return JSON.stringify(catalogue())
 }

@@ -1,24 +1,22 @@
 /**
  * The fixed shape of the shared metrics block: every label value the hot path
- * can record is known here, at start-up, so a recording is an index computation
- * and one addition into a Float64Array, never a label object or a Map lookup.
+ * can record is known at start-up, so a recording is an index computation and
+ * one addition into a Float64Array, never a label object or a Map lookup.
  *
- * Every thread imports this same module and so computes the same offsets; the
- * block carries LAYOUT_ID so a thread built from other code refuses to attach.
+ * The shape comes from the catalogue of the capability list (src/capability.ts):
+ * the routes capabilities label, and the counter families they declare, in
+ * list order, after the families every request has (requests, latency,
+ * rejections, in flight, aborts, event-loop delay). Every thread builds the same
+ * list and so computes the same offsets; the block carries the layout's id so a
+ * thread built from other code refuses to attach.
  *
  * Label cardinality is bounded by construction: routes, statuses, outcomes,
  * reasons and problem codes are closed lists, and relying parties get one of
  * PARTY_SLOTS slots (plus `none` and `other`). No label can carry a PIN, a name
  * or a request id because no label value comes from a request.
  */
-import { REASONS } from '../chip/reasons.js'
-import { ATTRIBUTES } from '../domain/record.js'
-import { ERROR_CODES } from '../errors.js'
-
-/** Route label values; requests to any other path (404/405) count as `other`. */
-export const ROUTES = ['/v1/verify', '/v1/verify/batch', '/v1/chip/verify', 'other'] as const
-export const Route = { verify: 0, verifyBatch: 1, chipVerify: 2, other: 3 } as const
-export type RouteIndex = typeof Route[keyof typeof Route]
+import type { Catalogue, CounterFamily } from '../capability.js'
+import { errorCodes } from '../errors.js'
 
 /** Statuses the service answers with; anything else is recorded as `other`. */
 export const STATUSES = [200, 400, 401, 403, 404, 405, 406, 413, 415, 429, 500, 503] as const
@@ -46,68 +44,83 @@ export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.
 export const LOOP_DELAY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1] as const
 /** One cell per bucket, +Inf, then the sum of seconds. */
 export const LOOP_DELAY_STRIDE = LOOP_DELAY_BUCKETS.length + 2
-
-export const VERIFY_OUTCOMES = ['match', 'mismatch', 'unknown', 'inactive'] as const
-export type VerifyOutcomeLabel = typeof VERIFY_OUTCOMES[number]
-export const VerifyOutcome = { match: 0, mismatch: 1, unknown: 2, inactive: 3 } as const
-
-export { ATTRIBUTES }
-export const ATTRIBUTE_RESULTS = ['match', 'match_without_diacritics', 'mismatch'] as const
-
-/** `valid` first, then every chip reason code in its published order. */
-export const CHIP_OUTCOMES: readonly string[] = ['valid', ...Object.values(REASONS)]
-const CHIP_INDEX = new Map(CHIP_OUTCOMES.map((r, i) => [r, i]))
-/** Index of a chip outcome; an unknown reason (a newer worker) lands on the last slot, `other`. */
-export function chipOutcomeIndex (reason: string | undefined): number {
-  return reason === undefined ? 0 : CHIP_INDEX.get(reason) ?? CHIP_OUTCOMES.length
-}
-
-/** Every problem code the service can answer with, plus `other`. */
-export const PROBLEM_CODES: readonly string[] = Object.keys(ERROR_CODES).sort()
-const PROBLEM_INDEX = new Map(PROBLEM_CODES.map((c, i) => [c, i]))
-export function problemIndex (code: string): number {
-  return PROBLEM_INDEX.get(code) ?? PROBLEM_CODES.length
-}
+/** Per route and party: one cell per bucket, +Inf, then the sum of seconds. */
+export const HIST_STRIDE = LATENCY_BUCKETS.length + 2
 
 /** Named relying-party slots; slot 0 is `none` (no authenticated party), slot 1 `other` (table full). */
 export const PARTY_SLOTS = 256
 export const PARTY_NONE = 0
 export const PARTY_OTHER = 1
 export const PARTY_COUNT = PARTY_SLOTS + 2
-/** Party ids are 1–64 ASCII characters (src/auth/party-schema.ts). */
+/** Party ids are 1–64 ASCII characters (src/parties/schema.ts). */
 export const PARTY_ID_BYTES = 64
 
-const NR = ROUTES.length
-const NS = STATUS_LABELS.length
-/** Per route and party: one cell per bucket, +Inf, then the sum of seconds. */
-export const HIST_STRIDE = LATENCY_BUCKETS.length + 2
-
-/** Offsets of each family inside one thread's stripe of Float64 cells. */
-export const Cells = (() => {
-  let at = 0
-  const take = (n: number): number => { const start = at; at += n; return start }
-  const requests = take(PARTY_COUNT * NR * NS)
-  const latency = take(PARTY_COUNT * NR * HIST_STRIDE)
-  const outcomes = take(PARTY_COUNT * VERIFY_OUTCOMES.length)
-  const rejected = take(PARTY_COUNT * (PROBLEM_CODES.length + 1))
-  const attributes = take(ATTRIBUTES.length * ATTRIBUTE_RESULTS.length)
-  const chip = take(CHIP_OUTCOMES.length + 1)
-  const inFlight = take(1)
-  const aborted = take(NR)
-  const loopDelay = take(LOOP_DELAY_STRIDE)
-  // Round up to 8 cells (64 bytes) so two threads' stripes never share a cache line.
-  const total = Math.ceil(at / 8) * 8
-  return { requests, latency, outcomes, rejected, attributes, chip, inFlight, aborted, loopDelay, total } as const
-})()
-
-export function requestCell (party: number, route: number, status: number): number {
-  return Cells.requests + (party * NR + route) * NS + statusIndex(status)
+/** Cells of one declared family in a stripe: its offset, and how many cells one party's row has. */
+export interface FamilyCells {
+  readonly family: CounterFamily
+  readonly at: number
+  readonly row: number
 }
 
-export function latencyCell (party: number, route: number): number {
-  return Cells.latency + (party * NR + route) * HIST_STRIDE
-}
+export class Layout {
+  /** `route` label values (the catalogue's labelled routes, then `other`). */
+  readonly routes: readonly string[]
+  /** Every problem code the service can answer with (the error registry), plus `other` last. */
+  readonly problemCodes: readonly string[]
+  readonly requests: number
+  readonly latency: number
+  readonly rejected: number
+  readonly inFlight: number
+  readonly aborted: number
+  readonly loopDelay: number
+  readonly families: ReadonlyMap<CounterFamily, FamilyCells>
+  /** Cells per stripe, a multiple of 8 so two threads' stripes never share a cache line. */
+  readonly total: number
+  /** Changes whenever the shape changes, so stale threads cannot attach. */
+  readonly id: number
+  readonly #problemIndex: ReadonlyMap<string, number>
 
-/** Changes whenever the shape above changes, so stale threads cannot attach. */
-export const LAYOUT_ID = [...JSON.stringify([ROUTES, STATUS_LABELS, LATENCY_BUCKETS, LOOP_DELAY_BUCKETS, VERIFY_OUTCOMES, PROBLEM_CODES, ATTRIBUTES, ATTRIBUTE_RESULTS, CHIP_OUTCOMES, PARTY_COUNT])]
-  .reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) | 0, 17)
+  constructor (catalogue: Catalogue) {
+    this.routes = catalogue.routes
+    this.problemCodes = [...errorCodes().sort(), 'other']
+    this.#problemIndex = new Map(this.problemCodes.map((c, i) => [c, i]))
+    let at = 0
+    const take = (n: number): number => { const start = at; at += n; return start }
+    const NR = this.routes.length
+    this.requests = take(PARTY_COUNT * NR * STATUS_LABELS.length)
+    this.latency = take(PARTY_COUNT * NR * HIST_STRIDE)
+    this.rejected = take(PARTY_COUNT * this.problemCodes.length)
+    this.inFlight = take(1)
+    this.aborted = take(NR)
+    this.loopDelay = take(LOOP_DELAY_STRIDE)
+    const families = new Map<CounterFamily, FamilyCells>()
+    for (const family of catalogue.families) {
+      const row = family.labels.reduce((n, l) => n * l.values.length, 1)
+      families.set(family, { family, row, at: take(row * (family.perParty === true ? PARTY_COUNT : 1)) })
+    }
+    this.families = families
+    this.total = Math.ceil(at / 8) * 8
+    const shape = [this.routes, STATUS_LABELS, LATENCY_BUCKETS, LOOP_DELAY_BUCKETS, this.problemCodes, PARTY_COUNT,
+      catalogue.families.map((f) => [f.name, f.perParty === true, f.labels.map((l) => [l.name, l.values])])]
+    this.id = [...JSON.stringify(shape)].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) | 0, 17)
+  }
+
+  requestCell (party: number, route: number, status: number): number {
+    return this.requests + (party * this.routes.length + route) * STATUS_LABELS.length + statusIndex(status)
+  }
+
+  latencyCell (party: number, route: number): number {
+    return this.latency + (party * this.routes.length + route) * HIST_STRIDE
+  }
+
+  /** Index of a problem code; an unknown one lands on `other`. */
+  problemIndex (code: string): number {
+    return this.#problemIndex.get(code) ?? this.problemCodes.length - 1
+  }
+
+  cellsOf (family: CounterFamily): FamilyCells {
+    const cells = this.families.get(family)
+    if (cells === undefined) throw new Error(`metrics family ${family.name} is not declared by any capability in the list`)
+    return cells
+  }
+}

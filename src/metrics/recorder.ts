@@ -7,35 +7,34 @@
  * Parties: `party(id)` maps a relying-party id to a bounded slot once per id
  * and thread (a Map hit afterwards); the slot number is what the hot path keeps.
  */
-import {
-  ATTRIBUTE_RESULTS, ATTRIBUTES, Cells, LATENCY_BUCKETS, LOOP_DELAY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER,
-  PROBLEM_CODES, VERIFY_OUTCOMES, chipOutcomeIndex, latencyCell, problemIndex, requestCell, type RouteIndex
-} from './layout.js'
+import type { Catalogue, Counter, CounterFamily } from '../capability.js'
+import type { RequestObserver } from '../http/lifecycle.js'
+import { LATENCY_BUCKETS, Layout, LOOP_DELAY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER } from './layout.js'
 import { SharedBlock } from './shared-block.js'
 
 const NB = LATENCY_BUCKETS.length
 const BOUNDS = Float64Array.from(LATENCY_BUCKETS)
 const NL = LOOP_DELAY_BUCKETS.length
 const LOOP_BOUNDS = Float64Array.from(LOOP_DELAY_BUCKETS)
-const ATTRIBUTE_INDEX = new Map<string, number>(ATTRIBUTES.map((a, i) => [a, i]))
-const RESULT_INDEX = new Map<string, number>(ATTRIBUTE_RESULTS.map((r, i) => [r, i]))
 /** Party ids cached per thread; beyond this, lookups still work but are not cached. */
 const PARTY_CACHE_LIMIT = 4 * PARTY_COUNT
 
-export class MetricsRecorder {
+export class MetricsRecorder implements RequestObserver {
   readonly block: SharedBlock
   readonly #cells: Float64Array
+  readonly #layout: Layout
   readonly #parties = new Map<string, number>()
 
   /** Records into its own stripe of `block` (claimed here; one recorder per thread). */
   constructor (block: SharedBlock) {
     this.block = block
+    this.#layout = block.layout
     this.#cells = block.claimStripe()
   }
 
-  /** A recorder in another thread, from the `block.buffer` the main thread passed over. */
-  static attach (buffer: SharedArrayBuffer): MetricsRecorder {
-    return new MetricsRecorder(SharedBlock.attach(buffer))
+  /** A recorder in another thread, on the block whose `buffer` the main thread passed over, laid out from the same catalogue. */
+  static attach (buffer: SharedArrayBuffer, catalogue: Catalogue): MetricsRecorder {
+    return new MetricsRecorder(SharedBlock.attach(buffer, new Layout(catalogue)))
   }
 
   /** The bounded slot for a relying-party id (`none` for undefined). */
@@ -49,10 +48,11 @@ export class MetricsRecorder {
   }
 
   /** One answered request: its status, and its latency into the route's histogram. */
-  request (route: RouteIndex, party: number, status: number, seconds: number): void {
+  request (route: number, party: number, status: number, seconds: number): void {
     const c = this.#cells
-    c[requestCell(party, route, status)]! += 1
-    const h = latencyCell(party, route)
+    const layout = this.#layout
+    c[layout.requestCell(party, route, status)]! += 1
+    const h = layout.latencyCell(party, route)
     let b = 0
     while (b < NB && seconds > BOUNDS[b]!) b++
     c[h + b]! += 1
@@ -61,37 +61,26 @@ export class MetricsRecorder {
 
   /** A request answered with a problem (any 4xx/5xx), by its stable code. */
   rejected (party: number, code: string): void {
-    this.#cells[Cells.rejected + party * (PROBLEM_CODES.length + 1) + problemIndex(code)]! += 1
+    const layout = this.#layout
+    this.#cells[layout.rejected + party * layout.problemCodes.length + layout.problemIndex(code)]! += 1
   }
 
   /** A request whose client went away before the answer. */
-  aborted (route: RouteIndex): void {
-    this.#cells[Cells.aborted + route]! += 1
+  aborted (route: number): void {
+    this.#cells[this.#layout.aborted + route]! += 1
   }
 
-  /** The overall verdict of one verification (a batch records one per item). */
-  verifyOutcome (party: number, match: boolean, citizen: 'active' | 'inactive' | 'unknown'): void {
-    const outcome = citizen === 'unknown' ? 2 : citizen === 'inactive' ? 3 : match ? 0 : 1
-    this.#cells[Cells.outcomes + party * VERIFY_OUTCOMES.length + outcome]! += 1
-  }
-
-  /** Per-attribute results of one verification (match, match_without_diacritics, mismatch). */
-  attributes (results: Readonly<Record<string, string | undefined>>): void {
-    for (const name in results) {
-      const a = ATTRIBUTE_INDEX.get(name)
-      const r = RESULT_INDEX.get(results[name]!)
-      if (a !== undefined && r !== undefined) this.#cells[Cells.attributes + a * ATTRIBUTE_RESULTS.length + r]! += 1
-    }
-  }
-
-  /** A chip verdict: valid (reason undefined) or its reason code. */
-  chipOutcome (reason: string | undefined): void {
-    this.#cells[Cells.chip + chipOutcomeIndex(reason)]! += 1
+  /** The hot path's handle on a family some capability declared: an index computation and an addition. */
+  counter (family: CounterFamily): Counter {
+    const { at, row } = this.#layout.cellsOf(family)
+    const cells = this.#cells
+    if (family.perParty === true) return { add (party, index, n = 1) { cells[at + party * row + index]! += n } }
+    return { add (_party, index, n = 1) { cells[at + index]! += n } }
   }
 
   /** Requests accepted and not yet answered, summed over threads on scrape. */
   inFlight (delta: 1 | -1): void {
-    this.#cells[Cells.inFlight]! += delta
+    this.#cells[this.#layout.inFlight]! += delta
   }
 
   /** How late this thread's event loop ran a timer, into the thread's delay histogram. */
@@ -99,8 +88,9 @@ export class MetricsRecorder {
     const c = this.#cells
     let b = 0
     while (b < NL && seconds > LOOP_BOUNDS[b]!) b++
-    c[Cells.loopDelay + b]! += 1
-    c[Cells.loopDelay + NL + 1]! += seconds
+    const at = this.#layout.loopDelay
+    c[at + b]! += 1
+    c[at + NL + 1]! += seconds
   }
 
   /**

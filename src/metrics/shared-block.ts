@@ -5,7 +5,7 @@
  *
  *   Int32 header   [layout id, stripe count, stripes claimed, party slot states…]
  *   party ids      PARTY_COUNT × 64 bytes (ASCII), written once per slot
- *   stripes        one Float64 stripe of Cells.total cells per thread
+ *   stripes        one Float64 stripe of layout.total cells per thread
  *
  * Why stripes rather than shared cells with Atomics.add: each thread owns its
  * stripe and is its only writer, so recording is a plain `+=` (no locked
@@ -15,7 +15,7 @@
  * scrape sums the stripes. Atomics are used where threads do share a word: the
  * stripe claim and the party slot table.
  */
-import { Cells, LAYOUT_ID, PARTY_COUNT, PARTY_ID_BYTES } from './layout.js'
+import { PARTY_COUNT, PARTY_ID_BYTES, type Layout } from './layout.js'
 
 const H_LAYOUT = 0
 const H_STRIPES = 1
@@ -31,28 +31,30 @@ const CLAIMING = -1
 
 export class SharedBlock {
   readonly buffer: SharedArrayBuffer
+  readonly layout: Layout
   readonly #header: Int32Array
   readonly #names: Uint8Array
 
-  private constructor (buffer: SharedArrayBuffer) {
+  private constructor (buffer: SharedArrayBuffer, layout: Layout) {
     this.buffer = buffer
+    this.layout = layout
     this.#header = new Int32Array(buffer, 0, HEADER_INTS)
     this.#names = new Uint8Array(buffer, NAMES_OFFSET, PARTY_COUNT * PARTY_ID_BYTES)
   }
 
-  /** A new block with room for `stripes` recording threads. */
-  static create (stripes: number): SharedBlock {
+  /** A new block laid out by `layout`, with room for `stripes` recording threads. */
+  static create (layout: Layout, stripes: number): SharedBlock {
     if (!Number.isInteger(stripes) || stripes < 1) throw new RangeError('stripes must be a positive integer')
-    const block = new SharedBlock(new SharedArrayBuffer(STRIPES_OFFSET + stripes * Cells.total * 8))
-    block.#header[H_LAYOUT] = LAYOUT_ID
+    const block = new SharedBlock(new SharedArrayBuffer(STRIPES_OFFSET + stripes * layout.total * 8), layout)
+    block.#header[H_LAYOUT] = layout.id
     block.#header[H_STRIPES] = stripes
     return block
   }
 
-  /** The block another thread created (its `buffer`, passed via workerData or postMessage). */
-  static attach (buffer: SharedArrayBuffer): SharedBlock {
-    const block = new SharedBlock(buffer)
-    if (Atomics.load(block.#header, H_LAYOUT) !== LAYOUT_ID) throw new Error('metrics block was made by a different build (layout mismatch)')
+  /** The block another thread created (its `buffer`, passed via workerData or postMessage), laid out as this thread computes. */
+  static attach (buffer: SharedArrayBuffer, layout: Layout): SharedBlock {
+    const block = new SharedBlock(buffer, layout)
+    if (Atomics.load(block.#header, H_LAYOUT) !== layout.id) throw new Error('metrics block was made by a different build (layout mismatch)')
     return block
   }
 
@@ -73,7 +75,7 @@ export class SharedBlock {
   }
 
   stripe (index: number): Float64Array {
-    return new Float64Array(this.buffer, STRIPES_OFFSET + index * Cells.total * 8, Cells.total)
+    return new Float64Array(this.buffer, STRIPES_OFFSET + index * this.layout.total * 8, this.layout.total)
   }
 
   /**

@@ -9,7 +9,7 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
-import { writeFileAtomic } from '../auth/atomic-file.js'
+import { writeFileAtomic } from '../files/atomic-file.js'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../log.js'
 

@@ -1,11 +1,11 @@
 /**
- * The pool's batch transport (src/crypto/chip-batch.ts): chips packed into one
+ * The pool's batch transport (src/chip/batch.ts): chips packed into one
  * ArrayBuffer unpack to the same bytes and give the same verdicts, whatever
  * buffers the input views live in; malformed items stay malformed verdicts.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
-import { loadTrustStore, REASONS, verifyChip, type TrustStore } from '../../src/chip/index.js'
-import { packChipBatch, unpackChipBatch, type ChipBatchItem } from '../../src/crypto/chip-batch.js'
+import { loadTrustStore, REASONS, verifyChip, type TrustStore } from '../../src/chip/passive-auth/index.js'
+import { packChipBatch, unpackChipBatch, type ChipBatchItem } from '../../src/chip/batch.js'
 import { AN, DUONG, createTestPki, makeChip, type TestPki } from '../helpers/chip-pki.js'
 
 let pki: TestPki

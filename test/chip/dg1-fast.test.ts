@@ -1,7 +1,7 @@
 /** readDg1's direct read of the canonical DG1 layout gives what asn1js gives; other layouts still go through asn1js. */
 import { describe, expect, it } from 'vitest'
 import * as asn1js from 'asn1js'
-import { readDg1 } from '../../src/chip/mrz.js'
+import { readDg1 } from '../../src/chip/passive-auth/mrz.js'
 import { AN, DUONG, makeDg1, makeMrz } from '../helpers/chip-pki.js'
 
 function viaAsn1js (dg1: Uint8Array): string {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import * as asn1js from 'asn1js'
-import { parseDg13 } from '../../src/chip/index.js'
-import { parseDate, parseGender } from '../../src/chip/dg13.js'
+import { parseDg13 } from '../../src/chip/passive-auth/index.js'
+import { parseDate, parseGender } from '../../src/chip/passive-auth/dg13.js'
 import { AN, DUONG, makeDg13 } from '../helpers/chip-pki.js'
 
 describe('parseDg13', () => {

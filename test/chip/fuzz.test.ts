@@ -8,7 +8,7 @@
  * would (mutated certificates miss it, intact ones hit it).
  */
 import { beforeAll, describe, expect, it } from 'vitest'
-import { loadTrustStore, REASONS, verifyChip, type ChipInput, type ChipResult, type TrustStore } from '../../src/chip/index.js'
+import { loadTrustStore, REASONS, verifyChip, type ChipInput, type ChipResult, type TrustStore } from '../../src/chip/passive-auth/index.js'
 import { AN, DUONG, createTestPki, makeChip, prng, type TestChip, type TestPki } from '../helpers/chip-pki.js'
 
 const REASON_CODES = new Set<string>(Object.values(REASONS))

@@ -3,7 +3,7 @@
  * Reference values come from ICAO 9303 Part 5's TD1 specimen (ERIKSSON).
  */
 import { describe, expect, it } from 'vitest'
-import { checkDigit, parseDg1, parseTd1, REASONS } from '../../src/chip/index.js'
+import { checkDigit, parseDg1, parseTd1, REASONS } from '../../src/chip/passive-auth/index.js'
 import { AN, DUONG, icaoCheckDigit, makeDg1, makeMrz } from '../helpers/chip-pki.js'
 
 describe('checkDigit', () => {

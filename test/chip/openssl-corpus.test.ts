@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadTrustStore, TrustStoreError, verifyChip, type ChipResult, type TrustStore } from '../../src/chip/index.js'
+import { loadTrustStore, TrustStoreError, verifyChip, type ChipResult, type TrustStore } from '../../src/chip/passive-auth/index.js'
 
 const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'chip-corpus')
 

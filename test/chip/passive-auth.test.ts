@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { loadTrustStore, REASONS, TrustStoreError, verifyChip, verifyChips, type ChipResult, type TrustStore } from '../../src/chip/index.js'
+import { loadTrustStore, REASONS, TrustStoreError, verifyChip, verifyChips, type ChipResult, type TrustStore } from '../../src/chip/passive-auth/index.js'
 import { AN, DUONG, createTestPki, icaoCheckDigit, makeChip, makeDg13, toPem, type KeyAlg, type TestPki } from '../helpers/chip-pki.js'
 
 let pki: TestPki

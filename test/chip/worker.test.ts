@@ -2,7 +2,7 @@
  * The chip worker through a real Piscina pool.
  *
  * Piscina loads plain JavaScript, so the pool points at the compiled
- * dist/src/workers/chip-worker.js (what `npm run build` produces and what the
+ * dist/src/chip/worker.js (what `npm run build` produces and what the
  * server will load). `npm test` only type-checks, so beforeAll recompiles the
  * worker and the chip library into dist/ when any of their sources is newer
  * than the built file — only those files, so the test does not depend on the
@@ -13,17 +13,18 @@ import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path'
 import { Piscina } from 'piscina'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { REASONS } from '../../src/chip/index.js'
-import type { ChipResult } from '../../src/chip/types.js'
-import { packChipBatch } from '../../src/crypto/chip-batch.js'
-import type { ChipTask, ChipTaskItem, ChipTaskResult } from '../../src/workers/chip-worker.js'
+import { REASONS } from '../../src/chip/passive-auth/index.js'
+import type { ChipResult } from '../../src/chip/passive-auth/types.js'
+import { packChipBatch } from '../../src/chip/batch.js'
+import type { ChipTask, ChipTaskItem, ChipTaskResult } from '../../src/chip/worker.js'
 import { AN, DUONG, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
 
 const ROOT = resolve(import.meta.dirname, '..', '..')
-const WORKER = join(ROOT, 'dist', 'src', 'workers', 'chip-worker.js')
+const WORKER = join(ROOT, 'dist', 'src', 'chip', 'worker.js')
 
 function ensureBuiltWorker (): void {
-  const sources = [join(ROOT, 'src', 'workers', 'chip-worker.ts'), join(ROOT, 'src', 'crypto', 'chip-batch.ts'), ...readdirSync(join(ROOT, 'src', 'chip')).map(f => join(ROOT, 'src', 'chip', f))]
+  const library = join(ROOT, 'src', 'chip', 'passive-auth')
+  const sources = [join(ROOT, 'src', 'chip', 'worker.ts'), join(ROOT, 'src', 'chip', 'batch.ts'), ...readdirSync(library).map(f => join(library, f))]
   let builtAt = 0
   try { builtAt = statSync(WORKER).mtimeMs } catch { /* not built yet */ }
   if (sources.every(f => statSync(f).mtimeMs < builtAt)) return
@@ -31,7 +32,7 @@ function ensureBuiltWorker (): void {
     join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
     '--rootDir', ROOT, '--outDir', join(ROOT, 'dist'), '--declaration', '--sourceMap',
     '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--strict', '--skipLibCheck', '--types', 'node',
-    join(ROOT, 'src', 'workers', 'chip-worker.ts')
+    join(ROOT, 'src', 'chip', 'worker.ts')
   ], { stdio: 'pipe' })
 }
 

@@ -12,7 +12,7 @@ import { pinToKey } from '../../src/domain/pin.js'
 import { RecordCodec } from '../../src/domain/record.js'
 import { createLogger } from '../../src/log.js'
 import { generateCitizens } from '../../src/population/generate.js'
-import { createServer } from '../../src/server.js'
+import { createServer } from '../../src/app/server.js'
 import { bindHashKey, openStore } from '../../src/store/open.js'
 import type { StorageCore, StoreEntry } from '../../src/store/types.js'
 

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ChipPool, ChipPoolError } from '../../src/crypto/chip-pool.js'
+import { ChipPool, ChipPoolError } from '../../src/chip/pool.js'
 import { AN, createTestPki, makeChip, type TestPki } from '../helpers/chip-pki.js'
 
 let pki: TestPki

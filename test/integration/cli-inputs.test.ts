@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
 
-const CLI = join(packageRoot(), 'dist', 'src', 'cli.js')
+const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
 const dir = mkdtempSync(join(tmpdir(), 'idv-cli-inputs-'))
 const at = (...p: string[]): string => join(dir, ...p)
 const key = at('hash.key')

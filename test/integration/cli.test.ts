@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
 
-const CLI = join(packageRoot(), 'dist', 'src', 'cli.js')
+const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
 let dir: string
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'idv-cli-')) })
 afterAll(async () => { await rm(dir, { recursive: true, force: true }) })

@@ -12,11 +12,11 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { partyAdd } from '../../src/auth/party-cli.js'
-import { signRequest, type SigningKey } from '../../src/auth/request-signer.js'
+import { partyAdd } from '../../src/parties/party-cli.js'
+import { signRequest, type SigningKey } from '../../src/signatures/request-signer.js'
 import { packageRoot } from '../../src/paths.js'
 
-const CLI = join(packageRoot(), 'dist', 'src', 'cli.js')
+const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
 const dir = mkdtempSync(join(tmpdir(), 'idv-cluster-'))
 const dataDir = join(dir, 'data')
 

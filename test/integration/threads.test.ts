@@ -14,18 +14,18 @@ import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { partyAdd } from '../../src/auth/party-cli.js'
-import { signRequest, type SigningKey } from '../../src/auth/request-signer.js'
+import { partyAdd } from '../../src/parties/party-cli.js'
+import { signRequest, type SigningKey } from '../../src/signatures/request-signer.js'
 import { ATTRIBUTES } from '../../src/domain/record.js'
 import { packageRoot } from '../../src/paths.js'
 import { generateCitizens, toJsonLine } from '../../src/population/generate.js'
-import { createHashKey } from '../../src/hash-key.js'
+import { createHashKey } from '../../src/files/hash-key-file.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
 import { openStore } from '../../src/store/open.js'
 import { pinToKey } from '../../src/domain/pin.js'
 import { AN, createTestPki, makeChip } from '../helpers/chip-pki.js'
 
-const CLI = join(packageRoot(), 'dist', 'src', 'cli.js')
+const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
 const dir = mkdtempSync(join(tmpdir(), 'idv-threads-'))
 const dataDir = join(dir, 'data')
 const partiesFile = join(dir, 'parties.yaml')

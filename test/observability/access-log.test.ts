@@ -7,7 +7,8 @@
 import { Writable } from 'node:stream'
 import type { HttpResponse } from 'uWebSockets.js'
 import { describe, expect, it } from 'vitest'
-import { Lifecycle, noteResponse, Route } from '../../src/http/lifecycle.js'
+import { Lifecycle, noteResponse } from '../../src/http/lifecycle.js'
+import { CATALOGUE } from '../../src/app/capabilities.js'
 import { maskPin } from '../../src/domain/pin.js'
 import { AccessLog, createLogger } from '../../src/log.js'
 import { createMetrics, createMetricsRegistry } from '../../src/metrics/index.js'
@@ -20,11 +21,12 @@ function capture (): { lines: Array<Record<string, unknown>>, stream: Writable }
 }
 
 const fakeRes = (): HttpResponse => ({}) as HttpResponse
+const Route = { verify: CATALOGUE.routes.indexOf('/v1/verify'), chipVerify: CATALOGUE.routes.indexOf('/v1/chip/verify') }
 
 describe('access log', () => {
   it('writes every Nth request, every server error, and nothing personal', () => {
     const { lines, stream } = capture()
-    const lifecycle = new Lifecycle({ accessLog: new AccessLog(createLogger('info', stream), 0.25) })
+    const lifecycle = new Lifecycle({ accessLog: new AccessLog(createLogger('info', stream), 0.25) }, CATALOGUE.routes)
     for (let i = 0; i < 41; i++) { // 40 answered 200 (every 4th logged) and one 500
       const res = fakeRes()
       const scope = lifecycle.track(res, Route.verify, `req${i}`)
@@ -55,8 +57,8 @@ describe('access log', () => {
   })
 
   it('records each answer once, with its problem code, and an unanswered end as aborted', async () => {
-    const { block, recorder } = createMetrics(1)
-    const lifecycle = new Lifecycle({ metrics: recorder })
+    const { block, recorder } = createMetrics(CATALOGUE, 1)
+    const lifecycle = new Lifecycle({ metrics: recorder }, CATALOGUE.routes)
     const res = fakeRes()
     const scope = lifecycle.track(res, Route.chipVerify, 'a1')
     scope.setParty('bank-a')

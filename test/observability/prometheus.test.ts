@@ -21,16 +21,19 @@ import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { partyAdd } from '../../src/auth/party-cli.js'
-import { signRequest, type SigningKey } from '../../src/auth/request-signer.js'
+import { partyAdd } from '../../src/parties/party-cli.js'
+import { signRequest, type SigningKey } from '../../src/signatures/request-signer.js'
 import { loadConfig } from '../../src/config.js'
 import { RecordCodec } from '../../src/domain/record.js'
-import { ERROR_CODES } from '../../src/errors.js'
+import { errorCatalogue } from '../../src/errors.js'
 import { createLogger } from '../../src/log.js'
-import { ROUTES, STATUS_LABELS, VERIFY_OUTCOMES, CHIP_OUTCOMES, ATTRIBUTES, ATTRIBUTE_RESULTS } from '../../src/metrics/layout.js'
+import { STATUS_LABELS } from '../../src/metrics/layout.js'
+import { CATALOGUE } from '../../src/app/capabilities.js'
+import { ATTRIBUTE_RESULTS, VERIFY_OUTCOMES } from '../../src/verify/index.js'
+import { CHIP_VERDICTS } from '../../src/chip/index.js'
 import { packageRoot } from '../../src/paths.js'
 import { generateCitizens } from '../../src/population/generate.js'
-import { startService, type RunningService } from '../../src/service.js'
+import { startService, type RunningService } from '../../src/app/service.js'
 import { bindHashKey, openStore } from '../../src/store/open.js'
 import { AN, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
 import { fillStore } from '../helpers/server.js'
@@ -149,7 +152,7 @@ beforeAll(async () => {
     cscaDir: pki.trustDir, cryptoThreads: 1, metricsPort: 0
   })
   service = await startService(config, createLogger('silent'), hashKey)
-  metricsUrl = `http://127.0.0.1:${service.metricsServer!.port}`
+  metricsUrl = `http://127.0.0.1:${(service.details.metricsPort as number)}`
 
   const promPort = await freePort()
   promUrl = `http://127.0.0.1:${promPort}`
@@ -157,7 +160,7 @@ beforeAll(async () => {
   writeFileSync(promConfig, [
     'global:', '  scrape_interval: 1s', '  evaluation_interval: 1s',
     'rule_files:', `  - ${join(GRAFANA, 'alerts', 'idv-rules.yml')}`,
-    'scrape_configs:', '  - job_name: idv', '    static_configs:', `      - targets: ['127.0.0.1:${service.metricsServer!.port}']`, ''
+    'scrape_configs:', '  - job_name: idv', '    static_configs:', `      - targets: ['127.0.0.1:${(service.details.metricsPort as number)}']`, ''
   ].join('\n'))
   prometheus = spawn('prometheus', [
     `--config.file=${promConfig}`, `--storage.tsdb.path=${join(work, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=error'
@@ -243,15 +246,16 @@ describe('metrics checked against a real Prometheus', () => {
   it('labels carry no PIN, name or request id, and every label value comes from a closed set', async () => {
     const series: Series[] = parseScrape(await (await fetch(`${metricsUrl}/metrics`)).text())
     expect(requestIds.size).toBeGreaterThan(60)
+    const values = (family: typeof VERIFY_OUTCOMES, label: string): readonly string[] => family.labels.find((l) => l.name === label)!.values
     const allowed: Record<string, ReadonlySet<string>> = {
-      route: new Set(ROUTES),
-      status: new Set([...STATUS_LABELS, ...Object.values(ERROR_CODES).map((e) => String(e.status))]),
+      route: new Set(CATALOGUE.routes),
+      status: new Set([...STATUS_LABELS, ...errorCatalogue().map((e) => String(e.status))]),
       party: new Set([...PARTIES, 'none', 'other']),
-      code: new Set([...Object.keys(ERROR_CODES), 'other']),
-      outcome: new Set([...VERIFY_OUTCOMES, 'success', 'client_error', 'server_error']),
-      attribute: new Set(ATTRIBUTES),
-      result: new Set([...ATTRIBUTE_RESULTS, 'valid', 'invalid']),
-      reason: new Set([...CHIP_OUTCOMES, 'none', 'other'])
+      code: new Set([...errorCatalogue().map((e) => e.code), 'other']),
+      outcome: new Set([...values(VERIFY_OUTCOMES, 'outcome'), 'success', 'client_error', 'server_error']),
+      attribute: new Set(values(ATTRIBUTE_RESULTS, 'attribute')),
+      result: new Set([...values(ATTRIBUTE_RESULTS, 'result'), ...values(CHIP_VERDICTS, 'result')]),
+      reason: new Set(values(CHIP_VERDICTS, 'reason'))
     }
     const idvLabels = new Map<string, Set<string>>()
     for (const s of series) {
@@ -274,9 +278,9 @@ describe('metrics checked against a real Prometheus', () => {
     }
     // Series counts stay bounded: requests per (party, route, status), latency per (party, route).
     const count = (name: string): number => series.filter((s) => s.name === name).length
-    expect(count('idv_http_requests_total')).toBeLessThanOrEqual(allowed.party!.size * ROUTES.length * STATUS_LABELS.length)
-    expect(count('idv_http_request_duration_seconds_count')).toBeLessThanOrEqual(allowed.party!.size * ROUTES.length)
-    expect(count('idv_verify_outcomes_total')).toBeLessThanOrEqual(allowed.party!.size * VERIFY_OUTCOMES.length)
+    expect(count('idv_http_requests_total')).toBeLessThanOrEqual(allowed.party!.size * CATALOGUE.routes.length * STATUS_LABELS.length)
+    expect(count('idv_http_request_duration_seconds_count')).toBeLessThanOrEqual(allowed.party!.size * CATALOGUE.routes.length)
+    expect(count('idv_verify_outcomes_total')).toBeLessThanOrEqual(allowed.party!.size * VERIFY_OUTCOMES.labels[0]!.values.length)
   })
 
   it('serves /livez and /readyz on the metrics port, 503 while not ready, never cached', async () => {

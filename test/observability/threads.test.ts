@@ -7,12 +7,13 @@
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
-import { createMetrics, createMetricsRegistry, MetricsRecorder, PARTY_SLOTS, SharedBlock } from '../../src/metrics/index.js'
-import { Route } from '../../src/metrics/layout.js'
+import { createMetrics, createMetricsRegistry, Layout, MetricsRecorder, PARTY_SLOTS, SharedBlock } from '../../src/metrics/index.js'
+import { CATALOGUE } from '../../src/app/capabilities.js'
 import { packageRoot } from '../../src/paths.js'
 import { parseScrape, total } from './scrape.js'
 
 const BUILD = { version: 't', commit: 't', nodeVersion: process.version, store: 'lmdb' }
+const VERIFY = CATALOGUE.routes.indexOf('/v1/verify')
 
 async function runWorkers (buffer: SharedArrayBuffer, threads: number, requests: number, parties: string[]): Promise<void> {
   const gate = new SharedArrayBuffer(4)
@@ -35,7 +36,7 @@ describe('metrics across worker threads', () => {
   it('N threads × M requests scrape as N×M, with one series per party', async () => {
     const N = 4
     const M = 25_000
-    const { block } = createMetrics(N + 1)
+    const { block } = createMetrics(CATALOGUE, N + 1)
     await runWorkers(block.buffer, N, M, ['bank-a', 'telco-b', 'portal-c'])
     const series = parseScrape(await createMetricsRegistry(block, { build: BUILD }).metrics())
     expect(total(series, 'idv_http_requests_total')).toBe(N * M)
@@ -54,10 +55,10 @@ describe('metrics across worker threads', () => {
   }, 30_000)
 
   it('bounds party labels: 256 named slots, every further party counts as other', () => {
-    const { block, recorder } = createMetrics(1)
+    const { block, recorder } = createMetrics(CATALOGUE, 1)
     const ids = Array.from({ length: PARTY_SLOTS + 50 }, (_, i) => `party-${i}`)
-    for (const id of ids) recorder.request(Route.verify, recorder.party(id), 200, 0.0002)
-    recorder.request(Route.verify, recorder.party(undefined), 200, 0.0002)
+    for (const id of ids) recorder.request(VERIFY, recorder.party(id), 200, 0.0002)
+    recorder.request(VERIFY, recorder.party(undefined), 200, 0.0002)
     return createMetricsRegistry(block, { build: BUILD }).metrics().then((text) => {
       const series = parseScrape(text)
       const values = new Set(series.filter((s) => s.name === 'idv_http_requests_total').map((s) => s.labels.party))
@@ -70,15 +71,17 @@ describe('metrics across worker threads', () => {
   })
 
   it('refuses a block made by a different layout and a thread beyond its stripes', () => {
-    const block = SharedBlock.create(1)
-    expect(() => new MetricsRecorder(SharedBlock.attach(block.buffer))).not.toThrow()
+    const block = SharedBlock.create(new Layout(CATALOGUE), 1)
+    expect(() => new MetricsRecorder(SharedBlock.attach(block.buffer, new Layout(CATALOGUE)))).not.toThrow()
     expect(() => new MetricsRecorder(block)).toThrow(/room for 1 threads/)
-    expect(() => SharedBlock.attach(new SharedArrayBuffer(1 << 20))).toThrow(/layout mismatch/)
+    expect(() => SharedBlock.attach(new SharedArrayBuffer(1 << 20), new Layout(CATALOGUE))).toThrow(/layout mismatch/)
+    // A thread whose capability list differs lays the block out differently: refused too.
+    expect(() => SharedBlock.attach(block.buffer, new Layout({ routes: ['other'], families: [] }))).toThrow(/layout mismatch/)
   })
 
   it('shows a stalled event loop in its own thread\'s delay histogram only', async () => {
-    const { block, recorder } = createMetrics(2)
-    MetricsRecorder.attach(block.buffer) // a second thread's stripe, never stalled
+    const { block, recorder } = createMetrics(CATALOGUE, 2)
+    MetricsRecorder.attach(block.buffer, CATALOGUE) // a second thread's stripe, never stalled
     const stop = recorder.watchEventLoop(10)
     await new Promise((resolve) => setTimeout(resolve, 60))
     const until = performance.now() + 150

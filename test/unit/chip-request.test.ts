@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { parseChipRequest } from '../../src/domain/chip-request.js'
+import { parseChipRequest } from '../../src/chip/chip-request.js'
 import { ServiceError } from '../../src/errors.js'
 
 const dg1 = Buffer.from([0x61, 0x5b, 0x5f, 0x1f, 0x58])

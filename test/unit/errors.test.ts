@@ -6,16 +6,18 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ERROR_CODES, ServiceError, type ErrorCode } from '../../src/errors.js'
+import { defineErrorCodes, errorCodes, errorSpec, ServiceError, type ErrorCode } from '../../src/errors.js'
 import { packageRoot } from '../../src/paths.js'
 import { toProblem } from '../../src/problem.js'
+// Every capability adds its codes when loaded: the service's list loads them all.
+import '../../src/app/capabilities.js'
 
 const readme = readFileSync(join(packageRoot(), 'README.md'), 'utf8')
-const codes = Object.keys(ERROR_CODES) as ErrorCode[]
+const codes = errorCodes() as ErrorCode[]
 
-describe('ERROR_CODES', () => {
+describe('the error registry', () => {
   it.each(codes)('%s is well-formed, maps to a problem and is in README', (code) => {
-    const entry = ERROR_CODES[code]
+    const entry = errorSpec(code)
     expect(code).toMatch(/^IDV_ERR_[A-Z_]+$/)
     expect(entry.status).toBeGreaterThanOrEqual(400)
     expect(entry.status).toBeLessThan(600)
@@ -32,6 +34,11 @@ describe('ERROR_CODES', () => {
   it('README documents no code that does not exist', () => {
     const documented = new Set(readme.match(/IDV_ERR_[A-Z_]+/g))
     for (const code of documented) expect(codes).toContain(code)
+  })
+
+  it('refuses a code defined twice with another meaning, and one never defined', () => {
+    expect(() => defineErrorCodes({ IDV_ERR_NOT_FOUND: { status: 410, title: 'Gone', fix: 'x' } })).toThrow(/defined twice/)
+    expect(() => errorSpec('IDV_ERR_NO_SUCH' as ErrorCode)).toThrow(/never defined/)
   })
 
   it('turns anything else into a 500 that leaks nothing', () => {
