@@ -106,6 +106,14 @@ export class ServiceError extends Error {
   }
 }
 
+/** A problem with what a command-line user asked for (a missing file, a URL given as a path), reported as it is: one line, exit 2. */
+export class UsageError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
 /** A port the service was told to use cannot be bound: a setup problem, reported in one line (exit 2). */
 export class ListenError extends Error {
   constructor (message: string) {

@@ -5,13 +5,6 @@
  * the user did wrong; our own errors already say it.
  */
 
-/** A problem with what the user asked for, reported as it is (exit 2). */
-export class UsageError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
-}
 
 interface SystemError { code?: string, path?: string, dest?: string, syscall?: string, address?: string, port?: number, hostname?: string, input?: string }
 

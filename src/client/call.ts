@@ -8,7 +8,7 @@ import { createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import type { SignatureAlgorithm } from '../signatures/message-signature.js'
 import { signRequest, type SigningKey } from '../signatures/request-signer.js'
-import { UsageError } from '../app/cli-errors.js'
+import { UsageError } from '../errors.js'
 
 export interface CallOptions {
   /** Base URL of the service, e.g. http://127.0.0.1:8080. */

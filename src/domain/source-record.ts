@@ -6,7 +6,7 @@
 import type { CitizenRecord, CitizenStatus } from './citizen.js'
 import { isIsoDate } from './normalize.js'
 import { pinConsistencyProblem, pinToKey } from './pin.js'
-import { attributeProblem } from '../verify/verify-request.js'
+import { attributeProblem } from './attribute-value.js'
 
 export type SourceResult =
   | { readonly ok: true, readonly key: number, readonly citizen: CitizenRecord }

@@ -20,14 +20,10 @@ import { errorSpec, type ErrorCode } from '../errors.js'
 import { LATENCY_BUCKETS, LOOP_DELAY_BUCKETS, PARTY_COUNT, PARTY_NONE, PARTY_OTHER, STATUS_LABELS } from './layout.js'
 import type { SharedBlock } from './shared-block.js'
 import { countOpenFds } from '../connection-budget.js'
-import { cached } from './sources.js'
+import { cached, type BuildInfo } from './sources.js'
 
-export interface BuildInfo {
-  readonly version: string
-  readonly commit: string
-  readonly nodeVersion: string
-  readonly store: string
-}
+export type { BuildInfo }
+
 
 /** Point-in-time readings taken on scrape; each may be absent (a missing source publishes nothing). */
 export interface MetricsSources {

@@ -11,7 +11,13 @@ import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageRoot } from '../paths.js'
-import type { BuildInfo } from './registry.js'
+
+export interface BuildInfo {
+  readonly version: string
+  readonly commit: string
+  readonly nodeVersion: string
+  readonly store: string
+}
 
 export function readBuildInfo (store: string): BuildInfo {
   const root = packageRoot()

@@ -5,7 +5,7 @@
  */
 import { ServiceError } from '../errors.js'
 import { pinToKey } from '../domain/pin.js'
-import { isIsoDate } from '../domain/normalize.js'
+import { attributeProblem } from '../domain/attribute-value.js'
 import { ATTRIBUTES, type AttributeName } from '../domain/record.js'
 
 export interface VerifyRequest {
@@ -15,8 +15,6 @@ export interface VerifyRequest {
   readonly attributes: ReadonlyArray<readonly [AttributeName, string]>
 }
 
-const MAX_NAME_CHARS = 200
-const MAX_PLACE_CHARS = 500
 const KNOWN = new Set<string>(ATTRIBUTES)
 
 function isPlainObject (v: unknown): v is Record<string, unknown> {
@@ -45,24 +43,6 @@ export function parseVerifyRequest (input: unknown, where = ''): VerifyRequest |
   }
   if (out.length === 0) return new ServiceError('IDV_ERR_NO_ATTRIBUTES', `${where}attributes is empty`)
   return { key, attributes: out }
-}
-
-/** Why a value is not acceptable for an attribute, or undefined. */
-export function attributeProblem (name: AttributeName, value: unknown): string | undefined {
-  if (typeof value !== 'string') return 'must be a string'
-  switch (name) {
-    case 'fullName':
-      return value.trim() === '' || value.length > MAX_NAME_CHARS ? `must be 1 to ${MAX_NAME_CHARS} characters` : undefined
-    case 'placeOfOrigin':
-    case 'placeOfResidence':
-      return value.trim() === '' || value.length > MAX_PLACE_CHARS ? `must be 1 to ${MAX_PLACE_CHARS} characters` : undefined
-    case 'gender':
-      return value === 'male' || value === 'female' ? undefined : 'must be "male" or "female"'
-    case 'dateOfBirth':
-    case 'cardIssueDate':
-    case 'cardExpiryDate':
-      return isIsoDate(value) ? undefined : 'must be a date written YYYY-MM-DD'
-  }
 }
 
 function truncate (s: string): string {
