@@ -1,21 +1,38 @@
 /**
  * The stored record: keyed hashes of a citizen's attributes, never the attributes.
  *
- * Layout (RECORD_BYTES = 131):
- *   [0]      layout version (1)
+ * Layout 2 (RECORD_BYTES = 131):
+ *   [0]      layout version (2)
  *   [1]      status: 0 active, 1 deceased, 2 revoked
  *   [2]      presence bitmap, bit i set when slot i holds a hash
- *   [3 + 16·i] slot i: HMAC-SHA-256(key, slot ‖ pin40 ‖ canonical value), first 16 bytes
+ *   [3 + 16·i] slot i: the first 16 bytes of F(S_c, slot ‖ len16 ‖ canonical value)
  *
- * The PIN is inside every hashed message, so equal values of different citizens
- * hash differently: a leaked index reveals neither values nor who shares one.
- * Without the key, recovering even a birth date means a 2^128 search per slot.
+ * where S_c = HMAC-SHA-256(key, "idv/citizen/v2" ‖ pin40) is the citizen's own
+ * secret, used as SHA-256's initial chaining value, and F is SHA-256's
+ * Merkle–Damgård iteration from it (KeyedHasher.continueInto): NMAC's inner
+ * function. Why this is still a keyed PRF bound to (slot, PIN, value), with
+ * 128-bit outputs (docs/design/verify.md, "Keyed hashing"):
+ * - S_c is an HMAC output: pseudorandom and independent per PIN for anyone
+ *   without the key (HMAC is a PRF).
+ * - The cascade of SHA-256's compression function keyed through its chaining
+ *   value is a PRF on prefix-free inputs (Bellare, Canetti, Krawczyk 1996),
+ *   under the assumption HMAC's own proof rests on (the compression function
+ *   is a PRF when keyed by its chaining value). `slot ‖ len16 ‖ value`, with
+ *   the value's byte length up front, is prefix-free, padding included.
+ * - Outputs are truncated to 128 of 256 bits, so the chaining value after a
+ *   message is never revealed: no length extension.
+ * The PIN is bound into S_c, so equal values of different citizens hash
+ * differently: a leaked index reveals neither values nor who shares one.
+ * Without the key, recovering even a birth date is a 2^128 search per slot.
+ * Cost: one HMAC per citizen (two compressions), then one compression per
+ * value up to 52 bytes, against three per value for an HMAC per slot
+ * (layout 1, HMAC-SHA-256(key, slot ‖ pin40 ‖ value)).
  */
 import { asciiName, canonicalName, canonicalPlace } from './normalize.js'
 import { KeyedHasher } from './keyed-hash.js'
 import type { CitizenRecord, CitizenStatus } from './citizen.js'
 
-export const RECORD_VERSION = 1
+export const RECORD_VERSION = 2
 export const HASH_BYTES = 16
 export const SLOT_COUNT = 8
 export const HEADER_BYTES = 3
@@ -39,6 +56,16 @@ export type SlotName = keyof typeof Slot
 
 export const STATUS_CODES: Readonly<Record<CitizenStatus, number>> = { active: 0, deceased: 1, revoked: 2 }
 
+/** Domain separation of the per-citizen secret (layout 2). */
+const CITIZEN_TAG = Buffer.from('idv/citizen/v2', 'latin1')
+
+/** The 40-bit PIN key, big-endian, at out[at..at+5). Division keeps it exact beyond 2^32. */
+function writeKey40 (key: number, out: Uint8Array, at: number): void {
+  const hi = Math.floor(key / 0x100000000)
+  const lo = key >>> 0
+  out[at] = hi; out[at + 1] = lo >>> 24; out[at + 2] = lo >>> 16; out[at + 3] = lo >>> 8; out[at + 4] = lo
+}
+
 /** Canonical form of an attribute value before hashing (names and places fold; dates and gender are exact). */
 export function canonicalValue (attribute: AttributeName, value: string): string {
   switch (attribute) {
@@ -56,23 +83,44 @@ export function canonicalValue (attribute: AttributeName, value: string): string
 export class RecordCodec {
   readonly #hasher: KeyedHasher
   #message = Buffer.allocUnsafe(1024)
+  /** S_c of the last citizen hashed (the verifier asks several attributes of one citizen in a row). */
+  readonly #citizen = new Int32Array(8)
+  #citizenKey = -1
+  readonly #citizenMessage = Buffer.alloc(CITIZEN_TAG.length + 5)
 
   constructor (hashKey: Uint8Array) {
     this.#hasher = new KeyedHasher(hashKey)
+    this.#citizenMessage.set(CITIZEN_TAG)
   }
 
   /** Writes the keyed hash of `canonical` for `slot` of citizen `key` into out[offset..offset+16). */
   hashInto (slot: number, key: number, canonical: string, out: Uint8Array, offset: number): void {
+    if (key !== this.#citizenKey) {
+      writeKey40(key, this.#citizenMessage, CITIZEN_TAG.length)
+      this.#hasher.stateOf(this.#citizenMessage, this.#citizenMessage.length, this.#citizen)
+      this.#citizenKey = key
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: room without measuring first (never truncate what is hashed).
+    if (3 + canonical.length * 3 > this.#message.length) this.#message = Buffer.allocUnsafe(3 + canonical.length * 3)
+    const m = this.#message
+    const written = m.write(canonical, 3, 'utf8')
+    m[0] = slot; m[1] = written >>> 8; m[2] = written
+    this.#hasher.continueInto(this.#citizen, m, 3 + written, out, offset, HASH_BYTES)
+  }
+
+  /**
+   * HMAC-SHA-256(key, label ‖ pin40 ‖ text), first 16 bytes: for what is not a
+   * record slot (the key's fingerprint, receipts' PIN hashes), whose bytes must
+   * not change with the record layout.
+   */
+  labelledHmacInto (label: number, key: number, text: string, out: Uint8Array, offset: number): void {
     // Values are length-checked in characters, but NFD can expand them: never truncate what is hashed.
-    const needed = 6 + Buffer.byteLength(canonical, 'utf8')
+    const needed = 6 + Buffer.byteLength(text, 'utf8')
     if (needed > this.#message.length) this.#message = Buffer.allocUnsafe(needed)
     const m = this.#message
-    m[0] = slot
-    // The 40-bit key, big-endian. Division keeps it exact beyond 2^32.
-    const hi = Math.floor(key / 0x100000000)
-    const lo = key >>> 0
-    m[1] = hi; m[2] = lo >>> 24; m[3] = lo >>> 16; m[4] = lo >>> 8; m[5] = lo
-    const written = m.write(canonical, 6, 'utf8')
+    m[0] = label
+    writeKey40(key, m, 1)
+    const written = m.write(text, 6, 'utf8')
     this.#hasher.digestInto(m, 6 + written, out, offset, HASH_BYTES)
   }
 
@@ -113,7 +161,7 @@ export class RecordCodec {
   /** A fingerprint of the hash key, stored in the index so a wrong key is caught at open, not as silent mismatches. */
   keyFingerprint (): Uint8Array {
     const out = new Uint8Array(HASH_BYTES)
-    this.hashInto(0xff, 0, 'idv/hash-key-fingerprint/v1', out, 0)
+    this.labelledHmacInto(0xff, 0, 'idv/hash-key-fingerprint/v1', out, 0)
     return out
   }
 }

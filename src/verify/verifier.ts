@@ -48,7 +48,7 @@ export class Verifier {
     const out = Buffer.allocUnsafe(HASH_BYTES)
     const pins = keys.length === 1 ? String(keys[0]).padStart(12, '0') : keys.map((k) => String(k).padStart(12, '0')).join(',')
     // Party ids are [A-Za-z0-9._-] (party-schema.ts): the ':' after one cannot belong to it.
-    this.#codec.hashInto(PIN_HASH_SLOT, 0, `idv/receipt-pins/v2:${partyId}:${pins}`, out, 0)
+    this.#codec.labelledHmacInto(PIN_HASH_SLOT, 0, `idv/receipt-pins/v2:${partyId}:${pins}`, out, 0)
     return out.toString('base64url')
   }
 

@@ -2,7 +2,7 @@
  * Records (keyed hashes only), the match rules, and request validation, over a
  * tiny in-memory store.
  */
-import { createHmac } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
 import { pinToKey } from '../../src/domain/pin.js'
@@ -121,13 +121,17 @@ describe('RecordCodec.encode layout', () => {
     }
   })
 
-  it('slot i is HMAC-SHA-256(key, i ‖ pin40 big-endian ‖ canonical UTF-8) truncated to 16 bytes', () => {
+  it('slot i is SHA-256 from S_c over i ‖ len16 ‖ canonical UTF-8, S_c = HMAC-SHA-256(key, "idv/citizen/v2" ‖ pin40), truncated to 16 bytes', () => {
     const rec = records.get(THUY.pin)!
     const key = pinToKey(THUY.pin)
     const pin40 = Buffer.alloc(5)
     pin40.writeUIntBE(key, 0, 5)
+    // Computed here from node:crypto's HMAC and a textbook SHA-256 (FIPS 180-4), not from the service's hasher.
+    const sc = createHmac('sha256', HASH_KEY).update(Buffer.concat([Buffer.from('idv/citizen/v2'), pin40])).digest()
     const expectSlot = (slot: number, canonical: string): void => {
-      const want = createHmac('sha256', HASH_KEY).update(Buffer.concat([Buffer.from([slot]), pin40, Buffer.from(canonical, 'utf8')])).digest().subarray(0, 16)
+      const value = Buffer.from(canonical, 'utf8')
+      const message = Buffer.concat([Buffer.from([slot, value.length >> 8, value.length & 0xff]), value])
+      const want = sha256From(sc, message).subarray(0, 16)
       const base = HEADER_BYTES + slot * HASH_BYTES
       expect(Buffer.from(rec.subarray(base, base + HASH_BYTES)).toString('hex'), `slot ${slot}`).toBe(want.toString('hex'))
     }
@@ -135,6 +139,11 @@ describe('RecordCodec.encode layout', () => {
     expectSlot(Slot.gender, 'female')
     expectSlot(Slot.cardIssueDate, '2021-03-15')
     expectSlot(Slot.fullNameAscii, 'nguyen thi thuy')
+    // The textbook SHA-256 is SHA-256: from the standard IV it gives node:crypto's digests.
+    for (const n of [0, 1, 55, 56, 63, 64, 65, 200]) {
+      const m = Buffer.alloc(n, n)
+      expect(sha256From(SHA256_IV, m).toString('hex')).toBe(createHash('sha256').update(m).digest('hex'))
+    }
   })
 
   it('encodes into a caller buffer at an offset without touching neighbours', () => {
@@ -283,7 +292,7 @@ describe('Verifier match rules', () => {
   it('bytes that are not a record of this version are treated as unknown', () => {
     const s = new MemoryStore()
     const bad = records.get(AN.pin)!.slice()
-    bad[0] = 2
+    bad[0] = RECORD_VERSION + 1
     s.put(pinToKey(AN.pin), bad)
     s.put(pinToKey(THUY.pin), records.get(THUY.pin)!.subarray(0, RECORD_BYTES - 1))
     const v = new Verifier(s, codec)
@@ -427,3 +436,43 @@ describe('parseVerifyRequest', () => {
     expect(r).toEqual({ key: 1_099_012_345, attributes: [['gender', 'male']] })
   })
 })
+
+const SHA256_IV = Buffer.from('6a09e667bb67ae853c6ef372a54ff53a510e527f9b05688c1f83d9ab5be0cd19', 'hex')
+
+/** SHA-256 (FIPS 180-4) of `message` from the 32-byte chaining value `start`, with the standard padding of `message` alone. */
+function sha256From (start: Buffer, message: Buffer): Buffer {
+  const k = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+  ]
+  const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n))
+  const padded = Buffer.alloc(Math.ceil((message.length + 9) / 64) * 64)
+  message.copy(padded)
+  padded[message.length] = 0x80
+  padded.writeUInt32BE(message.length * 8, padded.length - 4)
+  const h = Array.from({ length: 8 }, (_, i) => start.readUInt32BE(i * 4))
+  for (let off = 0; off < padded.length; off += 64) {
+    const w: number[] = []
+    for (let t = 0; t < 64; t++) {
+      if (t < 16) w.push(padded.readUInt32BE(off + t * 4))
+      else {
+        const s0 = rotr(w[t - 15]!, 7) ^ rotr(w[t - 15]!, 18) ^ (w[t - 15]! >>> 3)
+        const s1 = rotr(w[t - 2]!, 17) ^ rotr(w[t - 2]!, 19) ^ (w[t - 2]! >>> 10)
+        w.push((w[t - 16]! + s0 + w[t - 7]! + s1) >>> 0)
+      }
+    }
+    let [a, b, c, d, e, f, g, hh] = h as [number, number, number, number, number, number, number, number]
+    for (let t = 0; t < 64; t++) {
+      const t1 = (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[t]! + w[t]!) >>> 0
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0
+      hh = g; g = f; f = e; e = (d + t1) >>> 0; d = c; c = b; b = a; a = (t1 + t2) >>> 0
+    }
+    const next = [a, b, c, d, e, f, g, hh]
+    for (let i = 0; i < 8; i++) h[i] = (h[i]! + next[i]!) >>> 0
+  }
+  const out = Buffer.alloc(32)
+  h.forEach((v, i) => out.writeUInt32BE(v, i * 4))
+  return out
+}
