@@ -2,9 +2,9 @@
  * POST /v1/chip/verify end to end: a real server, a real Piscina crypto pool,
  * a test PKI (CSCA + Document Signers) and chips for citizens in the register.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import fc from 'fast-check'
 import { Packr, Unpackr } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -140,7 +140,7 @@ describe('POST /v1/chip/verify', () => {
   })
 
   it('picks up a new CSCA dropped into the trust directory without a restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'idv-trust-'))
+    const dir = tempDir('idv-trust')
     mkdirSync(dir, { recursive: true })
     const second = await startTestServer({ citizens: 10, extra: [toRecord(AN)], config: { cscaDir: dir, cryptoThreads: 1 } })
     try {
@@ -158,7 +158,6 @@ describe('POST /v1/chip/verify', () => {
       expect(valid).toBe(true)
     } finally {
       await second.close()
-      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

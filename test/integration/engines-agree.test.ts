@@ -5,9 +5,9 @@
  * mismatches alike.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { loadConfig, type StoreKind } from '../../src/config.js'
@@ -25,7 +25,7 @@ let dir: string
 const running: Array<{ server: RunningServer, store: StorageCore, url: string }> = []
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'idv-engines-'))
+  dir = tempDir('idv-engines')
   const file = join(dir, 'population.ndjson')
   await writeFile(file, citizens.map(toJsonLine).join('\n') + '\n')
   for (const engine of ['lmdb', 'native-free'] as StoreKind[]) {
@@ -42,7 +42,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const r of running) { await r.server.close(); await r.store.close() }
-  await rm(dir, { recursive: true, force: true })
 })
 
 type Variant = 'as registered' | 'date of birth wrong' | 'name in ASCII' | 'unregistered PIN'
