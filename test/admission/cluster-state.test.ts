@@ -5,16 +5,14 @@
  * cluster-state-child.mjs imports the built dist/ library; `npm test` builds first).
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/temp.js'
+import { describe, expect, it } from 'vitest'
 import { ClusterState } from '../../src/admission/cluster-state.js'
 import { NOW_MS, NOW_S } from '../signatures/support.js'
 
 const CHILD = join(import.meta.dirname, '..', 'fixtures', 'admission', 'cluster-state-child.mjs')
-const dir = mkdtempSync(join(tmpdir(), 'idv-node-state-'))
-afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+const dir = tempDir('idv-node-state')
 let n = 0
 const freshPath = (): string => join(dir, `state-${n++}`)
 

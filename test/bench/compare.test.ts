@@ -2,10 +2,10 @@
  * `npm run bench -- … --compare FILE`: the change of the main figures against
  * an earlier result, on fixed results (no run).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it, vi } from 'vitest'
+import { tempDir } from '../helpers/temp.js'
+import { describe, expect, it, vi } from 'vitest'
 import { compareResults, formatComparison, type ComparableResult } from '../../bench/lib/compare.js'
 import { runBenchCli } from '../../bench/run.js'
 
@@ -95,8 +95,7 @@ describe('--compare', () => {
 })
 
 describe('npm run bench -- --compare EARLIER.json LATER.json', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'idv-compare-'))
-  afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+  const dir = tempDir('idv-compare')
   const a = join(dir, 'a.json')
   const b = join(dir, 'b.json')
   writeFileSync(a, JSON.stringify(before))

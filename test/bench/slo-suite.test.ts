@@ -7,10 +7,11 @@
  * Needs the build (npm test builds first): the runner forks dist/ scripts.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/temp.js'
+import { describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
 import { mixOrder, EXPECTED } from '../../bench/lib/request-pool.js'
 import { loadScenario, scenarioNames, type RequestKind } from '../../bench/lib/scenario.js'
@@ -18,8 +19,7 @@ import { evaluateSlo } from '../../bench/lib/slo.js'
 import { computeRatios, helloWorkFromEnv, recordsPerRequest, resolveBaselines, resolveShape, runBenchCli, unjudgedRatios } from '../../bench/run.js'
 
 const root = packageRoot()
-const work = mkdtempSync(join(tmpdir(), 'idv-bench-test-'))
-afterAll(() => { rmSync(work, { recursive: true, force: true }) })
+const work = tempDir('idv-bench-test')
 
 const SCENARIOS = ['access-points-40k', 'chip', 'mixed', 'portal-verify', 'telco-batch']
 

@@ -3,13 +3,16 @@
  *
  * Property: verifyChip never throws, never hangs, and every answer for bytes
  * that differ from a genuine chip is `valid: false` with a reason code. The
- * PRNG is seeded so a failure reproduces; the failing mutation is printed.
+ * mutations come from fast-check, so a failure is shrunk to its smallest
+ * mutation and replays by the seed it prints; the test counts the inputs
+ * refused, so a generator that stops producing bad input fails.
  * One trust store is shared so the DS cache is exercised the way a worker
  * would (mutated certificates miss it, intact ones hit it).
  */
+import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadTrustStore, REASONS, verifyChip, type ChipInput, type ChipResult, type TrustStore } from '../../src/chip/passive-auth/index.js'
-import { AN, DUONG, createTestPki, makeChip, prng, type TestChip, type TestPki } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
 
 const REASON_CODES = new Set<string>(Object.values(REASONS))
 const MUTATIONS = 10_000
@@ -38,24 +41,56 @@ function expectRejectedWithReason (r: ChipResult, what: string): void {
   }
 }
 
-type Mutator = (b: Uint8Array, rnd: () => number) => Uint8Array
+/**
+ * Mutations aimed at DER: bit flips, length bytes, insertions, deletions, splices, duplicated ranges.
+ * Each is generated as a plain description (positions taken modulo the target's length), so a
+ * failure is shrunk by fast-check to the smallest such description and printed as one.
+ */
+type Mutation =
+  | { readonly op: 'flip bit', readonly at: number, readonly bit: number }
+  | { readonly op: 'set byte' | 'length byte extreme' | 'insert byte', readonly at: number, readonly value: number }
+  | { readonly op: 'delete byte', readonly at: number }
+  | { readonly op: 'delete range' | 'duplicate range', readonly at: number, readonly length: number }
+  | { readonly op: 'random run', readonly at: number, readonly run: Uint8Array }
+  | { readonly op: 'several flips', readonly ats: readonly number[] }
+  | { readonly op: 'append garbage', readonly tail: Uint8Array }
 
-const at = (b: Uint8Array, rnd: () => number): number => Math.floor(rnd() * b.length)
-const byte = (rnd: () => number): number => Math.floor(rnd() * 256)
+const byteArb = fc.integer({ min: 0, max: 255 })
+const MUTATION: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ op: fc.constant('flip bit' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+  fc.record({ op: fc.constant('set byte' as const), at: fc.nat(), value: byteArb }),
+  fc.record({ op: fc.constant('length byte extreme' as const), at: fc.nat(), value: fc.constantFrom(0x00, 0x7f, 0x80, 0x81, 0x82, 0x84, 0x89, 0xff) }),
+  fc.record({ op: fc.constant('insert byte' as const), at: fc.nat(), value: byteArb }),
+  fc.record({ op: fc.constant('delete byte' as const), at: fc.nat() }),
+  fc.record({ op: fc.constantFrom('delete range' as const, 'duplicate range' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 64 }) }),
+  fc.record({ op: fc.constant('random run' as const), at: fc.nat(), run: fc.uint8Array({ minLength: 8, maxLength: 8 }) }),
+  fc.record({ op: fc.constant('several flips' as const), ats: fc.array(fc.nat(), { minLength: 4, maxLength: 4 }) }),
+  fc.record({ op: fc.constant('append garbage' as const), tail: fc.uint8Array({ minLength: 2, maxLength: 2 }) })
+)
 
-/** Mutations aimed at DER: bit flips, length bytes, insertions, deletions, splices, duplicated ranges. */
-const MUTATORS: ReadonlyArray<[string, Mutator]> = [
-  ['flip bit', (b, rnd) => { const c = b.slice(); const i = at(c, rnd); c[i] = (c[i] ?? 0) ^ (1 << Math.floor(rnd() * 8)); return c }],
-  ['set byte', (b, rnd) => { const c = b.slice(); c[at(c, rnd)] = byte(rnd); return c }],
-  ['length byte extreme', (b, rnd) => { const c = b.slice(); c[at(c, rnd)] = [0x00, 0x7f, 0x80, 0x81, 0x82, 0x84, 0x89, 0xff][Math.floor(rnd() * 8)] ?? 0x80; return c }],
-  ['insert byte', (b, rnd) => { const i = at(b, rnd); return concat(b.subarray(0, i), Uint8Array.of(byte(rnd)), b.subarray(i)) }],
-  ['delete byte', (b, rnd) => { const i = at(b, rnd); return concat(b.subarray(0, i), b.subarray(i + 1)) }],
-  ['delete range', (b, rnd) => { const i = at(b, rnd); return concat(b.subarray(0, i), b.subarray(Math.min(b.length, i + 1 + Math.floor(rnd() * 64)))) }],
-  ['duplicate range', (b, rnd) => { const i = at(b, rnd); const j = Math.min(b.length, i + 1 + Math.floor(rnd() * 64)); return concat(b.subarray(0, j), b.subarray(i, j), b.subarray(j)) }],
-  ['random run', (b, rnd) => { const c = b.slice(); const i = at(c, rnd); for (let k = i; k < Math.min(c.length, i + 8); k++) c[k] = byte(rnd); return c }],
-  ['several flips', (b, rnd) => { const c = b.slice(); for (let k = 0; k < 4; k++) { const i = at(c, rnd); c[i] = (c[i] ?? 0) ^ 0xff } return c }],
-  ['append garbage', (b, rnd) => concat(b, Uint8Array.of(byte(rnd), byte(rnd)))]
-]
+function mutate (b: Uint8Array, m: Mutation): Uint8Array {
+  switch (m.op) {
+    case 'flip bit': { const c = b.slice(); const i = m.at % c.length; c[i] = (c[i] ?? 0) ^ (1 << m.bit); return c }
+    case 'set byte':
+    case 'length byte extreme': { const c = b.slice(); c[m.at % c.length] = m.value; return c }
+    case 'insert byte': { const i = m.at % b.length; return concat(b.subarray(0, i), Uint8Array.of(m.value), b.subarray(i)) }
+    case 'delete byte': { const i = m.at % b.length; return concat(b.subarray(0, i), b.subarray(i + 1)) }
+    case 'delete range': { const i = m.at % b.length; return concat(b.subarray(0, i), b.subarray(Math.min(b.length, i + m.length))) }
+    case 'duplicate range': { const i = m.at % b.length; const j = Math.min(b.length, i + m.length); return concat(b.subarray(0, j), b.subarray(i, j), b.subarray(j)) }
+    case 'random run': { const c = b.slice(); const i = m.at % c.length; c.set(m.run.subarray(0, Math.min(8, c.length - i)), i); return c }
+    case 'several flips': { const c = b.slice(); for (const at of m.ats) { const i = at % c.length; c[i] = (c[i] ?? 0) ^ 0xff } return c }
+    case 'append garbage': return concat(b, m.tail)
+  }
+}
+
+/** Which chip, which of its parts (mostly the SOD, the DER under test; a tenth of the time a hashed data group) and how. */
+const CASE = fc.record({
+  chip: fc.integer({ min: 0, max: 2 }),
+  target: fc.oneof({ arbitrary: fc.constant(0), weight: 18 }, { arbitrary: fc.constant(1), weight: 1 }, { arbitrary: fc.constant(13), weight: 1 }),
+  mutation: MUTATION
+})
+const describeCase = (c: { target: number, mutation: Mutation }): string =>
+  `${c.mutation.op} on ${c.target === 0 ? 'SOD' : `DG${c.target}`}: ${JSON.stringify(c.mutation, (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)}`
 
 function concat (...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
@@ -88,39 +123,44 @@ describe('fuzz', () => {
     }
   })
 
-  it(`${MUTATIONS} seeded random mutations of SODs and data groups: no throw, always rejected with a reason`, () => {
-    const rnd = prng(20_240_701)
+  it(`${MUTATIONS} generated mutations of SODs and data groups: no throw, always rejected with a reason`, () => {
     const counts = new Map<string, number>()
+    let runs = 0
     let identical = 0
-    for (let i = 0; i < MUTATIONS; i++) {
-      const chip = chips[i % chips.length] as TestChip
-      const [name, mutate] = MUTATORS[Math.floor(rnd() * MUTATORS.length)] as [string, Mutator]
-      // Mostly the SOD (the DER under test); a tenth of the time a hashed data group.
-      const target = rnd() < 0.9 ? 0 : rnd() < 0.5 ? 1 : 13
+    let refused = 0
+    fc.assert(fc.property(CASE, (c) => {
+      runs++
+      const chip = chips[c.chip] as TestChip
       let input: ChipInput
       let changed: boolean
-      if (target === 0) {
-        const sod = mutate(chip.sod, rnd)
+      if (c.target === 0) {
+        const sod = mutate(chip.sod, c.mutation)
         changed = !sameBytes(sod, chip.sod)
         input = { sod, dataGroups: chip.dataGroups }
       } else {
-        const dg = chip.dataGroups.get(target) as Uint8Array
-        const mutated = mutate(dg, rnd)
+        const dg = chip.dataGroups.get(c.target) as Uint8Array
+        const mutated = mutate(dg, c.mutation)
         changed = !sameBytes(mutated, dg)
-        input = { sod: chip.sod, dataGroups: new Map(chip.dataGroups).set(target, mutated) }
+        input = { sod: chip.sod, dataGroups: new Map(chip.dataGroups).set(c.target, mutated) }
       }
-      if (!changed) { identical++; continue }
+      if (!changed) { identical++; return }
       let r: ChipResult
       try {
         r = verifyChip(input, trust)
       } catch (err) {
-        throw new Error(`mutation #${i} (${name} on ${target === 0 ? 'SOD' : `DG${target}`}) threw: ${String(err)}`)
+        throw new Error(`${describeCase(c)} threw: ${String(err)}`)
       }
-      expectRejectedWithReason(r, `mutation #${i} (${name} on ${target === 0 ? 'SOD' : `DG${target}`})`)
+      expectRejectedWithReason(r, describeCase(c))
+      refused++
       counts.set(r.reason as string, (counts.get(r.reason as string) ?? 0) + 1)
-    }
+    }), { numRuns: MUTATIONS })
+    // fast-check also runs shrinking steps on a failure; on success `runs` is numRuns.
+    expect(runs).toBe(MUTATIONS)
+    // Nearly every generated input differs from the genuine chip, and every one that differs is refused
+    // (none accepted): a generator that stops producing bad input fails here.
+    expect(identical, `${identical} of ${runs} mutations left the bytes unchanged`).toBeLessThan(MUTATIONS / 20)
+    expect(refused, `${refused} of ${runs} mutated chips refused`).toBeGreaterThanOrEqual(MUTATIONS * 0.95)
     // The mutations reach past the parser: hash, signature and certificate checks all see some of them.
-    expect(identical).toBeLessThan(MUTATIONS / 20)
     expect(counts.get(REASONS.MALFORMED_SOD)).toBeGreaterThan(0)
     expect(counts.get(REASONS.DG_HASH_MISMATCH)).toBeGreaterThan(0)
     expect((counts.get(REASONS.SOD_SIGNATURE_INVALID) ?? 0) + (counts.get(REASONS.MESSAGE_DIGEST_MISMATCH) ?? 0)).toBeGreaterThan(0)

@@ -3,9 +3,7 @@
  * temporary directory) with a synthetic population, for integration tests.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import { loadConfig, type Config, type ConfigInput } from '../../src/config.js'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
 import { pinToKey } from '../../src/domain/pin.js'
@@ -15,6 +13,7 @@ import { generateCitizens } from '../../src/population/generate.js'
 import { createServer } from '../../src/app/server.js'
 import { bindHashKey, openStore } from '../../src/store/open.js'
 import type { StorageCore, StoreEntry } from '../../src/store/types.js'
+import { tempDir } from './temp.js'
 
 export interface TestServer {
   readonly url: string
@@ -46,7 +45,8 @@ export async function fillStore (store: StorageCore, codec: RecordCodec, citizen
 }
 
 export async function startTestServer (options: TestServerOptions = {}): Promise<TestServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'idv-test-'))
+  // Removed on close, or after the test file if it is never closed.
+  const dataDir = tempDir('idv-test')
   // Unsigned unless a test asks for signatures (test/integration/parties.test.ts does).
   const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', ...options.config })
   const hashKey = randomBytes(32)

@@ -7,17 +7,17 @@
  * request, or serve an empty index answering every citizen "unknown").
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, cpSync, mkdirSync, readdirSync, truncateSync, writeFileSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, readdirSync, truncateSync, writeFileSync, statSync } from 'node:fs'
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
 
 const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
-const dir = mkdtempSync(join(tmpdir(), 'idv-cli-inputs-'))
+const dir = tempDir('idv-cli-inputs')
 const at = (...p: string[]): string => join(dir, ...p)
 const key = at('hash.key')
 let silent: Server
@@ -73,7 +73,6 @@ afterAll(async () => {
   served?.child.kill('SIGKILL')
   for (const socket of held) socket.destroy()
   await new Promise((resolve) => silent?.close(resolve))
-  rmSync(dir, { recursive: true, force: true })
 })
 
 /** What each failure must look like: one line, no stack, no install paths (a progress bar may have run before it). */

@@ -5,16 +5,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/temp.js'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
 
 const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
 let dir: string
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'idv-cli-')) })
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+beforeAll(() => { dir = tempDir('idv-cli') })
 
 interface Run { code: number | null, stdout: string, stderr: string }
 

@@ -7,17 +7,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createPrivateKey, createSecretKey, randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { partyAdd } from '../../src/parties/party-cli.js'
 import { signRequest, type SigningKey } from '../../src/signatures/request-signer.js'
 import { packageRoot } from '../../src/paths.js'
 
 const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
-const dir = mkdtempSync(join(tmpdir(), 'idv-cluster-'))
+const dir = tempDir('idv-cluster')
 const dataDir = join(dir, 'data')
 
 interface ClusterLine { url: string, pids: number[], metricsPorts: number[] }
@@ -83,7 +83,6 @@ beforeAll(async () => {
 
 afterAll(() => {
   if (child.exitCode === null) child.kill('SIGKILL')
-  rmSync(dir, { recursive: true, force: true })
 })
 
 describe('idv serve --processes 2', () => {

@@ -10,9 +10,9 @@
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { connect } from 'node:net'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { partyAdd } from '../../src/parties/party-cli.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
@@ -21,7 +21,7 @@ import { ATTRIBUTES } from '../../src/domain/record.js'
 import { rawExchange, sleep } from '../helpers/raw-http.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'idv-http-edges-'))
+const dir = tempDir('idv-http-edges')
 const partiesFile = join(dir, 'parties.yaml')
 let plain: TestServer
 let signed: TestServer
@@ -43,7 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await plain?.close()
   await signed?.close()
-  rmSync(dir, { recursive: true, force: true })
 })
 
 /** The first response in raw bytes: status, lower-case headers, body (by Content-Length). */

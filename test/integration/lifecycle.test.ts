@@ -3,9 +3,9 @@
  * a big batch does not stall other clients, HEAD probes, and a loader whose
  * store fails rejects instead of crashing the process.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import { request } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { loadFile } from '../../src/bulk-load/loader.js'
@@ -96,19 +96,15 @@ describe('lifecycle', () => {
 
 describe('loader failures', () => {
   it('rejects (and cleans up) when the store fails mid-load, without crashing the process', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'idv-loadfail-'))
-    try {
-      const file = join(dir, 'p.ndjson')
-      await writeFile(file, [...generateCitizens(5000, 3)].map(toJsonLine).join('\n') + '\n')
-      class FailingStore extends MemoryStore {
-        writes = 0
-        override async writeBatch (): Promise<void> {
-          if (++this.writes >= 2) throw new Error('MDB_MAP_FULL: simulated')
-        }
+    const dir = tempDir('idv-loadfail')
+    const file = join(dir, 'p.ndjson')
+    await writeFile(file, [...generateCitizens(5000, 3)].map(toJsonLine).join('\n') + '\n')
+    class FailingStore extends MemoryStore {
+      writes = 0
+      override async writeBatch (): Promise<void> {
+        if (++this.writes >= 2) throw new Error('MDB_MAP_FULL: simulated')
       }
-      await expect(loadFile({ file, store: new FailingStore(), hashKey: Buffer.alloc(32, 1), rejectFile: join(dir, 'r'), chunkBytes: 64 * 1024, threads: 2 })).rejects.toThrow(/MDB_MAP_FULL/)
-    } finally {
-      await rm(dir, { recursive: true, force: true })
     }
+    await expect(loadFile({ file, store: new FailingStore(), hashKey: Buffer.alloc(32, 1), rejectFile: join(dir, 'r'), chunkBytes: 64 * 1024, threads: 2 })).rejects.toThrow(/MDB_MAP_FULL/)
   })
 })

@@ -4,10 +4,10 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/temp.js'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { RecordCodec } from '../../src/domain/record.js'
 import { Verifier } from '../../src/verify/verifier.js'
 import { pinToKey } from '../../src/domain/pin.js'
@@ -19,8 +19,7 @@ import { createHash } from 'node:crypto'
 
 let dir: string
 const hashKey = randomBytes(32)
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'idv-load-')) })
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+beforeAll(() => { dir = tempDir('idv-load') })
 
 async function digest (store: StorageCore): Promise<string> {
   const h = createHash('sha256')

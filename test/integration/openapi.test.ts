@@ -10,9 +10,9 @@ import { loadOpenApi } from '../../src/app/ops-routes.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 import { AN, createTestPki, makeChip, type TestPki } from '../helpers/chip-pki.js'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import { partyAdd } from '../../src/parties/party-cli.js'
 import { signRequest, type SigningKey } from '../../src/signatures/request-signer.js'
 import { ATTRIBUTES } from '../../src/domain/record.js'
@@ -105,7 +105,7 @@ it('documents and matches chip verification answers and errors', async () => {
 })
 
 it('documents and matches signed answers with receipts, overall-only answers, /v1/keys and the relying-party errors', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'idv-openapi-parties-'))
+  const dir = tempDir('idv-openapi-parties')
   const partiesFile = join(dir, 'parties.yaml')
   const keys = new Map<string, SigningKey>()
   for (const [id, extra] of [['full', {}], ['overall', { overallOnly: true }], ['tiny', { attributes: ['gender'], rate: 1, burst: 1 }]] as const) {
@@ -138,6 +138,5 @@ it('documents and matches signed answers with receipts, overall-only answers, /v
     await conforms(keySet, '/v1/keys', 'get')
   } finally {
     await signedServer.close()
-    rmSync(dir, { recursive: true, force: true })
   }
 })

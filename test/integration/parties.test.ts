@@ -7,9 +7,9 @@
  * client (http-message-signatures) talking to the server.
  */
 import { createHash, createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import { createSigner, httpbis } from 'http-message-signatures'
 import { pack, unpack } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,7 +24,7 @@ import { resultsDigest, verifyReceipt } from '../../src/receipts/receipt.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 
 const ATTRS = ['fullName', 'dateOfBirth', 'gender', 'placeOfOrigin', 'placeOfResidence', 'cardIssueDate', 'cardExpiryDate']
-const dir = mkdtempSync(join(tmpdir(), 'idv-parties-'))
+const dir = tempDir('idv-parties')
 const partiesFile = join(dir, 'parties.yaml')
 let server: TestServer
 
@@ -104,7 +104,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close()
-  rmSync(dir, { recursive: true, force: true })
 })
 
 describe.each(['ed', 'ec', 'hm'])('a party signing with %s', (id) => {

@@ -9,10 +9,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { partyAdd } from '../../src/parties/party-cli.js'
 import { signRequest, type SigningKey } from '../../src/signatures/request-signer.js'
@@ -26,7 +26,7 @@ import { pinToKey } from '../../src/domain/pin.js'
 import { AN, createTestPki, makeChip } from '../helpers/chip-pki.js'
 
 const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
-const dir = mkdtempSync(join(tmpdir(), 'idv-threads-'))
+const dir = tempDir('idv-threads')
 const dataDir = join(dir, 'data')
 const partiesFile = join(dir, 'parties.yaml')
 const keys: Record<string, SigningKey> = {}
@@ -100,7 +100,6 @@ let chipBody: Buffer
 
 afterAll(async () => {
   if (child !== undefined && child.exitCode === null) child.kill('SIGKILL')
-  rmSync(dir, { recursive: true, force: true })
 })
 
 describe('idv serve --threads 3', () => {

@@ -16,9 +16,8 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createSecretKey, randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer as createNetServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { partyAdd } from '../../src/parties/party-cli.js'
@@ -38,13 +37,14 @@ import { bindHashKey, openStore } from '../../src/store/open.js'
 import { AN, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
 import { fillStore } from '../helpers/server.js'
 import { parseScrape, type Series } from './scrape.js'
+import { tempDir } from '../helpers/temp.js'
 
 const root = packageRoot()
 const GRAFANA = join(root, 'grafana')
 const ATTRS = ['fullName', 'dateOfBirth', 'gender', 'placeOfOrigin', 'placeOfResidence', 'cardIssueDate', 'cardExpiryDate']
 const PARTIES = ['bank-a', 'telco-b']
 
-const work = mkdtempSync(join(tmpdir(), 'idv-observability-'))
+const work = tempDir('idv-observability')
 let pki: TestPki
 let service: RunningService
 let prometheus: ChildProcess | undefined
@@ -179,7 +179,6 @@ afterAll(async () => {
     if (prometheus.exitCode === null) prometheus.kill('SIGKILL')
   }
   await service?.stop()
-  rmSync(work, { recursive: true, force: true })
 }, 30_000)
 
 async function instant (expr: string): Promise<{ status: string, error?: string, data?: { result: unknown[] } }> {

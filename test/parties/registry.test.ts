@@ -5,19 +5,18 @@
  * (explicit and on file change) take effect and a broken file keeps the old one.
  */
 import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { RequestVerifier } from '../../src/signatures/message-signature.js'
 import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, PartyCliError, partyList, partyRotateKey } from '../../src/parties/party-cli.js'
 import { loadPartyFile, PartyFileError, PartyRegistry } from '../../src/parties/registry.js'
 import { authorize } from '../../src/parties/policy.js'
 import { shapeAnswer } from '../../src/parties/answer-shape.js'
 import { input, makeKey, NOW_MS, signed, type TestKey } from '../signatures/support.js'
+import { tempDir } from '../helpers/temp.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'idv-parties-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir('idv-parties')
 
 function pemKey (algorithm: 'ed25519' | 'ecdsa-p256-sha256', name: string): { file: string, key: TestKey } {
   const pair = algorithm === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' })

@@ -4,17 +4,16 @@
  * fails, retired keys still verify through the JWKS, and the offline command.
  */
 import { webcrypto } from 'node:crypto'
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/temp.js'
+import { describe, expect, it } from 'vitest'
 import { canonicalJson } from '../../src/receipts/canonical-json.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
 import { encodeLeaf, receiptJson, ReceiptSigner, resultsDigest, verifyReceipt, type Receipt, type ReceiptLeaf } from '../../src/receipts/receipt.js'
 import { receiptVerifyCommand } from '../../src/receipts/receipt-cli.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'idv-receipts-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir('idv-receipts')
 
 const T0 = Date.UTC(2026, 2, 1, 10, 0, 0)
 

@@ -3,6 +3,7 @@
  * mutated inputs must give a typed failure (a code from the table), never an
  * exception, and pathological shapes must not take super-linear time.
  */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SIGNATURE_ERROR_CODES } from '../../src/signatures/codes.js'
 import { POLICY_ERROR_CODES } from '../../src/parties/codes.js'
@@ -13,45 +14,31 @@ import { RequestVerifier } from '../../src/signatures/message-signature.js'
 import { ReplayGuard } from '../../src/admission/replay-guard.js'
 import { input, makeKey, NOW_MS, resolverOf, signed } from './support.js'
 
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const ALPHABET = [...'()";=:,*@-_. \t\\?%01az9AZ+/\u0000\u00ff\u1ea1\n']
 
-const ALPHABET = '()";=:,*@-_. \t\\?%01az9AZ+/\u0000\u00ff\u1ea1\n'
-
-function mutate (r: () => number, s: string): string {
+/** 1 to 6 edits (insert, delete or replace a character from ALPHABET at a position taken modulo the length). */
+const edits = fc.array(fc.record({ at: fc.nat(), c: fc.constantFrom(...ALPHABET), op: fc.constantFrom('insert', 'delete', 'replace') }), { minLength: 1, maxLength: 6 })
+function mutate (s: string, es: ReadonlyArray<{ at: number, c: string, op: 'insert' | 'delete' | 'replace' }>): string {
   const chars = [...s]
-  const edits = 1 + Math.floor(r() * 6)
-  for (let e = 0; e < edits; e++) {
-    const at = Math.floor(r() * (chars.length + 1))
-    const c = ALPHABET[Math.floor(r() * ALPHABET.length)] as string
-    const op = r()
-    if (op < 0.33) chars.splice(at, 0, c)
-    else if (op < 0.66) chars.splice(at, 1)
-    else chars[at] = c
+  for (const e of es) {
+    const at = e.at % (chars.length + 1)
+    if (e.op === 'insert') chars.splice(at, 0, e.c)
+    else if (e.op === 'delete') chars.splice(at, 1)
+    else chars[at] = e.c
   }
   return chars.join('')
 }
-
-function randomString (r: () => number, n: number): string {
-  let s = ''
-  for (let i = 0; i < n; i++) s += ALPHABET[Math.floor(r() * ALPHABET.length)] as string
-  return s
-}
+const mutationOf = (s: string): fc.Arbitrary<string> => edits.map((es) => mutate(s, es))
+/** 0 to 199 characters of ALPHABET. */
+const randomString = fc.array(fc.constantFrom(...ALPHABET), { maxLength: 199, size: 'max' }).map((cs) => cs.join(''))
 
 describe('hostile signature headers', () => {
   const key = makeKey('ed25519')
   const base = signed(key)
   const verifier = new RequestVerifier({ resolveKey: resolverOf([key]), nonces: ReplayGuard.create({ slots: 4096 }), now: () => NOW_MS })
 
-  function check (headers: Record<string, string>): void {
+  /** Verifies the request with `headers` replaced: a typed result, never an exception. True when refused. */
+  function check (headers: Record<string, string>): boolean {
     let result
     try {
       result = verifier.verify(input({ ...base, headers: { ...base.headers, ...headers } }))
@@ -59,19 +46,34 @@ describe('hostile signature headers', () => {
       throw new Error(`threw on ${JSON.stringify(headers)}: ${String(err)}`)
     }
     if (!result.ok) expect(Object.keys(AUTH_ERROR_CODES)).toContain(result.code)
+    return !result.ok
+  }
+
+  /**
+   * Runs `numRuns` generated values of one header through check and counts the refusals: every
+   * one must be refused, or nearly (a mutation may leave a value meaning the same), so a generator
+   * that stops producing bad input fails.
+   */
+  function expectRefused (header: string, values: fc.Arbitrary<string>, numRuns: number, minRefused: number): void {
+    let runs = 0
+    let refused = 0
+    fc.assert(fc.property(values, (value) => {
+      runs++
+      if (check({ [header]: value })) refused++
+    }), { numRuns })
+    expect(runs).toBe(numRuns)
+    expect(refused, `${refused} of ${runs} generated ${header} values refused`).toBeGreaterThanOrEqual(minRefused)
   }
 
   it('600 mutated and random Signature-Input values give typed results', () => {
-    const r = rng(9421)
     const si = base.headers['signature-input'] as string
-    for (let i = 0; i < 400; i++) check({ 'signature-input': mutate(r, si) })
-    for (let i = 0; i < 200; i++) check({ 'signature-input': randomString(r, Math.floor(r() * 200)) })
+    expectRefused('signature-input', mutationOf(si), 400, 0.95 * 400)
+    expectRefused('signature-input', randomString, 200, 200)
   })
 
   it('300 mutated Signature and Content-Digest values give typed results', () => {
-    const r = rng(9530)
-    for (let i = 0; i < 150; i++) check({ signature: mutate(r, base.headers.signature as string) })
-    for (let i = 0; i < 150; i++) check({ 'content-digest': mutate(r, base.headers['content-digest'] as string) })
+    expectRefused('signature', mutationOf(base.headers.signature as string), 150, 0.95 * 150)
+    expectRefused('content-digest', mutationOf(base.headers['content-digest'] as string), 150, 0.95 * 150)
   })
 
   it.each([200_000, 8_000])('pathological shapes of about %i characters are refused quickly', (big) => {

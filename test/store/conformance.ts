@@ -4,11 +4,10 @@
  * Engines that need the built code (worker threads, child processes) use dist/.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { tempDir } from '../helpers/temp.js'
 import { Worker } from 'node:worker_threads'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { StorageCore, StoreEntry } from '../../src/store/types.js'
 
 export interface ConformanceTarget {
@@ -40,8 +39,7 @@ export function runStorageConformance (target: ConformanceTarget): void {
       const dir = join(root, `s${n++}`)
       return { dir, store: await target.open(dir) }
     }
-    beforeAll(async () => { root = await mkdtemp(join(tmpdir(), `idv-conf-${target.name}-`)) })
-    afterAll(async () => { await rm(root, { recursive: true, force: true }) })
+    beforeAll(() => { root = tempDir(`idv-conf-${target.name}`) })
 
     it('starts empty', async () => {
       const { store } = await fresh()

@@ -3,20 +3,19 @@
  * against files lmdb-js and native-free-index really write, then damaged.
  */
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/temp.js'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { RecordCodec, RECORD_VERSION } from '../../src/domain/record.js'
 import { generateCitizens } from '../../src/population/generate.js'
 import { inspectIndexDir, StoreFileError } from '../../src/store/inspect.js'
 import { bindHashKey, indexLayout, LAYOUT_META, openStore } from '../../src/store/open.js'
 import { fillStore } from '../helpers/server.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'idv-inspect-'))
+const dir = tempDir('idv-inspect')
 const lmdbDir = join(dir, 'lmdb')
 const codec = new RecordCodec(randomBytes(32))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 beforeAll(async () => {
   const store = await openStore('lmdb', lmdbDir)

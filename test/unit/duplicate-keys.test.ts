@@ -7,11 +7,11 @@
  * msgpackr turns them into property names), and never refuses a body without
  * one (checked on thousands of generated bodies in every encoding).
  */
+import fc from 'fast-check'
 import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { ServiceError } from '../../src/errors.js'
 import { decodeBody, type MediaType } from '../../src/http/media.js'
-import { prng } from '../helpers/prng.js'
 
 const enc = new TextEncoder()
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
@@ -96,30 +96,34 @@ describe('MessagePack', () => {
   })
 })
 
-/** A random plain value whose objects have distinct keys (some integer-like, some odd). */
-function randomValue (rand: () => number, depth: number): unknown {
-  const r = rand()
-  if (depth > 4 || r < 0.35) {
-    const s = rand()
-    if (s < 0.3) return (1 + Math.floor(rand() * 2 ** (rand() < 0.5 ? 7 : 40))) * (rand() < 0.3 ? -1 : 1)
-    if (s < 0.4) return rand() * 1000
-    if (s < 0.5) return rand() < 0.5
-    if (s < 0.55) return null
-    return randomKey(rand).repeat(1 + Math.floor(rand() * 3))
-  }
-  if (r < 0.55) return Array.from({ length: Math.floor(rand() * 5) }, () => randomValue(rand, depth + 1))
-  const o: Record<string, unknown> = {}
-  const n = Math.floor(rand() * 7)
-  for (let i = 0; i < n; i++) o[randomKey(rand)] = randomValue(rand, depth + 1)
-  return o
-}
-
 const KEY_PARTS = ['pin', 'attributes', 'fullName', 'a', 'é', ':', '"', '\\', ' ', '1', '0', '10', '__proto_', 'items', 'x'.repeat(40)]
-function randomKey (rand: () => number): string {
-  let k = ''
-  const n = 1 + Math.floor(rand() * 3)
-  for (let i = 0; i < n; i++) k += KEY_PARTS[Math.floor(rand() * KEY_PARTS.length)]!
-  return k
+/** 1 to 3 parts: some keys integer-like, some odd. */
+const KEY = fc.array(fc.constantFrom(...KEY_PARTS), { minLength: 1, maxLength: 3 }).map((parts) => parts.join(''))
+
+/**
+ * A plain value whose objects have distinct keys (fc.dictionary), nested at
+ * most 5 deep; integers are nonzero (-0 would not survive JSON).
+ */
+const VALUE: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { maxDepth: 5, depthSize: 'small' },
+    fc.oneof(
+      fc.tuple(fc.oneof(fc.integer({ min: 1, max: 2 ** 7 }), fc.integer({ min: 1, max: 2 ** 40 })), fc.boolean()).map(([n, negative]) => negative ? -n : n),
+      fc.double({ min: 0, max: 1000, noNaN: true }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.tuple(KEY, fc.integer({ min: 1, max: 3 })).map(([k, n]) => k.repeat(n))
+    ),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(KEY, tie('value'), { maxKeys: 6, noNullPrototype: true })
+  )
+})).value
+
+/** Whether a value holds an object of two keys or more: where a duplicate could hide. */
+function hasWideObject (v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(hasWideObject)
+  if (v === null || typeof v !== 'object') return false
+  return Object.keys(v).length >= 2 || Object.values(v).some(hasWideObject)
 }
 
 describe('no body without a duplicate is refused', () => {
@@ -132,29 +136,36 @@ describe('no body without a duplicate is refused', () => {
     ['MessagePack variable map sizes', (v) => new Packr({ useRecords: false, variableMapSize: true }).pack(v), 'msgpack']
   ]
   it.each(encoders)('%s', (_name, encode, type) => {
-    const rand = prng(18)
-    for (let i = 0; i < 1500; i++) {
-      const v = randomValue(rand, 0)
+    let runs = 0
+    let wide = 0
+    fc.assert(fc.property(VALUE, (v) => {
+      runs++
+      if (hasWideObject(v)) wide++
       expect(decodeBody(encode(v), type)).toEqual(v)
-    }
+    }), { numRuns: 1500 })
+    // Every one accepted (a refusal throws above); enough of them with objects of several keys to matter.
+    expect(runs).toBe(1500)
+    expect(wide, `${wide} of ${runs} bodies hold an object of two keys or more`).toBeGreaterThanOrEqual(400)
     // many objects with many shapes: records beyond one-byte ids
     const shapes = Array.from({ length: 300 }, (_, i) => ({ [`k${i}`]: i, [`j${i % 7}`]: [{ [`n${i % 13}`]: i }] }))
     expect(decodeBody(encode(shapes), type)).toEqual(shapes)
   })
 
   it('and a duplicate spliced into any map of those bodies is found', () => {
-    const rand = prng(1918)
+    let runs = 0
     let found = 0
-    for (let i = 0; i < 500; i++) {
-      const v = randomValue(rand, 0)
+    fc.assert(fc.property(VALUE, (v) => {
+      runs++
       const text = JSON.stringify(v)
       // duplicate the first member of the first non-empty object
       const m = /\{("(?:[^"\\]|\\.)*"):/.exec(text)
-      if (m === null) continue
+      if (m === null) return
       const dup = `${text.slice(0, m.index + 1)}${m[1]}:0,${text.slice(m.index + 1)}`
       expectDuplicate(enc.encode(dup), 'json', /^duplicate key /)
       found++
-    }
-    expect(found).toBeGreaterThan(100)
+    }), { numRuns: 500 })
+    // Every body with an object is refused once a duplicate is spliced in; the others have nowhere to put one.
+    expect(runs).toBe(500)
+    expect(found, `${found} of ${runs} bodies had an object to splice a duplicate into`).toBeGreaterThanOrEqual(150)
   })
 })

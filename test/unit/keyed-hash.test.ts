@@ -1,18 +1,15 @@
 /**
  * KeyedHasher must equal node:crypto's HMAC-SHA-256 (truncated) bit for bit:
  * every message length across the one/two-block padding boundaries, random
- * messages from a seeded generator, every accepted key length class.
+ * keys and messages from fast-check, every accepted key length class.
  */
 import { createHmac } from 'node:crypto'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { KeyedHasher } from '../../src/domain/keyed-hash.js'
-import { prng as rng } from '../helpers/prng.js'
 
-function randomBytes (r: () => number, n: number): Uint8Array {
-  const b = new Uint8Array(n)
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256)
-  return b
-}
+/** Byte strings of min..max bytes, every length in the range drawn (size 'max'). */
+const bytes = (min: number, max = min): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: min, maxLength: max, size: 'max' })
 
 function reference (key: Uint8Array, message: Uint8Array, outLength: number): Buffer {
   return createHmac('sha256', key).update(message).digest().subarray(0, outLength)
@@ -29,34 +26,47 @@ const KEY_LENGTHS = [32, 48, 64] as const
 describe('KeyedHasher equals createHmac(sha256)', () => {
   for (const keyLength of KEY_LENGTHS) {
     describe(`key of ${keyLength} bytes`, () => {
-      const r = rng(1000 + keyLength)
-      const key = randomBytes(r, keyLength)
-      const h = new KeyedHasher(key)
+      const KEY = bytes(keyLength)
 
       it('for every message length 0..300 (outLength 32 and 16)', () => {
-        const msg = randomBytes(r, 300)
-        for (let len = 0; len <= 300; len++) {
-          const m = msg.subarray(0, len)
-          const want = reference(key, m, 32)
-          expect(ours(h, m, 32).toString('hex'), `len ${len}`).toBe(want.toString('hex'))
-          expect(ours(h, m, 16).toString('hex'), `len ${len}`).toBe(want.subarray(0, 16).toString('hex'))
-        }
+        // One instance per key, reused for all 301 prefixes of one message.
+        fc.assert(fc.property(KEY, bytes(300), (key, msg) => {
+          const h = new KeyedHasher(key)
+          for (let len = 0; len <= 300; len++) {
+            const m = msg.subarray(0, len)
+            const want = reference(key, m, 32)
+            expect(ours(h, m, 32).toString('hex'), `len ${len}`).toBe(want.toString('hex'))
+            expect(ours(h, m, 16).toString('hex'), `len ${len}`).toBe(want.subarray(0, 16).toString('hex'))
+          }
+        }), { numRuns: 3 })
       })
 
       it('for 300 random messages of random length up to 1024 bytes', () => {
-        for (let i = 0; i < 300; i++) {
-          const m = randomBytes(r, Math.floor(r() * 1025))
-          expect(ours(h, m, 32).toString('hex'), `message ${i} (${m.length} bytes)`).toBe(reference(key, m, 32).toString('hex'))
-        }
+        let runs = 0
+        let oneBlock = 0
+        let beyondTwo = 0
+        fc.assert(fc.property(KEY, bytes(0, 1024), (key, m) => {
+          runs++
+          if (m.length <= 55) oneBlock++
+          if (m.length >= 120) beyondTwo++
+          expect(ours(new KeyedHasher(key), m, 32).toString('hex'), `${m.length} bytes`).toBe(reference(key, m, 32).toString('hex'))
+        }), { numRuns: 300 })
+        // The lengths spread over the padding cases: one block, and more than two.
+        expect(runs).toBe(300)
+        expect(oneBlock, `${oneBlock} of ${runs} messages fit one block`).toBeGreaterThanOrEqual(10)
+        expect(beyondTwo, `${beyondTwo} of ${runs} messages take more than two blocks`).toBeGreaterThanOrEqual(180)
       })
 
       it('for all-zero and all-0xff messages at the padding boundaries', () => {
-        for (const len of [55, 56, 63, 64, 65, 119, 120, 127, 128, 129]) {
-          for (const fill of [0x00, 0xff]) {
-            const m = new Uint8Array(len).fill(fill)
-            expect(ours(h, m, 32).toString('hex'), `len ${len} fill ${fill}`).toBe(reference(key, m, 32).toString('hex'))
+        fc.assert(fc.property(KEY, (key) => {
+          const h = new KeyedHasher(key)
+          for (const len of [55, 56, 63, 64, 65, 119, 120, 127, 128, 129]) {
+            for (const fill of [0x00, 0xff]) {
+              const m = new Uint8Array(len).fill(fill)
+              expect(ours(h, m, 32).toString('hex'), `len ${len} fill ${fill}`).toBe(reference(key, m, 32).toString('hex'))
+            }
           }
-        }
+        }), { numRuns: 10 })
       })
     })
   }
@@ -69,14 +79,13 @@ describe('KeyedHasher equals createHmac(sha256)', () => {
   })
 
   it('for long messages (several KiB, across block boundaries)', () => {
-    const r = rng(99)
-    const key = randomBytes(r, 32)
-    const h = new KeyedHasher(key)
-    const msg = randomBytes(r, 10_000)
-    for (const len of [4031, 4095, 4096, 4097, 9999, 10_000]) {
-      const m = msg.subarray(0, len)
-      expect(ours(h, m, 32).toString('hex'), `len ${len}`).toBe(reference(key, m, 32).toString('hex'))
-    }
+    fc.assert(fc.property(bytes(32), bytes(10_000), (key, msg) => {
+      const h = new KeyedHasher(key)
+      for (const len of [4031, 4095, 4096, 4097, 9999, 10_000]) {
+        const m = msg.subarray(0, len)
+        expect(ours(h, m, 32).toString('hex'), `len ${len}`).toBe(reference(key, m, 32).toString('hex'))
+      }
+    }), { numRuns: 3 })
   })
 
   it('matches the published RFC 4231 test case 2 value', () => {

@@ -2,9 +2,9 @@
  * PINs (`PPP G YY NNNNNN`): parsing to integer keys, the century/gender digit,
  * consistency with birth date and gender, and masking for logs.
  */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PROVINCES, centuryGenderDigit, keyToPin, maskPin, pinConsistencyProblem, pinToKey } from '../../src/domain/pin.js'
-import { prng as rng } from '../helpers/prng.js'
 
 /** The 63 codes, typed independently from MISSION.md (not copied from the source). */
 const MISSION_CODES = (
@@ -13,11 +13,8 @@ const MISSION_CODES = (
   '083 084 086 087 089 091 092 093 094 095 096'
 ).split(' ')
 
-function digits (r: () => number, n: number): string {
-  let s = ''
-  for (let i = 0; i < n; i++) s += String(Math.floor(r() * 10))
-  return s
-}
+/** The nine digits after the province code, 000000000 to 999999999. */
+const NINE_DIGITS = fc.integer({ min: 0, max: 999_999_999 }).map((n) => String(n).padStart(9, '0'))
 
 describe('PROVINCES', () => {
   it('holds exactly the 63 codes of the 2021 structure', () => {
@@ -101,15 +98,14 @@ describe('keyToPin', () => {
   })
 
   it('round-trips pinToKey for random PINs in every province', () => {
-    const r = rng(20240701)
     for (const code of MISSION_CODES) {
-      for (let i = 0; i < 20; i++) {
-        const pin = code + digits(r, 9)
+      fc.assert(fc.property(NINE_DIGITS, (rest) => {
+        const pin = code + rest
         const key = pinToKey(pin)
         expect(key).toBeGreaterThanOrEqual(0)
         expect(keyToPin(key)).toBe(pin)
         expect(pinToKey(keyToPin(key))).toBe(key)
-      }
+      }), { numRuns: 20 })
     }
   })
 })
@@ -191,9 +187,8 @@ describe('maskPin', () => {
   })
 
   it('never reveals more than province + last 2 digits, for random PINs', () => {
-    const r = rng(7)
-    for (let i = 0; i < 500; i++) {
-      const pin = MISSION_CODES[Math.floor(r() * MISSION_CODES.length)]! + digits(r, 9)
+    fc.assert(fc.property(fc.constantFrom(...MISSION_CODES), NINE_DIGITS, (code, rest) => {
+      const pin = code + rest
       const masked = maskPin(pin)
       expect(masked).toHaveLength(12)
       expect(masked.slice(0, 3)).toBe(pin.slice(0, 3))
@@ -201,7 +196,7 @@ describe('maskPin', () => {
       expect(masked.slice(10)).toBe(pin.slice(10))
       // the six random digits and G/YY never appear in clear
       expect(masked.replace(/\*/g, '').length).toBe(5)
-    }
+    }), { numRuns: 500 })
   })
 
   it('does not echo input that is not 12 characters', () => {

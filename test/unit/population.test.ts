@@ -6,10 +6,10 @@
  * One 200k-record pass collects every statistic and rule violation up front,
  * so the whole file stays within a few seconds on a slow shared machine.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/temp.js'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
 import { PROVINCES, pinConsistencyProblem, pinToKey } from '../../src/domain/pin.js'
 import { daysFromCivil, packedFromDays } from '../../src/population/calendar.js'
@@ -264,8 +264,7 @@ describe('generateCitizens', () => {
 
 describe('writePopulation', () => {
   let dir: string
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'idv-population-')) })
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+  beforeAll(() => { dir = tempDir('idv-population') })
 
   it('writes NDJSON that parses back to the generated records', async () => {
     const count = 20_000 // ~6 MB: several chunks and at least one wait for 'drain'
