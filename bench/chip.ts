@@ -35,7 +35,7 @@ import { Worker } from 'node:worker_threads'
 import { loadTrustStore, verifyChip, type ChipInput } from '../src/chip/passive-auth/index.js'
 import { ChipPool } from '../src/chip/pool.js'
 import type { ChipTaskItem } from '../src/chip/worker.js'
-import { AN, DUONG, createTestPki, makeChip, type KeyAlg, type TestCitizen } from '../test/helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip, type KeyAlg, type TestCitizen } from 'chip-test-pki'
 
 const { values } = parseArgs({ options: { threads: { type: 'string' }, seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' } } })
 const threads = values.threads !== undefined ? Number(values.threads) : availableParallelism()

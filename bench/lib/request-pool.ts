@@ -4,14 +4,14 @@
  * answer must contain (its expected class), and one shared, shuffled order in
  * which the mix's weights hold over any 1,000 consecutive requests.
  *
- * Chips are made with the test PKI (test/helpers/chip-pki.ts) for citizens of
+ * Chips are made with the test PKI (chip-test-pki/src/index.ts) for citizens of
  * the benchmark population, so a valid chip also matches the register; its
  * CSCA directory is what the servers get as --csca-dir.
  */
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
-import { createTestPki, makeChip, prng, type TestChip, type TestCitizen } from '../../test/helpers/chip-pki.js'
+import { createTestPki, makeChip, prng, type TestChip, type TestCitizen } from 'chip-test-pki'
 import { sampleCitizens } from './dataset.js'
 import type { RequestPoolFile, RequestTemplate } from './load-worker.js'
 import { rawPost } from './paced-client.js'

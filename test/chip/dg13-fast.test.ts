@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import * as asn1js from 'asn1js'
 import { parseDg13, parseDg13Asn1js, parseDg13Fast, parseDg13Identity, type Dg13Result } from '../../src/chip/passive-auth/dg13.js'
-import { AN, DUONG, makeDg13, prng, type TestCitizen } from '../helpers/chip-pki.js'
+import { AN, DUONG, makeDg13, prng, type TestCitizen } from 'chip-test-pki'
 
 const der = (b: asn1js.AsnType): Uint8Array => new Uint8Array(b.toBER(false))
 const wrap = (...value: asn1js.AsnType[]): Uint8Array => der(new asn1js.Constructed({ idBlock: { tagClass: 2, tagNumber: 13 }, value }))

@@ -8,9 +8,9 @@ import { join } from 'node:path'
 import { Packr, Unpackr } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
-import { AN, DUONG, createTestPki, makeChip, type KeyAlg, type TestChip, type TestCitizen, type TestPki } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip, type KeyAlg, type TestChip, type TestCitizen, type TestPki } from 'chip-test-pki'
 import { startTestServer, type TestServer } from '../helpers/server.js'
-import { prng } from '../helpers/chip-pki.js'
+import { prng } from 'chip-test-pki'
 
 const toRecord = (c: TestCitizen, status: CitizenRecord['status'] = 'active'): CitizenRecord => ({
   pin: c.pin, fullName: c.fullName, dateOfBirth: c.dateOfBirth, gender: c.gender, status,

@@ -17,7 +17,7 @@ import { generateCitizens, toJsonLine } from '../../src/population/generate.js'
 import { createServer, type RunningServer } from '../../src/app/server.js'
 import { bindHashKey, openStore } from '../../src/store/open.js'
 import type { StorageCore } from '../../src/store/types.js'
-import { prng } from '../helpers/chip-pki.js'
+import { prng } from 'chip-test-pki'
 
 const hashKey = randomBytes(32)
 const citizens = [...generateCitizens(20_000, 77)]

@@ -35,7 +35,7 @@ import { packageRoot } from '../../src/paths.js'
 import { generateCitizens } from '../../src/population/generate.js'
 import { startService, type RunningService } from '../../src/app/service.js'
 import { bindHashKey, openStore } from '../../src/store/open.js'
-import { AN, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
+import { AN, createTestPki, makeChip, type TestChip, type TestPki } from 'chip-test-pki'
 import { fillStore } from '../helpers/server.js'
 import { parseScrape, type Series } from './scrape.js'
 

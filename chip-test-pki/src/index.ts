@@ -9,14 +9,22 @@
  * Every knob that a test needs to break one thing at a time is an option of
  * makeChip: digest choice, tampered data groups or signature, a DG left out
  * of the SOD, a corrupted MRZ check digit, signing time, DG13 layout.
+ *
+ * A package of its own (not under test/) because the benchmarks make chips
+ * with it too, and the product build compiles neither tests nor benches.
+ * createTestPki writes its trust store and CRL to a work directory that
+ * removeTestPkiDirs removes (the test setup calls it after every file; a
+ * benchmark process removes it at exit).
  */
 import { createHash, generateKeyPairSync, sign, constants, type KeyObject } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { tempDir } from './temp.js'
 import { join } from 'node:path'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import { prng } from './prng.js'
+import { makeWorkDir } from './work-dirs.js'
+
+export { removeTestPkiDirs } from './work-dirs.js'
 
 export type KeyAlg = 'rsa' | 'rsa-pss' | 'ecdsa'
 export type TestHash = 'sha256' | 'sha384' | 'sha512' | 'sha1'
@@ -484,7 +492,7 @@ export interface TestPki {
 
 /** Builds the whole PKI once (RSA key generation dominates: ~1 s); share it across a test file. */
 export function createTestPki (): TestPki {
-  const workDir = tempDir('chip-pki')
+  const workDir = makeWorkDir('chip-pki')
   const cscaKeys = generateKeys('rsa')
   const csca = makeCertificate({ cn: 'CSCA Viet Nam TEST', keys: cscaKeys, ca: true, notBefore: new Date(Date.UTC(2020, 0, 1)), notAfter: new Date(Date.UTC(2045, 0, 1)) })
   const rogueCsca = makeCertificate({ cn: 'CSCA Viet Nam TEST', keys: generateKeys('ecdsa'), ca: true })
