@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { compareResults, formatComparison, type ComparableResult } from '../../bench/lib/compare.js'
-import { runBenchCli } from '../../bench/run.js'
+import { compareResults, formatComparison, type ComparableResult } from '../../bench/src/lib/compare.js'
+import { runBenchCli } from '../../bench/src/run.js'
 
 const before: ComparableResult = {
   scenario: 'portal-verify',

@@ -4,7 +4,7 @@
  * 2 real load processes, and the result must show that every request got an
  * answer of its expected class and that every process it started is gone.
  * Performance is not judged here (the SLO file is generous); bench/slo.json is.
- * Needs the build (npm test builds first): the runner forks dist/ scripts.
+ * Needs the build (npm test builds first): the runner forks bench/dist/ scripts.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -12,10 +12,10 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
-import { mixOrder, EXPECTED } from '../../bench/lib/request-pool.js'
-import { loadScenario, scenarioNames, type RequestKind } from '../../bench/lib/scenario.js'
-import { evaluateSlo } from '../../bench/lib/slo.js'
-import { computeRatios, helloWorkFromEnv, recordsPerRequest, resolveBaselines, resolveShape, runBenchCli, unjudgedRatios } from '../../bench/run.js'
+import { mixOrder, EXPECTED } from '../../bench/src/lib/request-pool.js'
+import { loadScenario, scenarioNames, type RequestKind } from '../../bench/src/lib/scenario.js'
+import { evaluateSlo } from '../../bench/src/lib/slo.js'
+import { computeRatios, helloWorkFromEnv, recordsPerRequest, resolveBaselines, resolveShape, runBenchCli, unjudgedRatios } from '../../bench/src/run.js'
 
 const root = packageRoot()
 const work = mkdtempSync(join(tmpdir(), 'idv-bench-test-'))
@@ -188,7 +188,7 @@ writeFileSync(impossible, JSON.stringify({ scenarios: { 'portal-verify': { p50Ms
 function runScenario (name: string, rate: number, extra: string[], slo: string, timeout = 90_000): { status: number | null, result: Result, output: string } {
   const results = mkdtempSync(join(work, `${name}-`))
   const run = spawnSync(process.execPath, [
-    join(root, 'dist', 'bench', 'run.js'), name,
+    join(root, 'bench', 'dist', 'run.js'), name,
     '--citizens', '2000', '--connections', '50', '--rate', String(rate), '--duration', '2', '--warmup', '1',
     '--servers', '2', '--load-processes', '2', '--addresses', '2', '--slo', slo, '--results', results, ...extra
   ], { encoding: 'utf8', timeout })
@@ -271,7 +271,7 @@ describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses,
     const results = mkdtempSync(join(work, 'sweep-'))
     const profiles = mkdtempSync(join(work, 'profiles-'))
     const run = spawnSync(process.execPath, [
-      join(root, 'dist', 'bench', 'run.js'), 'portal-verify', '--sweep', '--sweep-capacity', '600', '--sweep-points', '50,100',
+      join(root, 'bench', 'dist', 'run.js'), 'portal-verify', '--sweep', '--sweep-capacity', '600', '--sweep-points', '50,100',
       '--citizens', '2000', '--connections', '50', '--duration', '2', '--warmup', '1',
       '--servers', '2', '--load-processes', '2', '--addresses', '2', '--results', results, '--cpu-prof', profiles
     ], { encoding: 'utf8', timeout: 90_000 })

@@ -3,9 +3,9 @@
  * the sweep's points and load shapes.
  */
 import { describe, expect, it } from 'vitest'
-import { escapeXml, linearTicks, logTicks, sweepSvg, type SweepPoint } from '../../bench/lib/sweep-chart.js'
-import { loadScenario } from '../../bench/lib/scenario.js'
-import { DEFAULT_SWEEP_POINTS, parseSweepPoints, resolveShape, sweepShape } from '../../bench/run.js'
+import { escapeXml, linearTicks, logTicks, sweepSvg, type SweepPoint } from '../../bench/src/lib/sweep-chart.js'
+import { loadScenario } from '../../bench/src/lib/scenario.js'
+import { DEFAULT_SWEEP_POINTS, parseSweepPoints, resolveShape, sweepShape } from '../../bench/src/run.js'
 
 const points: SweepPoint[] = [
   // Given out of order: the chart sorts by offered load.

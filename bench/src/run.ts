@@ -1,19 +1,19 @@
 /**
  * The SLO suite: `npm run bench -- <scenario> [--duration S] [--connections N]
- * [--rate R] [--citizens N] [--slo FILE]` (also `idv bench`, via runBenchCli).
+ * [--rate R] [--citizens N] [--slo FILE]`.
  *
  * One run: build or reuse the dataset (LMDB), prebuild the scenario's requests,
  * start the server processes (`idv serve`, several on one port: uWS sets
  * SO_REUSEPORT, and each is bound to its own loopback address 127.0.0.x so the
  * per-process open-file limit of 20,000 is never reached), fork the load
- * processes (bench/lib/load-worker.ts), wait until every connection is open,
+ * processes (bench/src/lib/load-worker.ts), wait until every connection is open,
  * warm up, measure, stop everything. The baselines get the same load shape
- * and thread count first: the uWS hello-world (bench/lib/baseline-server.ts)
+ * and thread count first: the uWS hello-world (bench/src/lib/baseline-server.ts)
  * and, for scenarios that ask for it, Fastify over the same store
- * (bench/lib/fastify-server.ts); `--baseline` picks them. For a paced
+ * (bench/src/lib/fastify-server.ts); `--baseline` picks them. For a paced
  * scenario each server is also run closed loop (`--capacity`), because a
  * throughput ratio means something only when both servers saturate. The raw
- * loop (bench/lib/raw-loop.ts: the verification work alone on every core, no
+ * loop (bench/src/lib/raw-loop.ts: the verification work alone on every core, no
  * HTTP) runs between the baselines and the service where asked (telco-batch). The kernel's count of established connections is sampled
  * throughout (`ss`), latency histograms of all load processes are merged
  * (hdr-histogram-js), and each server instance's share of answers is counted
@@ -29,7 +29,7 @@ import { join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as hdr from 'hdr-histogram-js'
-import { packageRoot } from '../src/paths.js'
+import { packageRoot } from '../../dist/src/paths.js'
 import { sampleConnections, samplesWithin, type ConnectionSample } from './lib/connections.js'
 import { ensureDataset } from './lib/dataset.js'
 import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerConfig, type LoadWorkerResult } from './lib/load-worker.js'
@@ -41,6 +41,7 @@ import { sweepSvg, type SweepPoint } from './lib/sweep-chart.js'
 import { buildRequestPool, RECORDS_PER_REQUEST } from './lib/request-pool.js'
 import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type RequestKind, type Scenario } from './lib/scenario.js'
 import { evaluateSlo, readSloFile, round3, type RatioName, type SloVerdict } from './lib/slo.js'
+import { benchScript, RESULTS_DIR, SLO_FILE } from './lib/bench-paths.js'
 
 /**
  * uWS closes a connection idle for ~10 s, checked on a 4 s tick, so the cut can
@@ -269,7 +270,7 @@ async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, re
       }
     })()
 
-    const workerScript = join(packageRoot(), 'dist', 'bench', 'lib', 'load-worker.js')
+    const workerScript = benchScript('lib', 'load-worker.js')
     const opened: Array<Promise<{ opened: number, connectFailed: number, firstError?: string }>> = []
     const results: Array<Promise<LoadWorkerResult>> = []
     let assigned = 0
@@ -507,7 +508,7 @@ export function computeRatios (phases: Partial<Record<PhaseLabel, Figures>>, cap
 }
 
 
-/** HELLO_WORK_US, the µs of CPU the hello-world burns per request (bench/lib/baseline-server.ts); 0 when unset. */
+/** HELLO_WORK_US, the µs of CPU the hello-world burns per request (bench/src/lib/baseline-server.ts); 0 when unset. */
 export function helloWorkFromEnv (value: string | undefined): number {
   if (value === undefined || value === '') return 0
   const n = Number(value)
@@ -661,7 +662,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
     } else if (parsed.values['sweep-points'] !== undefined || parsed.values['sweep-capacity'] !== undefined) {
       throw new UsageError('--sweep-points and --sweep-capacity need --sweep')
     }
-    slo = readSloFile(parsed.values.slo ?? join(root, 'bench', 'slo.json'))
+    slo = readSloFile(parsed.values.slo ?? SLO_FILE)
     serveArgs = serveOptions(root, shape.serverThreads)
   } catch (err) {
     log(`${(err as Error).message}\n${USAGE}`)
@@ -712,7 +713,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       hello: {
         label: 'hello-world',
         checkAnswers: false,
-        serverArgs: (host, port) => ({ args: [join(root, 'dist', 'bench', 'lib', 'baseline-server.js')], env: { HOST: host, PORT: String(port), THREADS: String(threads) } }),
+        serverArgs: (host, port) => ({ args: [benchScript('lib', 'baseline-server.js')], env: { HOST: host, PORT: String(port), THREADS: String(threads) } }),
         ready: /listening \d+/
       },
       fastify: {
@@ -720,7 +721,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
         // Same domain work, same answers: they are checked like the service's.
         checkAnswers: true,
         serverArgs: (host, port) => ({
-          args: [join(root, 'dist', 'bench', 'lib', 'fastify-server.js')],
+          args: [benchScript('lib', 'fastify-server.js')],
           env: { HOST: host, PORT: String(port), THREADS: String(threads), DATA_DIR: dataset.dataDir, HASH_KEY_FILE: dataset.hashKeyFile, ...(pool.cscaDir !== undefined ? { CSCA_DIR: pool.cscaDir } : {}) }
         }),
         ready: /listening \d+/
@@ -741,7 +742,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       ...(helloWorkUs > 0 ? { helloWorkUs } : {})
     }
     const resultFile = (startedAt: Date, suffix = ''): string => {
-      const dir = parsed.values.results ?? join(root, 'bench', 'results')
+      const dir = parsed.values.results ?? RESULTS_DIR
       mkdirSync(dir, { recursive: true })
       const stamp = startedAt.toISOString().slice(11, 19).replaceAll(':', '')
       return join(dir, `${startedAt.toISOString().slice(0, 10)}-${git}-${scenario.name}${suffix}-${stamp}`)

@@ -1,13 +1,13 @@
 /**
- * What a scenario file in bench/scenarios/ says: the request mix and the
- * default load shape. The runner (bench/run.ts) turns it into server and load
+ * What a scenario file in bench/src/scenarios/ says: the request mix and the
+ * default load shape. The runner (bench/src/run.ts) turns it into server and load
  * processes; command-line flags override the defaults.
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
-/** One class of request, each with the answer class it must get (bench/lib/request-pool.ts). */
+/** One class of request, each with the answer class it must get (bench/src/lib/request-pool.ts). */
 export type RequestKind =
   | 'verify-match' // active citizen, every attribute right → match
   | 'verify-mismatch' // active citizen, wrong birth date → no match
@@ -18,9 +18,9 @@ export type RequestKind =
 
 /**
  * Baselines measured in the same run: `hello` the uWS hello-world
- * (bench/lib/baseline-server.ts) and `fastify` Fastify over the same store
- * (bench/lib/fastify-server.ts), both under the same load; `raw` the
- * verification work alone, no HTTP, on every core (bench/lib/raw-loop.ts).
+ * (bench/src/lib/baseline-server.ts) and `fastify` Fastify over the same store
+ * (bench/src/lib/fastify-server.ts), both under the same load; `raw` the
+ * verification work alone, no HTTP, on every core (bench/src/lib/raw-loop.ts).
  * fastify and raw: verify and batch requests only.
  */
 export type BaselineName = 'hello' | 'fastify' | 'raw'
@@ -55,6 +55,6 @@ export async function loadScenario (name: string): Promise<Scenario> {
   const names = scenarioNames()
   if (!names.includes(name)) throw new Error(`unknown scenario "${name}"; one of: ${names.join(', ')}`)
   const mod = await import(pathToFileURL(join(scenarioDir, name + extension)).href) as { scenario?: Scenario }
-  if (mod.scenario?.name !== name) throw new Error(`bench/scenarios/${name} must export a scenario named "${name}"`)
+  if (mod.scenario?.name !== name) throw new Error(`bench/src/scenarios/${name} must export a scenario named "${name}"`)
   return mod.scenario
 }

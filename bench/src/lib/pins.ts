@@ -1,5 +1,5 @@
 /** Distinct, structurally valid PIN keys in a deterministic random order, for storage benchmarks. */
-import { PROVINCES } from '../../src/domain/pin.js'
+import { PROVINCES } from '../../../dist/src/domain/pin.js'
 
 export function randomPins (n: number, seed: number): Float64Array {
   const provinces = [...PROVINCES.keys()].map(Number)

@@ -5,12 +5,12 @@
  */
 import { existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadFile, type LoadSummary } from '../../src/bulk-load/loader.js'
-import { packageRoot } from '../../src/paths.js'
-import { generateCitizens, writePopulation } from '../../src/population/generate.js'
-import type { CitizenRecord } from '../../src/domain/citizen.js'
-import { openStore } from '../../src/store/open.js'
-import type { StoreKind } from '../../src/config.js'
+import { loadFile, type LoadSummary } from '../../../dist/src/bulk-load/loader.js'
+import { packageRoot } from '../../../dist/src/paths.js'
+import { generateCitizens, writePopulation } from '../../../dist/src/population/generate.js'
+import type { CitizenRecord } from '../../../dist/src/domain/citizen.js'
+import { openStore } from '../../../dist/src/store/open.js'
+import type { StoreKind } from '../../../dist/src/config.js'
 
 export const BENCH_KEY = Buffer.alloc(32, 0x42)
 

@@ -21,10 +21,11 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { execSync } from 'node:child_process'
 import autocannon from 'autocannon'
-import { packageRoot } from '../src/paths.js'
+import { packageRoot } from '../../dist/src/paths.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { startChild } from './lib/child.js'
 import { rawPost, runPaced, type PacedResult } from './lib/paced-client.js'
+import { benchScript, RESULTS_DIR } from './lib/bench-paths.js'
 
 const { values } = parseArgs({
   options: {
@@ -81,7 +82,7 @@ function verifyRequests (): autocannon.Request[] {
 const dataset = await ensureDataset('lmdb', citizens)
 const requests = verifyRequests()
 
-const hello = await startChild([join(root, 'dist', 'bench', 'hello-world.js')], /listening (\d+)/)
+const hello = await startChild([benchScript('hello-world.js')], /listening (\d+)/)
 const helloUrl = `http://127.0.0.1:${hello.match[1]!}`
 const startService = async (threads: number): Promise<{ stop: () => Promise<void>, url: string }> => {
   const child = await startChild(
@@ -152,7 +153,7 @@ console.log(`  hello-world ${fmtPaced(helloPaced)}`)
 console.log(`  verify      ${fmtPaced(verifyPaced)}`)
 for (const t of moreThreads) console.log(`  verify, ${t.threads} server threads ${fmt(t.figures)}  (${(t.figures.rps / verifyFig.rps * 100).toFixed(0)}% of 1 thread)`)
 console.log(`  verify / hello-world = ${(ratio * 100).toFixed(1)}% (target ≥ 50%), paced p99 ${verifyPaced.latency.p99} ms (target < 5 ms): ${slo.pass ? 'PASS' : 'FAIL'}`)
-const dir = join(root, 'bench', 'results')
+const dir = RESULTS_DIR
 mkdirSync(dir, { recursive: true })
 const file = join(dir, `${new Date().toISOString().slice(0, 10)}-${git}-verify-single-thread.json`)
 writeFileSync(file, JSON.stringify(result, null, 2))

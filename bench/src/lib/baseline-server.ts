@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Worker, isMainThread, parentPort } from 'node:worker_threads'
-import { loadNativeUws } from '../../src/http/uws.js'
+import { loadNativeUws } from '../../../dist/src/http/uws.js'
 
 const uws = loadNativeUws()
 const threads = Math.max(1, Number(process.env.THREADS ?? 1))

@@ -2,9 +2,9 @@
  * The baseline: a minimal uWebSockets.js server answering every request with a
  * fixed JSON body of the same size as a verify answer. Verify throughput is
  * quoted as a ratio of this, measured in the same run.
- * Usage: node dist/bench/hello-world.js  → prints "listening <port>".
+ * Usage: node bench/dist/hello-world.js  → prints "listening <port>".
  */
-import { loadNativeUws } from '../src/http/uws.js'
+import { loadNativeUws } from '../../dist/src/http/uws.js'
 
 const uws = loadNativeUws()
 const body = '{"requestId":"At54UE61000001","match":true,"citizen":"active","attributes":{"fullName":"match","dateOfBirth":"match","gender":"match"}}'

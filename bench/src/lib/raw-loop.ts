@@ -13,12 +13,12 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { readFileSync } from 'node:fs'
-import { ServiceError } from '../../src/errors.js'
-import { readHashKey } from '../../src/files/hash-key-file.js'
-import { RecordCodec } from '../../src/domain/record.js'
-import { Verifier } from '../../src/verify/verifier.js'
-import { parseVerifyRequest, type VerifyRequest } from '../../src/verify/verify-request.js'
-import { openStore } from '../../src/store/open.js'
+import { ServiceError } from '../../../dist/src/errors.js'
+import { readHashKey } from '../../../dist/src/files/hash-key-file.js'
+import { RecordCodec } from '../../../dist/src/domain/record.js'
+import { Verifier } from '../../../dist/src/verify/verifier.js'
+import { parseVerifyRequest, type VerifyRequest } from '../../../dist/src/verify/verify-request.js'
+import { openStore } from '../../../dist/src/store/open.js'
 import type { RequestPoolFile } from './load-worker.js'
 
 export interface RawLoopOptions {

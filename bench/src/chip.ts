@@ -32,9 +32,9 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { loadTrustStore, verifyChip, type ChipInput } from '../src/chip/passive-auth/index.js'
-import { ChipPool } from '../src/chip/pool.js'
-import type { ChipTaskItem } from '../src/chip/worker.js'
+import { loadTrustStore, verifyChip, type ChipInput } from '../../dist/src/chip/passive-auth/index.js'
+import { ChipPool } from '../../dist/src/chip/pool.js'
+import type { ChipTaskItem } from '../../dist/src/chip/worker.js'
 import { AN, DUONG, createTestPki, makeChip, type KeyAlg, type TestCitizen } from 'chip-test-pki'
 
 const { values } = parseArgs({ options: { threads: { type: 'string' }, seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' } } })

@@ -15,13 +15,13 @@
  * Runs are interleaved (on, off, then off, on, …) and each figure is the
  * median over rounds.
  *
- * With --rate R the load is paced (open loop at R req/s, bench/lib/paced-client.ts)
+ * With --rate R the load is paced (open loop at R req/s, bench/src/lib/paced-client.ts)
  * instead of a closed loop: both servers then do the same work per second, so
  * their CPU per request compares like for like even when the load generator is
  * starved of CPU by other jobs (a closed loop's rate, and with it the server's
  * batching per wake-up, moves with that).
  *
- * Usage: node dist/bench/metrics.js [--citizens N] [--rounds R] [--duration S] [--connections C] [--scrape-interval S] [--rate R]
+ * Usage: node bench/dist/metrics.js [--citizens N] [--rounds R] [--duration S] [--connections C] [--scrape-interval S] [--rate R]
  */
 import { execSync } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -29,16 +29,17 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { Lifecycle, noteResponse } from '../src/http/lifecycle.js'
-import { CATALOGUE } from '../src/app/capabilities.js'
-import { ATTRIBUTE_RESULTS, OutcomeRecorder, VERIFY_OUTCOMES } from '../src/verify/index.js'
-import { AccessLog, createLogger } from '../src/log.js'
-import { createMetrics } from '../src/metrics/index.js'
-import { NO_COUNTER } from '../src/capability.js'
-import { packageRoot } from '../src/paths.js'
+import { Lifecycle, noteResponse } from '../../dist/src/http/lifecycle.js'
+import { CATALOGUE } from '../../dist/src/app/capabilities.js'
+import { ATTRIBUTE_RESULTS, OutcomeRecorder, VERIFY_OUTCOMES } from '../../dist/src/verify/index.js'
+import { AccessLog, createLogger } from '../../dist/src/log.js'
+import { createMetrics } from '../../dist/src/metrics/index.js'
+import { NO_COUNTER } from '../../dist/src/capability.js'
+import { packageRoot } from '../../dist/src/paths.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { rawPost, runPaced } from './lib/paced-client.js'
+import { RESULTS_DIR } from './lib/bench-paths.js'
 
 const { values } = parseArgs({
   options: {
@@ -58,7 +59,7 @@ const scrapeMs = Number(values['scrape-interval']) * 1000
 const rate = Number(values.rate)
 const root = packageRoot()
 
-/** 70% full matches, 20% a wrong birth date, 10% unknown PINs (as bench/verify.ts). */
+/** 70% full matches, 20% a wrong birth date, 10% unknown PINs (as bench/src/verify.ts). */
 function requests (): autocannon.Request[] {
   return sampleCitizens(Math.min(citizens, 5000)).map((c, i) => {
     const kind = i % 10
@@ -183,7 +184,7 @@ for (const r of rows) console.log(`${String(r.round).padStart(5)}   ${fmt(r.on)}
 console.log(`in-process observation path: ${inProcess.on.toFixed(0)} ns with metrics, ${inProcess.off.toFixed(0)} ns without: +${(inProcess.on - inProcess.off).toFixed(0)} ns per request = ${((inProcess.on - inProcess.off) / offCpuNs * 100).toFixed(2)}% of the server's ${(offCpuNs / 1000).toFixed(1)} µs CPU per request`)
 console.log(`median on/off: throughput ${(rpsRatio * 100).toFixed(1)}%, CPU per request ${(cpuRatio * 100).toFixed(1)}%: metrics cost ${(cost * 100).toFixed(1)}% (target < 3%), errors ${failures}: ${pass ? 'PASS' : 'FAIL'}`)
 const git = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
-const dir = join(root, 'bench', 'results')
+const dir = RESULTS_DIR
 mkdirSync(dir, { recursive: true })
 const file = join(dir, `${new Date().toISOString().slice(0, 10)}-${git}-metrics-cost.json`)
 writeFileSync(file, JSON.stringify({ scenario: 'metrics-cost', git, node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, config: { citizens, rounds, duration, connections, scrapeIntervalSeconds: scrapeMs / 1000, rate }, rounds: rows, medianCpuRatio: cpuRatio, inProcessNs: inProcess, medianThroughputRatio: rpsRatio, cost, pass }, null, 2))

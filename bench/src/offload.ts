@@ -7,13 +7,12 @@
  * per-task overhead is small next to a verification; with server threads on
  * every core, moving work to a pool adds no cores, only hand-offs.
  *
- * Usage: node dist/bench/offload.js [--count N]
+ * Usage: node bench/dist/offload.js [--count N]
  */
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Piscina } from 'piscina'
-import { packageRoot } from '../src/paths.js'
+import { benchScript } from './lib/bench-paths.js'
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '20000' } } })
 const count = Number(values.count)
@@ -50,7 +49,7 @@ async function pooled (pool: Piscina, perTask: number): Promise<Row> {
   return { mode: `pool, ${perTask}/task`, perSecond: count / ((performance.now() - t) / 1000), cpuMicros: cpuMicros(cpu) / count }
 }
 
-const pool = new Piscina({ filename: join(packageRoot(), 'dist', 'bench', 'lib', 'ed25519-worker.js'), minThreads: 1, maxThreads: 1 })
+const pool = new Piscina({ filename: benchScript('lib', 'ed25519-worker.js'), minThreads: 1, maxThreads: 1 })
 await pooled(pool, 32) // warm the worker
 const rows: Row[] = []
 for (let round = 0; round < 3; round++) {

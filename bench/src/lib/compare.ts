@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs'
 
-/** The parts of a result JSON (bench/run.ts) that are compared; older results may lack some. */
+/** The parts of a result JSON (bench/src/run.ts) that are compared; older results may lack some. */
 export interface ComparableResult {
   readonly scenario?: string
   readonly git?: string

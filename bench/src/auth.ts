@@ -14,20 +14,20 @@
  * slices (every case runs one slice per round, ROUNDS rounds) and each row
  * shows the median slice rate; ratios between rows of one run are what to compare.
  *
- * Usage (after `npm run build`): node dist/bench/auth.js [--rounds N] [--slice-ms N]
+ * Usage (after `npm run build`): node bench/dist/auth.js [--rounds N] [--slice-ms N]
  */
 import { generateKeyPairSync, createSecretKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { RequestVerifier, type SignatureAlgorithm } from '../src/signatures/message-signature.js'
-import { ClusterState } from '../src/admission/cluster-state.js'
-import { RateLimiter } from '../src/admission/rate-limiter.js'
-import { ReplayGuard } from '../src/admission/replay-guard.js'
-import { signRequest } from '../src/signatures/request-signer.js'
-import { ReceiptKeyRing } from '../src/receipts/keys.js'
-import { ReceiptSigner, type ReceiptLeaf } from '../src/receipts/receipt.js'
+import { RequestVerifier, type SignatureAlgorithm } from '../../dist/src/signatures/message-signature.js'
+import { ClusterState } from '../../dist/src/admission/cluster-state.js'
+import { RateLimiter } from '../../dist/src/admission/rate-limiter.js'
+import { ReplayGuard } from '../../dist/src/admission/replay-guard.js'
+import { signRequest } from '../../dist/src/signatures/request-signer.js'
+import { ReceiptKeyRing } from '../../dist/src/receipts/keys.js'
+import { ReceiptSigner, type ReceiptLeaf } from '../../dist/src/receipts/receipt.js'
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, 'slice-ms': { type: 'string', default: '80' } } })
 const ROUNDS = Number(values.rounds)

@@ -5,7 +5,7 @@
  *  - HMAC-SHA-256-signed requests with signed answers (receipts), and without;
  *  - Ed25519-signed requests with signed answers, and without;
  *  - a raw crypto.verify Ed25519 loop on one thread (the server's one core);
- *  - the uWS hello-world (bench/lib/baseline-server.ts: reads the body, answers
+ *  - the uWS hello-world (bench/src/lib/baseline-server.ts: reads the body, answers
  *    a constant) under the same load: what any request costs before the
  *    service does anything, to set beside what each target leaves per request.
  * Targets: HMAC + receipts ≥ 70% of unsigned; Ed25519 + receipts ≥ 80% of the
@@ -37,17 +37,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { SignatureAlgorithm } from '../src/signatures/message-signature.js'
-import { partyAdd } from '../src/parties/party-cli.js'
-import { signRequest, type SigningKey } from '../src/signatures/request-signer.js'
-import { ATTRIBUTES } from '../src/domain/record.js'
-import { packageRoot } from '../src/paths.js'
-import { ReceiptKeyRing } from '../src/receipts/keys.js'
-import { freePort } from '../src/app/service.js'
+import type { SignatureAlgorithm } from '../../dist/src/signatures/message-signature.js'
+import { partyAdd } from '../../dist/src/parties/party-cli.js'
+import { signRequest, type SigningKey } from '../../dist/src/signatures/request-signer.js'
+import { ATTRIBUTES } from '../../dist/src/domain/record.js'
+import { packageRoot } from '../../dist/src/paths.js'
+import { ReceiptKeyRing } from '../../dist/src/receipts/keys.js'
+import { freePort } from '../../dist/src/app/service.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { runPaced } from './lib/paced-client.js'
 import { cpuSeconds, withChildren } from './lib/proc-cpu.js'
+import { benchScript } from './lib/bench-paths.js'
 
 const CASES = ['hello', 'unsigned', 'hmac', 'ed25519', 'hmac-plain', 'ed25519-plain'] as const
 const { values } = parseArgs({
@@ -125,7 +126,7 @@ function processCpuMicros (pid: number): number {
 }
 
 /**
- * Closed loop over prebuilt raw requests (bench/lib/paced-client.ts with rate 0):
+ * Closed loop over prebuilt raw requests (bench/src/lib/paced-client.ts with rate 0):
  * the client only writes buffers and reads status lines, so it stays far
  * lighter than the server and the server is what saturates.
  */
@@ -179,7 +180,7 @@ try {
     return s
   }
   const host = '127.0.0.1'
-  const helloChild = await startChild([join(root, 'dist', 'bench', 'lib', 'baseline-server.js')], /listening (\d+)/,
+  const helloChild = await startChild([benchScript('lib', 'baseline-server.js')], /listening (\d+)/,
     { HOST: host, PORT: String(await freePort(host)), THREADS: String(Number(values.threads) * Number(values.processes)) })
   const hello = { server: helloChild, url: `http://${host}:${helloChild.match[1]!}` }
   servers.push(hello)

@@ -1,4 +1,4 @@
-/** Piscina task for bench/offload.ts: verifies a batch of Ed25519 signatures (SPKI DER key, message, signature). */
+/** Piscina task for bench/src/offload.ts: verifies a batch of Ed25519 signatures (SPKI DER key, message, signature). */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 
 let key: KeyObject | undefined

@@ -10,7 +10,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { CitizenRecord } from '../../src/domain/citizen.js'
+import type { CitizenRecord } from '../../../dist/src/domain/citizen.js'
 import { createTestPki, makeChip, prng, type TestChip, type TestCitizen } from 'chip-test-pki'
 import { sampleCitizens } from './dataset.js'
 import type { RequestPoolFile, RequestTemplate } from './load-worker.js'

@@ -1,5 +1,5 @@
 /**
- * One load process of the SLO suite (forked by bench/run.ts; speaks over IPC).
+ * One load process of the SLO suite (forked by bench/src/run.ts; speaks over IPC).
  *
  * It opens its share of keep-alive connections, spread round-robin over the
  * destination addresses, and sends on each at its own evenly spread, jittered

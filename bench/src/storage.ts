@@ -14,11 +14,12 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import type { StoreKind } from '../src/config.js'
-import { packageRoot } from '../src/paths.js'
-import { openStore } from '../src/store/open.js'
-import type { StoreEntry, StoreHandle } from '../src/store/types.js'
+import type { StoreKind } from '../../dist/src/config.js'
+import { packageRoot } from '../../dist/src/paths.js'
+import { openStore } from '../../dist/src/store/open.js'
+import type { StoreEntry, StoreHandle } from '../../dist/src/store/types.js'
 import { randomPins } from './lib/pins.js'
+import { RESULTS_DIR } from './lib/bench-paths.js'
 
 const { values } = parseArgs({ options: { citizens: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '3' } } })
 const sizes = values.citizens!.split(',').map(Number)
@@ -55,7 +56,7 @@ async function threadedReads (handle: StoreHandle, keys: Float64Array, threads: 
       await store.close()
       parentPort.postMessage({ n, hits })
     })`
-  const openUrl = new URL('../src/store/open.js', import.meta.url).href
+  const openUrl = new URL('../../dist/src/store/open.js', import.meta.url).href
   const results = await Promise.all(Array.from({ length: threads }, async (_, t) => await new Promise<{ n: number, hits: number }>((resolve, reject) => {
     const w = new Worker(code, { eval: true, workerData: { handle, keys: keys.subarray(t * 1000), ms: seconds * 1000, openUrl } })
     w.once('message', (m: { n: number, hits: number }) => { resolve(m); void w.terminate() })
@@ -148,7 +149,7 @@ for (const citizens of sizes) {
   console.log(`${fmt(citizens)}: native-free point reads ${(f.reads1PerSecond / l.reads1PerSecond * 100).toFixed(0)}% of LMDB (target ≥ 50%), load ${(f.loadPerSecond / l.loadPerSecond * 100).toFixed(0)}% of LMDB (target ≥ 100%)`)
 }
 const git = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
-mkdirSync(join(root, 'bench', 'results'), { recursive: true })
-const file = join(root, 'bench', 'results', `${new Date().toISOString().slice(0, 10)}-${git}-storage.json`)
+mkdirSync(RESULTS_DIR, { recursive: true })
+const file = join(RESULTS_DIR, `${new Date().toISOString().slice(0, 10)}-${git}-storage.json`)
 writeFileSync(file, JSON.stringify({ scenario: 'storage', git, node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, seconds, rows }, null, 2))
 console.log(`result: ${file}`)
