@@ -15,7 +15,11 @@ import { packageRoot } from '../../src/paths.js'
 import { mixOrder, EXPECTED } from '../../bench/src/lib/request-pool.js'
 import { loadScenario, scenarioNames, type RequestKind } from '../../bench/src/lib/scenario.js'
 import { evaluateSlo } from '../../bench/src/lib/slo.js'
-import { computeRatios, helloWorkFromEnv, recordsPerRequest, resolveBaselines, resolveShape, runBenchCli, unjudgedRatios } from '../../bench/src/run.js'
+import { runBenchCli } from '../../bench/src/run.js'
+import { resolveShape } from '../../bench/src/suite/load-shape.js'
+import { recordsPerRequest } from '../../bench/src/suite/phase-figures.js'
+import { computeRatios, unjudgedRatios } from '../../bench/src/suite/ratios.js'
+import { helloWorkFromEnv, resolveBaselines } from '../../bench/src/suite/run-options.js'
 
 const root = packageRoot()
 const work = mkdtempSync(join(tmpdir(), 'idv-bench-test-'))

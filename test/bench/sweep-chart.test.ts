@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest'
 import { escapeXml, linearTicks, logTicks, sweepSvg, type SweepPoint } from '../../bench/src/lib/sweep-chart.js'
 import { loadScenario } from '../../bench/src/lib/scenario.js'
-import { DEFAULT_SWEEP_POINTS, parseSweepPoints, resolveShape, sweepShape } from '../../bench/src/run.js'
+import { resolveShape, sweepShape } from '../../bench/src/suite/load-shape.js'
+import { DEFAULT_SWEEP_POINTS, parseSweepPoints } from '../../bench/src/suite/run-options.js'
 
 const points: SweepPoint[] = [
   // Given out of order: the chart sorts by offered load.
