@@ -17,7 +17,7 @@
  *
  * With --rate R the load is paced (open loop at R req/s, bench/src/lib/paced-client.ts)
  * instead of a closed loop: both servers then do the same work per second, so
- * their CPU per request compares like for like even when the load generator is
+ * their CPU per request compares like for like even when the traffic generator is
  * starved of CPU by other jobs (a closed loop's rate, and with it the server's
  * batching per wake-up, moves with that).
  *

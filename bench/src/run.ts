@@ -6,9 +6,9 @@
  * One run: build or reuse the dataset (LMDB), prebuild the scenario's requests,
  * start the server processes (`idv serve`, several on one port: uWS sets
  * SO_REUSEPORT, and each is bound to its own loopback address 127.0.0.x so the
- * per-process open-file limit of 20,000 is never reached), fork the load
- * processes (bench/src/lib/load-worker.ts), wait until every connection is open,
- * warm up, measure, stop everything. The baselines get the same load shape
+ * per-process open-file limit of 20,000 is never reached), fork the traffic
+ * processes (bench/src/lib/traffic-worker.ts), wait until every connection is open,
+ * warm up, measure, stop everything. The baselines get the same traffic shape
  * and thread count first: the uWS hello-world (bench/src/lib/baseline-server.ts)
  * and, for scenarios that ask for it, Fastify over the same store
  * (bench/src/lib/fastify-server.ts); `--baseline` picks them. For a paced
@@ -16,15 +16,15 @@
  * throughput ratio means something only when both servers saturate. The raw
  * loop (bench/src/lib/raw-loop.ts: the verification work alone on every core, no
  * HTTP) runs between the baselines and the service where asked (telco-batch). The kernel's count of established connections is sampled
- * throughout (`ss`), latency histograms of all load processes are merged
+ * throughout (`ss`), latency histograms of all traffic processes are merged
  * (hdr-histogram-js), and each server instance's share of answers is counted
  * from the x-request-id prefix. The result goes to bench/results/ as JSON, a
  * table is printed, and the exit code is 1 when a target of bench/slo.json is
  * missed (2 for a usage error, 3 when the run itself failed).
  *
  * This module wires the phases of a run together; each is a module of
- * bench/src/suite/: the options and load shape (run-options.ts,
- * load-shape.ts), the servers compared (server-phases.ts), the phase runner
+ * bench/src/suite/: the options and traffic shape (run-options.ts,
+ * traffic-shape.ts), the servers compared (server-phases.ts), the phase runner
  * and its measurements (phase-runner.ts, phase-figures.ts), the two kinds of
  * run (scenario-run.ts, sweep.ts) and the report (ratios.ts, report.ts,
  * result-file.ts).
@@ -37,7 +37,7 @@ import { packageRoot } from '../../dist/src/paths.js'
 import { ensureDataset } from './lib/dataset.js'
 import { ProcessGroup } from './lib/processes.js'
 import { buildRequestPool } from './lib/request-pool.js'
-import { serviceThreads } from './suite/load-shape.js'
+import { serviceThreads } from './suite/traffic-shape.js'
 import { reportScenario } from './suite/report.js'
 import { gitDescribe } from './suite/result-file.js'
 import type { RunContext } from './suite/run-context.js'
@@ -55,7 +55,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
 
   const dataset = await ensureDataset('lmdb', shape.citizens, 1, log)
   // Other work on a shared machine shows here: 1-minute load average before and after.
-  const loadBefore = loadavg()[0]!
+  const loadAverageBefore = loadavg()[0]!
   const scratch = mkdtempSync(join(tmpdir(), 'idv-bench-'))
   const group = new ProcessGroup()
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -88,7 +88,7 @@ export async function runBenchCli (argv: string[]): Promise<number> {
       group,
       servers: serverPhases({ dataset, serveArgs: options.serveArgs, cscaDir: pool.cscaDir, threads, profileArgs }),
       git: gitDescribe(packageRoot()),
-      loadBefore,
+      loadAverageBefore,
       log
     }
     if (sweepPoints !== undefined) {

@@ -12,7 +12,7 @@
  * raw Ed25519 verify rate; receipts cost ≤ 10% of throughput at full load.
  *
  * Every request carries its own nonce, as in production: requests are signed
- * before each measurement (the load generator then only sends them), each is
+ * before each measurement (the traffic generator then only sends them), each is
  * sent once, and a replayed one would show up as a non-2xx.
  *
  * Besides req/s, each row shows the server's CPU time per answered request

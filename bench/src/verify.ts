@@ -11,9 +11,9 @@
  *
  * Usage: npm run bench:verify -- [--citizens N] [--duration S] [--connections C] [--rate R] [--threads 1,2]
  * The servers run as child processes; the load runs here, so on 2 cores the
- * server and the load generator each have one. With `--threads 1,2` the
+ * server and the traffic generator each have one. With `--threads 1,2` the
  * service is also measured with 2 server threads (IDV_THREADS) in the same run,
- * to show what the second thread adds (the load generator then competes with it).
+ * to show what the second thread adds (the traffic generator then competes with it).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'

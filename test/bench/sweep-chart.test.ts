@@ -1,11 +1,11 @@
 /**
  * The SVG chart of `npm run bench -- <scenario> --sweep`, on fixed data, and
- * the sweep's points and load shapes.
+ * the sweep's points and traffic shapes.
  */
 import { describe, expect, it } from 'vitest'
 import { escapeXml, linearTicks, logTicks, sweepSvg, type SweepPoint } from '../../bench/src/lib/sweep-chart.js'
 import { loadScenario } from '../../bench/src/lib/scenario.js'
-import { resolveShape, sweepShape } from '../../bench/src/suite/load-shape.js'
+import { resolveShape, sweepShape } from '../../bench/src/suite/traffic-shape.js'
 import { DEFAULT_SWEEP_POINTS, parseSweepPoints } from '../../bench/src/suite/run-options.js'
 
 const points: SweepPoint[] = [

@@ -3,7 +3,7 @@
  * that reads each body and answers a fixed verify-sized JSON body with an
  * x-request-id like the service's (per-process prefix), listening on a shared
  * port like the service's processes (uWS sets SO_REUSEPORT on Linux).
- * Run under the same load shape, it shows what the machine and the load
+ * Run under the same traffic shape, it shows what the machine and the traffic
  * generator can resolve. THREADS=n runs n such apps on the port, one per
  * thread (the main thread's and n - 1 worker threads), as `idv serve
  * --threads n` does, so the service is compared at the same thread count.

@@ -4,7 +4,7 @@
  * percentiles, errors, server CPU per answer, and the ratios to the baselines
  * of each run). Ratios are the figures to trust across runs on a noisy
  * machine: each was measured beside its baseline in its own run. Differences
- * in what was run (scenario, load shape, threads, commit) are listed first,
+ * in what was run (scenario, traffic shape, threads, commit) are listed first,
  * because they change the figures as much as the code does.
  */
 import { readFileSync } from 'node:fs'
@@ -44,7 +44,7 @@ export interface ComparisonRow {
 
 export interface Comparison {
   readonly before: { readonly file: string, readonly git?: string, readonly finishedAt?: string }
-  /** What differs between the two runs besides the code (scenario, load shape). */
+  /** What differs between the two runs besides the code (scenario, traffic shape). */
   readonly differences: string[]
   readonly rows: ComparisonRow[]
 }

@@ -1,7 +1,7 @@
 /**
  * Counts established TCP connections to the service port from the kernel's
  * view (`ss`), per local address: the evidence that N connections were open
- * at once, independent of what the load processes believe. Each server process
+ * at once, independent of what the traffic processes believe. Each server process
  * is bound to one loopback address, so per address is per process when there
  * are as many addresses as processes. (`ss -p` would name the pid, but it
  * reads every process's fd table: ~45 s at 80,000 sockets on 2 cores;
@@ -43,7 +43,7 @@ export async function sampleConnections (port: number): Promise<ConnectionSample
 /**
  * The samples certainly taken inside [from, until]. On a busy machine `ss`
  * took 93-140 ms from start to listing, so one begun just before `until` can be
- * read after it, when the load processes are already closing their connections
+ * read after it, when the traffic processes are already closing their connections
  * (49 and 14 of 50 that way under socket churn; most likely also the 36 of 50
  * that once failed CI).
  */

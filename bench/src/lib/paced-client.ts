@@ -1,5 +1,5 @@
 /**
- * An open-loop HTTP/1.1 load generator: each keep-alive connection sends at its
+ * An open-loop HTTP/1.1 traffic generator: each keep-alive connection sends at its
  * own evenly spaced, jittered schedule, and latency is measured from the time a
  * request was *meant* to be sent, so a stalled server is charged for the
  * requests it delayed (no coordinated omission).

@@ -19,7 +19,7 @@ import { RecordCodec } from '../../../dist/src/domain/record.js'
 import { Verifier } from '../../../dist/src/verify/verifier.js'
 import { parseVerifyRequest, type VerifyRequest } from '../../../dist/src/verify/verify-request.js'
 import { openStore } from '../../../dist/src/store/open.js'
-import type { RequestPoolFile } from './load-worker.js'
+import type { RequestPoolFile } from './traffic-worker.js'
 
 export interface RawLoopOptions {
   readonly dataDir: string

@@ -1,6 +1,6 @@
 /**
  * The prebuilt requests of a scenario, written once to a JSON file that every
- * load process reads: raw HTTP/1.1 keep-alive requests, each with the text its
+ * traffic process reads: raw HTTP/1.1 keep-alive requests, each with the text its
  * answer must contain (its expected class), and one shared, shuffled order in
  * which the mix's weights hold over any 1,000 consecutive requests.
  *
@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import type { CitizenRecord } from '../../../dist/src/domain/citizen.js'
 import { createTestPki, makeChip, prng, type TestChip, type TestCitizen } from 'chip-test-pki'
 import { sampleCitizens } from './dataset.js'
-import type { RequestPoolFile, RequestTemplate } from './load-worker.js'
+import type { RequestPoolFile, RequestTemplate } from './traffic-worker.js'
 import { rawPost } from './paced-client.js'
 import type { RequestKind } from './scenario.js'
 

@@ -1,6 +1,6 @@
 /**
  * What a scenario file in bench/src/scenarios/ says: the request mix and the
- * default load shape. The runner (bench/src/run.ts) turns it into server and load
+ * default traffic shape. The runner (bench/src/run.ts) turns it into server and traffic
  * processes; command-line flags override the defaults.
  */
 import { existsSync, readdirSync } from 'node:fs'

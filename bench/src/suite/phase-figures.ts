@@ -1,16 +1,16 @@
 /**
- * The measurements of one phase: the load processes' results merged (HDR
+ * The measurements of one phase: the traffic processes' results merged (HDR
  * latency histograms, counts by request kind and status, answers per server
  * instance), the kernel's connection counts sampled in the window, and the
- * CPU the servers, the load processes and the whole machine used.
+ * CPU the servers, the traffic processes and the whole machine used.
  */
 import { readFileSync } from 'node:fs'
 import * as hdr from 'hdr-histogram-js'
 import { samplesWithin, type ConnectionSample } from '../lib/connections.js'
-import { HISTOGRAM_OPTIONS, type KindCounts, type LoadWorkerResult } from '../lib/load-worker.js'
+import { HISTOGRAM_OPTIONS, type KindCounts, type TrafficWorkerResult } from '../lib/traffic-worker.js'
 import { RECORDS_PER_REQUEST } from '../lib/request-pool.js'
 import type { RequestKind } from '../lib/scenario.js'
-import type { LoadShape } from './load-shape.js'
+import type { TrafficShape } from './traffic-shape.js'
 
 export interface PhaseFigures {
   readonly connections: { readonly requested: number, readonly opened: number, readonly connectSeconds?: number, readonly connectFailed: number, readonly peakEstablished: number, readonly minEstablishedMeasured: number | null, readonly lost: number, readonly openAtEnd: number }
@@ -26,7 +26,7 @@ export interface PhaseFigures {
   /** Peak established connections per loopback address (each address has its own server process(es)). */
   readonly connectionsByAddress: Record<string, number>
   readonly serverInstances: Array<{ readonly id: string, readonly answers: number, readonly share: number }>
-  /** Cores used in the measured window (CPU seconds / window seconds), all server processes and all load processes. */
+  /** Cores used in the measured window (CPU seconds / window seconds): all server processes, all traffic processes (`load`, the key's first name), the machine. */
   readonly coresUsed: { readonly servers: number, readonly load: number, readonly machine: number, readonly softirq: number }
   /** Server CPU time (all server processes and threads) per answer in the window, µs: what other work on a shared machine disturbs least. */
   readonly serverCpuUsPerAnswer: number | null
@@ -55,8 +55,8 @@ export function machineCpu (): { busy: number, softirq: number } {
   } catch { return { busy: 0, softirq: 0 } }
 }
 
-/** One phase's figures from its load processes' results and the connection samples (runPhase adds the CPU figures). */
-export function figures (shape: LoadShape, done: LoadWorkerResult[], opened: number, connectFailed: number, samples: ConnectionSample[], servers: Array<{ pid: number, address: string }>, from: number, until: number): Omit<PhaseFigures, 'coresUsed' | 'serverCpuUsPerAnswer'> {
+/** One phase's figures from its traffic processes' results and the connection samples (runPhase adds the CPU figures). */
+export function figures (shape: TrafficShape, done: TrafficWorkerResult[], opened: number, connectFailed: number, samples: ConnectionSample[], servers: Array<{ pid: number, address: string }>, from: number, until: number): Omit<PhaseFigures, 'coresUsed' | 'serverCpuUsPerAnswer'> {
   const histogram = hdr.build(HISTOGRAM_OPTIONS)
   const byKind: Record<string, KindCounts> = {}
   const statusCodes: Record<string, number> = {}

@@ -1,7 +1,7 @@
 /**
  * One phase of a run: start a server's processes on one port (each bound to
- * its loopback address), wait until they are ready, fork the load processes
- * (bench/src/lib/load-worker.ts) with their share of the connections, wait
+ * its loopback address), wait until they are ready, fork the traffic processes
+ * (bench/src/lib/traffic-worker.ts) with their share of the connections, wait
  * until every connection is open, warm up, measure the window (latency,
  * answers, the kernel's connection counts, CPU), and stop every process.
  * Which server a phase runs is a Phase (bench/src/suite/server-phases.ts).
@@ -9,10 +9,10 @@
 import { get as httpGet } from 'node:http'
 import { sampleConnections, type ConnectionSample } from '../lib/connections.js'
 import { benchScript } from '../lib/bench-paths.js'
-import type { LoadWorkerConfig, LoadWorkerResult } from '../lib/load-worker.js'
+import type { TrafficWorkerConfig, TrafficWorkerResult } from '../lib/traffic-worker.js'
 import type { ManagedProcess, ProcessGroup } from '../lib/processes.js'
 import { cpuSeconds, withChildren } from '../lib/proc-cpu.js'
-import { MAX_SEND_INTERVAL_MS, type LoadShape } from './load-shape.js'
+import { MAX_SEND_INTERVAL_MS, type TrafficShape } from './traffic-shape.js'
 import { figures, machineCpu, round2, type PhaseFigures } from './phase-figures.js'
 
 export type PhaseLabel = 'service' | 'hello-world' | 'fastify'
@@ -55,7 +55,7 @@ async function freePort (host: string): Promise<number> {
   })
 }
 
-export async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadShape, requestsFile: string, log: (s: string) => void): Promise<PhaseFigures> {
+export async function runPhase (group: ProcessGroup, phase: Phase, shape: TrafficShape, requestsFile: string, log: (s: string) => void): Promise<PhaseFigures> {
   const title = `${phase.label} (${shape.rate === 0 ? 'closed loop' : `${shape.rate} req/s`})`
   const port = await freePort('127.0.0.1')
   const servers: Array<{ p: ManagedProcess, address: string }> = []
@@ -82,18 +82,18 @@ export async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadSh
       }
     })()
 
-    const workerScript = benchScript('lib', 'load-worker.js')
+    const workerScript = benchScript('lib', 'traffic-worker.js')
     const opened: Array<Promise<{ opened: number, connectFailed: number, firstError?: string }>> = []
-    const results: Array<Promise<LoadWorkerResult>> = []
+    const results: Array<Promise<TrafficWorkerResult>> = []
     let assigned = 0
-    for (let w = 0; w < shape.loadProcesses; w++) {
-      const connections = Math.floor(shape.connections / shape.loadProcesses) + (w < shape.connections % shape.loadProcesses ? 1 : 0)
+    for (let w = 0; w < shape.trafficProcesses; w++) {
+      const connections = Math.floor(shape.connections / shape.trafficProcesses) + (w < shape.connections % shape.trafficProcesses ? 1 : 0)
       // Rotate addresses per process so each address gets an equal share of all connections.
       const targets = shape.addresses.map((_, a) => ({ host: shape.addresses[(a + assigned) % shape.addresses.length]!, port }))
       assigned += connections
-      const p = group.forkNode(`load ${w + 1}`, workerScript)
+      const p = group.forkNode(`traffic ${w + 1}`, workerScript)
       workers.push(p)
-      const config: LoadWorkerConfig = {
+      const config: TrafficWorkerConfig = {
         targets,
         connections,
         intervalMs: shape.intervalMs,
@@ -105,13 +105,13 @@ export async function runPhase (group: ProcessGroup, phase: Phase, shape: LoadSh
         drainMs: 10_000
       }
       const exited = new Promise<never>((_resolve, reject) => {
-        p.child.once('exit', (code, signal) => { reject(new Error(`load process ${w + 1} exited (${code ?? signal}) early:\n${p.output().slice(-2000)}`)) })
+        p.child.once('exit', (code, signal) => { reject(new Error(`traffic process ${w + 1} exited (${code ?? signal}) early:\n${p.output().slice(-2000)}`)) })
       })
       const message = async <T>(type: string): Promise<T> => await Promise.race([exited, new Promise<T>((resolve) => {
         const on = (m: { type: string }): void => { if (m.type === type) { p.child.off('message', on); resolve(m as T) } }
         p.child.on('message', on)
       })])
-      const result = message<LoadWorkerResult>('result')
+      const result = message<TrafficWorkerResult>('result')
       opened.push(message('opened'))
       results.push(result)
       // Awaited below; until then a process that dies must not be an unhandled rejection.

@@ -26,7 +26,7 @@ export interface Ratios {
   /**
    * Baseline ÷ service server CPU per answer (same basis as throughput): how
    * many times less CPU the service spends per answer. Unlike throughput it
-   * holds when the load generator or other work limits both servers.
+   * holds when the traffic generator or other work limits both servers.
    */
   readonly cpuPerAnswerVsHello: number | null
   readonly cpuPerAnswerVsFastify: number | null

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { compareResults, formatComparison } from '../lib/compare.js'
 import type { RawLoopResult } from '../lib/raw-loop.js'
 import { evaluateSlo, type SloVerdict } from '../lib/slo.js'
-import type { LoadShape } from './load-shape.js'
+import type { TrafficShape } from './traffic-shape.js'
 import type { PhaseFigures } from './phase-figures.js'
 import { computeRatios, unjudgedRatios, type Ratios } from './ratios.js'
 import { loadAverage, processCounts, resultFile, resultHeader } from './result-file.js'
@@ -49,7 +49,8 @@ export function reportScenario (ctx: RunContext, { phases, capacityPhases, raw }
       citizens: shape.citizens,
       servers: shape.servers,
       threadsPerServer: threads,
-      loadProcesses: shape.loadProcesses,
+      // The result keeps the key's first name, so --compare reads results of earlier versions.
+      loadProcesses: shape.trafficProcesses,
       addresses: shape.addresses,
       serverArgs: serveArgs,
       baselines,
@@ -90,13 +91,13 @@ export function tableRow (f: PhaseFigures): Record<string, string | number> {
     'non-2xx': f.requests.non2xx,
     errors: f.requests.errors,
     timeouts: f.requests.timeouts,
-    'cores srv/load/all': `${f.coresUsed.servers}/${f.coresUsed.load}/${f.coresUsed.machine}`,
+    'cores srv/traffic/all': `${f.coresUsed.servers}/${f.coresUsed.load}/${f.coresUsed.machine}`,
     'srv µs/answer': f.serverCpuUsPerAnswer ?? '–'
   }
 }
 
-function printTable (scenario: string, shape: LoadShape, threads: number, phases: Record<string, PhaseFigures>, capacity: Record<string, PhaseFigures> | null, raw: RawLoopResult | null, ratios: Ratios | null, verdict: SloVerdict, log: (s: string) => void): void {
-  log(`\n${scenario}: ${shape.connections.toLocaleString('en')} connections, ${shape.rate === 0 ? 'closed loop' : `${shape.rate.toLocaleString('en')} req/s paced`}, ${shape.durationSeconds} s measured, ${shape.servers} server process(es) × ${threads} thread(s), ${shape.loadProcesses} load process(es), ${shape.addresses.length} address(es)`)
+function printTable (scenario: string, shape: TrafficShape, threads: number, phases: Record<string, PhaseFigures>, capacity: Record<string, PhaseFigures> | null, raw: RawLoopResult | null, ratios: Ratios | null, verdict: SloVerdict, log: (s: string) => void): void {
+  log(`\n${scenario}: ${shape.connections.toLocaleString('en')} connections, ${shape.rate === 0 ? 'closed loop' : `${shape.rate.toLocaleString('en')} req/s paced`}, ${shape.durationSeconds} s measured, ${shape.servers} server process(es) × ${threads} thread(s), ${shape.trafficProcesses} traffic process(es), ${shape.addresses.length} address(es)`)
   const rows: Record<string, Record<string, string | number>> = {}
   for (const [label, f] of Object.entries(phases)) rows[label] = tableRow(f)
   for (const [label, f] of Object.entries(capacity ?? {})) rows[`${label} closed loop`] = tableRow(f)

@@ -53,8 +53,8 @@ export function resultFile ({ options: { scenario, resultsDir: dir }, git }: Run
 }
 
 /** 1-minute load average before and after the run. */
-export function loadAverage ({ loadBefore }: RunContext): { before: number, after: number } {
-  return { before: round2(loadBefore), after: round2(loadavg()[0]!) }
+export function loadAverage ({ loadAverageBefore }: RunContext): { before: number, after: number } {
+  return { before: round2(loadAverageBefore), after: round2(loadavg()[0]!) }
 }
 
 /** How many processes the run started, their pids and how many still run (0 when all stopped). */

@@ -21,6 +21,6 @@ export interface RunContext {
   /** The git revision under test (`abc1234`, `-dirty` when the tree has changes). */
   readonly git: string
   /** 1-minute load average before the run: other work on a shared machine shows here. */
-  readonly loadBefore: number
+  readonly loadAverageBefore: number
   readonly log: (s: string) => void
 }

@@ -1,6 +1,6 @@
 /**
  * The command line of the SLO suite: the usage text, the options, and what
- * they resolve to before anything starts (the scenario, its load shape, the
+ * they resolve to before anything starts (the scenario, its traffic shape, the
  * baselines, the sweep, the SLO targets, the flags idv serve gets). A usage
  * error is exit 2, with the usage; `--compare` of two result files is
  * answered here, since it runs nothing.
@@ -13,7 +13,7 @@ import { RESULTS_DIR, SLO_FILE } from '../lib/bench-paths.js'
 import { compareResults, formatComparison, readResult, type ComparableResult } from '../lib/compare.js'
 import { BASELINE_NAMES, loadScenario, scenarioNames, type BaselineName, type Scenario } from '../lib/scenario.js'
 import { readSloFile, type SloFile } from '../lib/slo.js'
-import { CONNECTIONS_PER_PROCESS, resolveShape, type LoadShape } from './load-shape.js'
+import { CONNECTIONS_PER_PROCESS, resolveShape, type TrafficShape } from './traffic-shape.js'
 import { positiveInt, UsageError } from './usage-error.js'
 
 export const USAGE = `usage: npm run bench -- <scenario> [options]
@@ -26,7 +26,9 @@ scenarios: ${scenarioNames().join(', ')}
   --citizens N        population size (built once under .bench-data/)
   --slo FILE          targets (default bench/slo.json)
   --servers N         idv serve processes sharing the port (default: one per ${CONNECTIONS_PER_PROCESS} connections)
-  --load-processes N  load processes (default: one per ${CONNECTIONS_PER_PROCESS} connections)
+  --traffic-processes N
+                      processes generating the traffic (default: one per ${CONNECTIONS_PER_PROCESS} connections);
+                      --load-processes N, its first name, still works
   --addresses N       loopback addresses 127.0.0.1… (default: as many as server processes)
   --server-threads N  passed to idv serve as --threads (default: the service's own default)
   --baseline LIST     comma list of hello, fastify (under the same load and thread count) and
@@ -45,7 +47,7 @@ scenarios: ${scenarioNames().join(', ')}
 /** Everything a run needs to know before it starts, resolved from the command line. */
 export interface RunOptions {
   readonly scenario: Scenario
-  readonly shape: LoadShape
+  readonly shape: TrafficShape
   readonly slo: SloFile
   /** Flags every idv serve process gets (serveOptions). */
   readonly serveArgs: string[]
@@ -82,6 +84,7 @@ export async function parseRunOptions (argv: string[], log: (s: string) => void)
         citizens: { type: 'string' },
         slo: { type: 'string' },
         servers: { type: 'string' },
+        'traffic-processes': { type: 'string' },
         'load-processes': { type: 'string' },
         addresses: { type: 'string' },
         'server-threads': { type: 'string' },
@@ -120,7 +123,7 @@ export async function parseRunOptions (argv: string[], log: (s: string) => void)
   }
   const root = packageRoot()
   let scenario: Scenario
-  let shape: LoadShape
+  let shape: TrafficShape
   let slo
   let serveArgs: string[]
   let baselines: BaselineName[]
@@ -181,7 +184,7 @@ const SERVES_VERIFY_ONLY = new Set(['verify-match', 'verify-mismatch', 'verify-u
  * needs one address per server process: a default that cannot run is dropped
  * with a note, an explicit one is a usage error.
  */
-export function resolveBaselines (value: string | undefined, s: Scenario, shape: LoadShape): { baselines: BaselineName[], notes: string[] } {
+export function resolveBaselines (value: string | undefined, s: Scenario, shape: TrafficShape): { baselines: BaselineName[], notes: string[] } {
   const notes: string[] = []
   const explicit = value !== undefined
   let names: string[]

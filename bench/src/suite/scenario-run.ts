@@ -1,18 +1,18 @@
 /**
  * A scenario beside its baselines: each baseline server, then the service,
- * under the scenario's load shape (and again closed loop when the throughput
+ * under the scenario's traffic shape (and again closed loop when the throughput
  * ratios need capacity phases); the raw loop (the verification work alone,
  * bench/src/lib/raw-loop.ts) between them where asked.
  */
 import { availableParallelism } from 'node:os'
 import { runRawLoop, type RawLoopResult } from '../lib/raw-loop.js'
-import type { LoadShape } from './load-shape.js'
+import type { TrafficShape } from './traffic-shape.js'
 import type { PhaseFigures } from './phase-figures.js'
 import { runPhase } from './phase-runner.js'
 import type { RunContext } from './run-context.js'
 
 export interface ScenarioFigures {
-  /** By phase label, at the scenario's load shape. */
+  /** By phase label, at the scenario's traffic shape. */
   readonly phases: Record<string, PhaseFigures>
   /** By phase label, closed loop (empty unless options.capacity). */
   readonly capacityPhases: Record<string, PhaseFigures>
@@ -22,7 +22,7 @@ export interface ScenarioFigures {
 export async function runScenario ({ options: { shape, baselines, capacity }, dataset, pool, group, servers, log }: RunContext): Promise<ScenarioFigures> {
   const phases: Record<string, PhaseFigures> = {}
   const capacityPhases: Record<string, PhaseFigures> = {}
-  const closedLoop: LoadShape = { ...shape, rate: 0, intervalMs: 0 }
+  const closedLoop: TrafficShape = { ...shape, rate: 0, intervalMs: 0 }
   let raw: RawLoopResult | null = null
   for (const name of [...baselines, 'service' as const]) {
     if (name === 'raw') {

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { sweepSvg, type SweepPoint } from '../lib/sweep-chart.js'
-import { sweepShape, type LoadShape } from './load-shape.js'
+import { sweepShape, type TrafficShape } from './traffic-shape.js'
 import type { PhaseFigures } from './phase-figures.js'
 import { runPhase } from './phase-runner.js'
 import { tableRow } from './report.js'
@@ -24,7 +24,7 @@ export interface SweepFigures {
 
 /** Runs the sweep at `sweepPoints` (percentages of capacity, --sweep-points). */
 export async function runSweep ({ options: { shape, sweepCapacity }, pool, group, servers, log }: RunContext, sweepPoints: readonly number[]): Promise<SweepFigures> {
-  const closedLoop: LoadShape = { ...shape, rate: 0, intervalMs: 0 }
+  const closedLoop: TrafficShape = { ...shape, rate: 0, intervalMs: 0 }
   // The sweep: capacity (given, or the service closed loop), then the service paced at each share of it.
   let capacityRps = sweepCapacity
   let measuredCapacity: PhaseFigures | null = null
@@ -65,7 +65,7 @@ export function reportSweep (ctx: RunContext, { capacityRps, measuredCapacity, p
     ...resultHeader(ctx),
     finishedAt: startedAt.toISOString(),
     loadAverage1m: loadAverage(ctx),
-    load: { connections: shape.connections, durationSeconds: shape.durationSeconds, warmupSeconds: shape.warmupSeconds, citizens: shape.citizens, servers: shape.servers, threadsPerServer: threads, loadProcesses: shape.loadProcesses, addresses: shape.addresses, serverArgs: serveArgs, mix: scenario.mix, notes },
+    load: { connections: shape.connections, durationSeconds: shape.durationSeconds, warmupSeconds: shape.warmupSeconds, citizens: shape.citizens, servers: shape.servers, threadsPerServer: threads, loadProcesses: shape.trafficProcesses, addresses: shape.addresses, serverArgs: serveArgs, mix: scenario.mix, notes },
     sweep: {
       capacityRps,
       capacitySource: sweepCapacity === undefined ? 'measured' : 'given',

@@ -1,5 +1,5 @@
 /**
- * One load process of the SLO suite (forked by bench/src/run.ts; speaks over IPC).
+ * One traffic process of the SLO suite (forked by bench/src/run.ts; speaks over IPC).
  *
  * It opens its share of keep-alive connections, spread round-robin over the
  * destination addresses, and sends on each at its own evenly spread, jittered
@@ -12,22 +12,27 @@
  * Why a process of its own and not autocannon: one process may hold at most
  * 20,000 open files, and autocannon's rate options send each second's requests
  * in one burst (issue 6). Timers are setTimeout with 1 ms resolution rather than
- * a setImmediate spin, so idle load processes leave the cores to the servers;
+ * a setImmediate spin, so idle traffic processes leave the cores to the servers;
  * the lateness this adds is counted as latency and shows in the hello-world
  * baseline's figures.
  *
  * Protocol: runner → {type:'config'}; worker → {type:'opened'}; runner →
  * {type:'measure', from, until} (epoch ms); worker → {type:'result'} and exits.
  * The worker exits when the runner disconnects.
+ *
+ * "Traffic", not "load": in idv, load means the bulk import of a register
+ * extract (src/bulk-load, `idv load`, bench/src/bulk-load.ts). The option
+ * that sets how many of these run keeps its first name, --load-processes, as
+ * an alias of --traffic-processes.
  */
 import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import * as hdr from 'hdr-histogram-js'
 
-export interface LoadTarget { readonly host: string, readonly port: number }
+export interface TrafficTarget { readonly host: string, readonly port: number }
 
-export interface LoadWorkerConfig {
-  readonly targets: readonly LoadTarget[]
+export interface TrafficWorkerConfig {
+  readonly targets: readonly TrafficTarget[]
   readonly connections: number
   /** Per-connection send interval; 0 = closed loop (send again as soon as answered). */
   readonly intervalMs: number
@@ -50,7 +55,7 @@ export interface LoadWorkerConfig {
 
 export interface KindCounts { sent: number, ok: number, wrong: number, non2xx: number, errors: number, timeouts: number }
 
-export interface LoadWorkerResult {
+export interface TrafficWorkerResult {
   readonly type: 'result'
   /** hdr-histogram-js compressed base64, microseconds. */
   readonly histogram: string
@@ -80,7 +85,7 @@ const REQUEST_ID = 'x-request-id: '
 /** RequestIds: 6 random bytes in base64url per process (src/http/request-id.ts), then a counter. */
 const INSTANCE_PREFIX = 8
 
-function run (config: LoadWorkerConfig): void {
+function run (config: TrafficWorkerConfig): void {
   const pool = JSON.parse(readFileSync(config.requestsFile, 'utf8')) as RequestPoolFile
   const raws = pool.templates.map((t) => Buffer.from(t.raw, 'base64'))
   const expects = pool.templates.map((t) => Buffer.from(t.expect))
@@ -289,7 +294,7 @@ function run (config: LoadWorkerConfig): void {
       }
       sockets[i]?.destroy()
     }
-    const result: LoadWorkerResult = {
+    const result: TrafficWorkerResult = {
       type: 'result',
       histogram: hdr.encodeIntoCompressedBase64(histogram),
       opened,
@@ -332,6 +337,6 @@ function run (config: LoadWorkerConfig): void {
 }
 
 process.on('disconnect', () => { process.exit(0) })
-process.once('message', (m: { type: string, config: LoadWorkerConfig }) => {
+process.once('message', (m: { type: string, config: TrafficWorkerConfig }) => {
   if (m.type === 'config') run(m.config)
 })
