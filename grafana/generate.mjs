@@ -22,7 +22,7 @@ const slo = JSON.parse(readFileSync(join(root, 'bench', 'slo.json'), 'utf8'))
 
 /** The latency bucket bounds of idv_http_request_duration_seconds (src/metrics/layout.ts). */
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1]
-/** Which routes each benchmark scenario drives (bench/scenarios/). */
+/** Which routes each benchmark scenario drives (bench/src/scenarios/). */
 const SCENARIO_ROUTES = {
   'portal-verify': ['/v1/verify'],
   'telco-batch': ['/v1/verify/batch'],

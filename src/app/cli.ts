@@ -2,8 +2,9 @@
 /**
  * `idv`: the command line. `demo` (what `npm start` runs), `serve`, `load`,
  * `gen`, `keygen`, `party` (the relying-party registry), `call` (a signed
- * request), `receipt` (check a signed answer, rotate the signing key) and
- * `bench` (the SLO suite). The only module that calls process.exit.
+ * request) and `receipt` (check a signed answer, rotate the signing key).
+ * The benchmarks are a package of their own (bench/, `npm run bench --`).
+ * The only module that calls process.exit.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -311,17 +312,6 @@ receipt.command('rotate-key')
     const key = ring.rotate()
     ring.save(file)
     console.log(`rotated: new answers are signed with ${key.kid}; send SIGHUP to running services to pick it up`)
-  })
-
-program.command('bench')
-  .description('run an SLO benchmark scenario against real servers on loopback (same arguments as `npm run bench --`; --help lists them)')
-  .allowUnknownOption()
-  .helpOption(false)
-  .argument('[args...]')
-  .action(async (args: string[]) => {
-    // Loaded on demand: the suite needs the dev dependencies (autocannon, hdr-histogram-js).
-    const { runBenchCli } = await import('../../bench/run.js')
-    process.exit(await runBenchCli(args))
   })
 
 function progressBar (format: string): SingleBar {

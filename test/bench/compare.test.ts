@@ -6,8 +6,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from '../helpers/temp.js'
 import { describe, expect, it, vi } from 'vitest'
-import { compareResults, formatComparison, type ComparableResult } from '../../bench/lib/compare.js'
-import { runBenchCli } from '../../bench/run.js'
+import { compareResults, formatComparison, type ComparableResult } from '../../bench/src/lib/compare.js'
+import { runBenchCli } from '../../bench/src/run.js'
 
 const before: ComparableResult = {
   scenario: 'portal-verify',
@@ -62,7 +62,7 @@ describe('--compare', () => {
     expect(withRecords.rows.find((r) => r.figure === 'verified records/s')).toEqual({ figure: 'verified records/s', before: null, after: 5001, change: null, verdict: null })
   })
 
-  it('names a different scenario, load shape or ratio basis', () => {
+  it('names a different scenario, traffic shape or ratio basis', () => {
     const other = compareResults(before, { ...after, scenario: 'mixed', load: { ...before.load, rate: 2000, threadsPerServer: 1 }, ratios: { ...after.ratios, throughputBasis: 'as-run' } }, 'x.json')
     expect(other.differences).toEqual(['scenario: portal-verify → mixed', 'rate: 5000 → 2000', 'threadsPerServer: 2 → 1', 'throughput ratios basis: closed-loop → as-run'])
   })

@@ -4,7 +4,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
-import { sampleConnections, samplesWithin, type ConnectionSample } from '../../bench/lib/connections.js'
+import { sampleConnections, samplesWithin, type ConnectionSample } from '../../bench/src/lib/connections.js'
 
 describe('sampleConnections', () => {
   const servers: Server[] = []

@@ -1,10 +1,10 @@
 /**
  * The SLO suite end to end at tiny scale: every scenario runs for 2 s against
  * real `idv serve` processes (2 on one port, over 127.0.0.1 and 127.0.0.2) from
- * 2 real load processes, and the result must show that every request got an
+ * 2 real traffic processes, and the result must show that every request got an
  * answer of its expected class and that every process it started is gone.
  * Performance is not judged here (the SLO file is generous); bench/slo.json is.
- * Needs the build (npm test builds first): the runner forks dist/ scripts.
+ * Needs the build (npm test builds first): the runner forks bench/dist/ scripts.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -13,10 +13,14 @@ import { join } from 'node:path'
 import { tempDir } from '../helpers/temp.js'
 import { describe, expect, it } from 'vitest'
 import { packageRoot } from '../../src/paths.js'
-import { mixOrder, EXPECTED } from '../../bench/lib/request-pool.js'
-import { loadScenario, scenarioNames, type RequestKind } from '../../bench/lib/scenario.js'
-import { evaluateSlo } from '../../bench/lib/slo.js'
-import { computeRatios, helloWorkFromEnv, recordsPerRequest, resolveBaselines, resolveShape, runBenchCli, unjudgedRatios } from '../../bench/run.js'
+import { mixOrder, EXPECTED } from '../../bench/src/lib/request-pool.js'
+import { loadScenario, scenarioNames, type RequestKind } from '../../bench/src/lib/scenario.js'
+import { evaluateSlo } from '../../bench/src/lib/slo.js'
+import { runBenchCli } from '../../bench/src/run.js'
+import { resolveShape } from '../../bench/src/suite/traffic-shape.js'
+import { recordsPerRequest } from '../../bench/src/suite/phase-figures.js'
+import { computeRatios, unjudgedRatios } from '../../bench/src/suite/ratios.js'
+import { helloWorkFromEnv, resolveBaselines } from '../../bench/src/suite/run-options.js'
 
 const root = packageRoot()
 const work = tempDir('idv-bench-test')
@@ -36,7 +40,7 @@ describe('scenarios, shapes and SLO verdicts', () => {
 
   it('spreads 40,000 connections so no process holds more than 10,000, each connection sending every 2 s', async () => {
     const shape = resolveShape(await loadScenario('access-points-40k'), {})
-    expect(shape).toMatchObject({ connections: 40_000, rate: 20_000, intervalMs: 2000, servers: 4, loadProcesses: 4, durationSeconds: 60 })
+    expect(shape).toMatchObject({ connections: 40_000, rate: 20_000, intervalMs: 2000, servers: 4, trafficProcesses: 4, durationSeconds: 60 })
     expect(shape.addresses).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'])
   })
 
@@ -47,7 +51,12 @@ describe('scenarios, shapes and SLO verdicts', () => {
     expect(slow.intervalMs).toBeLessThanOrEqual(6000)
     expect(slow.notes[0]).toMatch(/rate raised/)
     expect(() => resolveShape(s, { connections: '40000', servers: '2' })).toThrow(/20,000 open files/)
+    expect(() => resolveShape(s, { connections: '40000', 'traffic-processes': '1' })).toThrow(/20,000 open files/)
+    // --load-processes, the option's first name, still works.
     expect(() => resolveShape(s, { connections: '40000', 'load-processes': '1' })).toThrow(/20,000 open files/)
+    expect(resolveShape(s, { connections: '40000', servers: '4', 'load-processes': '3' }).trafficProcesses).toBe(3)
+    expect(() => resolveShape(s, { 'load-processes': '0' })).toThrow(/--load-processes/)
+    expect(() => resolveShape(s, { 'load-processes': '2', 'traffic-processes': '2' })).toThrow(/one option/)
     expect(() => resolveShape(s, { servers: '1', addresses: '2' })).toThrow(/cannot exceed --servers/)
     expect(() => resolveShape(s, { duration: '0' })).toThrow(/--duration/)
   })
@@ -188,7 +197,7 @@ writeFileSync(impossible, JSON.stringify({ scenarios: { 'portal-verify': { p50Ms
 function runScenario (name: string, rate: number, extra: string[], slo: string, timeout = 90_000): { status: number | null, result: Result, output: string } {
   const results = mkdtempSync(join(work, `${name}-`))
   const run = spawnSync(process.execPath, [
-    join(root, 'dist', 'bench', 'run.js'), name,
+    join(root, 'bench', 'dist', 'run.js'), name,
     '--citizens', '2000', '--connections', '50', '--rate', String(rate), '--duration', '2', '--warmup', '1',
     '--servers', '2', '--load-processes', '2', '--addresses', '2', '--slo', slo, '--results', results, ...extra
   ], { encoding: 'utf8', timeout })
@@ -229,7 +238,7 @@ function expectSound (r: Result, name: string, output: string): void {
   expect(r.processes.pids.filter(alive)).toEqual([])
 }
 
-describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses, 50 connections)', () => {
+describe('npm run bench at tiny scale (2 servers, 2 traffic processes, 2 addresses, 50 connections)', () => {
   const rates: Record<string, number> = { 'access-points-40k': 500, chip: 200, mixed: 300, 'telco-batch': 20 }
   for (const name of Object.keys(rates)) {
     // telco-batch beside the raw loop (in process, a few seconds), chip beside Fastify (its chip route and pool); the others alone.
@@ -271,9 +280,9 @@ describe('npm run bench at tiny scale (2 servers, 2 load processes, 2 addresses,
     const results = mkdtempSync(join(work, 'sweep-'))
     const profiles = mkdtempSync(join(work, 'profiles-'))
     const run = spawnSync(process.execPath, [
-      join(root, 'dist', 'bench', 'run.js'), 'portal-verify', '--sweep', '--sweep-capacity', '600', '--sweep-points', '50,100',
+      join(root, 'bench', 'dist', 'run.js'), 'portal-verify', '--sweep', '--sweep-capacity', '600', '--sweep-points', '50,100',
       '--citizens', '2000', '--connections', '50', '--duration', '2', '--warmup', '1',
-      '--servers', '2', '--load-processes', '2', '--addresses', '2', '--results', results, '--cpu-prof', profiles
+      '--servers', '2', '--traffic-processes', '2', '--addresses', '2', '--results', results, '--cpu-prof', profiles
     ], { encoding: 'utf8', timeout: 90_000 })
     const output = `${run.stdout}${run.stderr}`
     expect(run.status, output).toBe(0)

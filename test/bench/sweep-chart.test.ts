@@ -1,11 +1,12 @@
 /**
  * The SVG chart of `npm run bench -- <scenario> --sweep`, on fixed data, and
- * the sweep's points and load shapes.
+ * the sweep's points and traffic shapes.
  */
 import { describe, expect, it } from 'vitest'
-import { escapeXml, linearTicks, logTicks, sweepSvg, type SweepPoint } from '../../bench/lib/sweep-chart.js'
-import { loadScenario } from '../../bench/lib/scenario.js'
-import { DEFAULT_SWEEP_POINTS, parseSweepPoints, resolveShape, sweepShape } from '../../bench/run.js'
+import { escapeXml, linearTicks, logTicks, sweepSvg, type SweepPoint } from '../../bench/src/lib/sweep-chart.js'
+import { loadScenario } from '../../bench/src/lib/scenario.js'
+import { resolveShape, sweepShape } from '../../bench/src/suite/traffic-shape.js'
+import { DEFAULT_SWEEP_POINTS, parseSweepPoints } from '../../bench/src/suite/run-options.js'
 
 const points: SweepPoint[] = [
   // Given out of order: the chart sorts by offered load.

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadTrustStore, REASONS, verifyChip, type TrustStore } from '../../src/chip/passive-auth/index.js'
 import { packChipBatch, unpackChipBatch, type ChipBatchItem } from '../../src/chip/batch.js'
-import { AN, DUONG, createTestPki, makeChip, type TestPki } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip, type TestPki } from 'chip-test-pki'
 
 let pki: TestPki
 let trust: TrustStore

@@ -15,7 +15,7 @@ import * as pkijs from 'pkijs'
 import { resolveSignature } from '../../src/chip/passive-auth/algorithms.js'
 import { decodeWhole, smallInteger } from '../../src/chip/passive-auth/der.js'
 import { serialToHex } from '../../src/chip/passive-auth/trust-store.js'
-import { AN, createTestPki, makeChip, makeCrl, signatureAlgorithm } from '../helpers/chip-pki.js'
+import { AN, createTestPki, makeChip, makeCrl, signatureAlgorithm } from 'chip-test-pki'
 
 const der = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex.replace(/\s/g, ''), 'hex'))
 const integer = (hex: string, strict = true): asn1js.Integer => decodeWhole(der(hex), 'test', strict) as asn1js.Integer

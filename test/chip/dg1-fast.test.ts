@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import * as asn1js from 'asn1js'
 import { readDg1 } from '../../src/chip/passive-auth/mrz.js'
-import { AN, DUONG, makeDg1, makeMrz } from '../helpers/chip-pki.js'
+import { AN, DUONG, makeDg1, makeMrz } from 'chip-test-pki'
 
 function viaAsn1js (dg1: Uint8Array): string {
   const root = asn1js.fromBER(dg1).result as asn1js.Constructed

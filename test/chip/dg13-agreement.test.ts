@@ -12,7 +12,7 @@ import * as asn1js from 'asn1js'
 import { parseDg13, parseDg13Identity, type Dg13Result } from '../../src/chip/passive-auth/dg13.js'
 import { IDENTITY_FIELDS, parseDg13Fast } from '../../src/chip/passive-auth/dg13-fast.js'
 import { parseDg13Reference } from '../../src/chip/passive-auth/dg13-reference.js'
-import { AN, DUONG, makeDg13, type TestCitizen } from '../helpers/chip-pki.js'
+import { AN, DUONG, makeDg13, type TestCitizen } from 'chip-test-pki'
 import { agreementSuite, mutationsOf } from '../helpers/agreement.js'
 
 const der = (b: asn1js.AsnType): Uint8Array => new Uint8Array(b.toBER(false))

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import * as asn1js from 'asn1js'
 import { parseDg13 } from '../../src/chip/passive-auth/index.js'
 import { parseDate, parseGender } from '../../src/chip/passive-auth/dg13.js'
-import { AN, DUONG, makeDg13 } from '../helpers/chip-pki.js'
+import { AN, DUONG, makeDg13 } from 'chip-test-pki'
 
 describe('parseDg13', () => {
   it('nominal layout: every field, diacritics intact (NFC)', () => {

@@ -12,7 +12,7 @@
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadTrustStore, REASONS, verifyChip, type ChipInput, type ChipResult, type TrustStore } from '../../src/chip/passive-auth/index.js'
-import { AN, DUONG, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip, type TestChip, type TestPki } from 'chip-test-pki'
 
 const REASON_CODES = new Set<string>(Object.values(REASONS))
 const MUTATIONS = 10_000

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { checkDigit, parseDg1, parseTd1, REASONS } from '../../src/chip/passive-auth/index.js'
-import { AN, DUONG, icaoCheckDigit, makeDg1, makeMrz } from '../helpers/chip-pki.js'
+import { AN, DUONG, icaoCheckDigit, makeDg1, makeMrz } from 'chip-test-pki'
 
 describe('checkDigit', () => {
   it('matches the ICAO 9303 specimen values', () => {

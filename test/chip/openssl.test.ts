@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadTrustStore, REASONS, verifyChip, type TrustStore } from '../../src/chip/passive-auth/index.js'
-import { AN, DUONG, createTestPki, encodeLdsSecurityObject, makeDataGroups, wrapSod, type KeyAlg, type TestCitizen, type TestPki } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, encodeLdsSecurityObject, makeDataGroups, wrapSod, type KeyAlg, type TestCitizen, type TestPki } from 'chip-test-pki'
 
 let pki: TestPki
 let trust: TrustStore

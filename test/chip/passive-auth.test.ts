@@ -1,5 +1,5 @@
 /**
- * Passive authentication end to end: chips built by test/helpers/chip-pki.ts,
+ * Passive authentication end to end: chips built by chip-test-pki/src/index.ts,
  * verified against a trust store loaded from a temp directory. One PKI for
  * the whole file (RSA key generation is the slow part).
  */
@@ -9,7 +9,7 @@ import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadTrustStore, REASONS, TrustStoreError, verifyChip, verifyChips, type ChipResult, type TrustStore } from '../../src/chip/passive-auth/index.js'
-import { AN, DUONG, createTestPki, icaoCheckDigit, makeChip, makeDg13, toPem, type KeyAlg, type TestPki } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, icaoCheckDigit, makeChip, makeDg13, toPem, type KeyAlg, type TestPki } from 'chip-test-pki'
 
 let pki: TestPki
 let trust: TrustStore

@@ -12,7 +12,7 @@ import fc from 'fast-check'
 import { parseSod, type ParsedSod, type SodParseResult } from '../../src/chip/passive-auth/sod.js'
 import { parseSodFast } from '../../src/chip/passive-auth/sod-fast.js'
 import { parseSodReference, sodRefusal } from '../../src/chip/passive-auth/sod-reference.js'
-import { AN, DUONG, createTestPki, makeChip } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip } from 'chip-test-pki'
 import { agreementSuite, mutationsOf } from '../helpers/agreement.js'
 
 const pki = createTestPki()

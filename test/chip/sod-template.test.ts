@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import * as asn1js from 'asn1js'
 import { parseSod } from '../../src/chip/passive-auth/sod.js'
-import { AN, DUONG, createTestPki, makeChip } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip } from 'chip-test-pki'
 
 describe('SOD template signingTime', () => {
   const pki = createTestPki()

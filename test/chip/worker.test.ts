@@ -17,7 +17,7 @@ import { REASONS } from '../../src/chip/passive-auth/index.js'
 import type { ChipResult } from '../../src/chip/passive-auth/types.js'
 import { packChipBatch } from '../../src/chip/batch.js'
 import type { ChipTask, ChipTaskItem, ChipTaskResult } from '../../src/chip/worker.js'
-import { AN, DUONG, createTestPki, makeChip, type TestChip, type TestPki } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip, type TestChip, type TestPki } from 'chip-test-pki'
 
 const ROOT = resolve(import.meta.dirname, '..', '..')
 const WORKER = join(ROOT, 'dist', 'src', 'chip', 'worker.js')

@@ -1,7 +1,8 @@
 /**
  * Temporary directories for tests and the helpers they share: made under the
  * run's TMPDIR and removed after the test file that made them
- * (test/setup/after-each-file.ts), or when the process ends (a benchmark).
+ * (test/setup/after-each-file.ts), or when the process ends. (The chip test
+ * PKI, shared with the benchmarks, keeps its own: chip-test-pki/src/work-dirs.ts.)
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -5,7 +5,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChipPool, ChipPoolError } from '../../src/chip/pool.js'
-import { AN, createTestPki, makeChip, type TestPki } from '../helpers/chip-pki.js'
+import { AN, createTestPki, makeChip, type TestPki } from 'chip-test-pki'
 
 let pki: TestPki
 beforeAll(() => { pki = createTestPki() })

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { Packr, Unpackr } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
-import { AN, DUONG, createTestPki, makeChip, type KeyAlg, type TestChip, type TestCitizen, type TestPki } from '../helpers/chip-pki.js'
+import { AN, DUONG, createTestPki, makeChip, type KeyAlg, type TestChip, type TestCitizen, type TestPki } from 'chip-test-pki'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 
 const toRecord = (c: TestCitizen, status: CitizenRecord['status'] = 'active'): CitizenRecord => ({

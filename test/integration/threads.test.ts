@@ -23,7 +23,7 @@ import { createHashKey } from '../../src/files/hash-key-file.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
 import { openStore } from '../../src/store/open.js'
 import { pinToKey } from '../../src/domain/pin.js'
-import { AN, createTestPki, makeChip } from '../helpers/chip-pki.js'
+import { AN, createTestPki, makeChip } from 'chip-test-pki'
 
 const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
 const dir = tempDir('idv-threads')
