@@ -5,7 +5,7 @@
  *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy)
  *   capabilities  metrics/, admission/, receipts/, verify/, chip/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
- *   tools         bulk-load/, client/ (what the command line drives)
+ *   tools         bulk-load/, snapshot/, client/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
  *
  * Each layer imports only the layers above it in this list, a capability
@@ -15,7 +15,7 @@
 const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
 const LIBRARIES = '^src/(signatures|parties)/'
 const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip)/'
-const TOOLS = '^src/(bulk-load|client)/'
+const TOOLS = '^src/(bulk-load|snapshot|client)/'
 
 module.exports = {
   forbidden: [
