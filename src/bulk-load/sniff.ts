@@ -18,7 +18,7 @@ export function describeContent (file: string): string {
   }
   const head = sample.subarray(0, n)
   if (n === 0) return 'the file is empty'
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'it is gzip-compressed: decompress it first (gunzip)'
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'it is gzip-compressed, and no line of its content holds a valid citizen record (the rejects file says why, line by line)'
   if (head.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1'))) return 'it is a zip archive: extract the NDJSON file first'
   if (head.subarray(0, 3).equals(Buffer.from('BZh', 'latin1'))) return 'it is bzip2-compressed: decompress it first'
   if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'it is xz-compressed: decompress it first'

@@ -17,6 +17,7 @@ export interface LmdbOptions {
 }
 
 type Bytes = Buffer | Uint8Array
+const APPEND = { append: true } as const
 /** lmdb-js accepts a read transaction here; its typings omit the option. */
 interface SnapshotGetter { getBinaryFast (key: Bytes, options: { transaction: unknown }): Buffer | undefined }
 
@@ -81,13 +82,15 @@ class LmdbStore implements StorageCore {
   }
 
   async writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>, options: WriteOptions = {}): Promise<void> {
-    const append = options.append === true ? { append: true } : undefined
+    const append = options.append === true
     await this.#root.transaction(() => {
       for (const e of entries) {
         const k = keyBuffer(e.key)
         if (e.value === null) void this.#citizens.remove(k)
-        // MDB_APPEND refuses (put answers false) a key not above the last: a caller's ordering bug, never silent.
-        else if (this.#citizens.put(k, e.value, append as never) as unknown === false) throw new Error(`append out of key order at key ${e.key}`)
+        else if (!append) void this.#citizens.put(k, e.value)
+        // MDB_APPEND refuses a key not above the last (putSync answers false): a caller's
+        // ordering bug, which aborts the whole transaction instead of dropping the record.
+        else if (!(this.#citizens.putSync(k, e.value, APPEND) as unknown as boolean)) throw new Error(`append out of key order at key ${e.key}: the batch is refused`)
       }
       if (meta !== undefined) for (const [name, value] of Object.entries(meta)) void this.#meta.put(name, value)
     })
@@ -127,7 +130,8 @@ class LmdbStore implements StorageCore {
 
   async copyTo (dir: string): Promise<void> {
     // mdb_env_copy2 with MDB_CP_COMPACT: one read transaction, free pages left out.
-    await this.#root.backup(join(dir, 'data.mdb'), true)
+    // The path is the directory: the environment is not MDB_NOSUBDIR, so the copy is dir/data.mdb.
+    await this.#root.backup(dir, true)
   }
 
   /** LMDB is shared through the file system: each thread opens the same directory (lmdb-js shares the environment). */

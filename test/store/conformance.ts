@@ -4,6 +4,7 @@
  * Engines that need the built code (worker threads, child processes) use dist/.
  */
 import { spawn } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from '../helpers/temp.js'
 import { Worker } from 'node:worker_threads'
@@ -66,6 +67,43 @@ export function runStorageConformance (target: ConformanceTarget): void {
       const sorted = [...keys].sort((a, b) => a - b)
       expect([...store.entries()].map(([k]) => k)).toEqual(sorted)
       expect([...store.entries({ start: 2 ** 32 - 1, end: 999_999_999_999 })].map(([k]) => k)).toEqual(sorted.filter((k) => k >= 2 ** 32 - 1 && k < 999_999_999_999))
+      await store.close()
+    })
+
+    it('appends sorted batches (the bulk load\'s write path) into the same store a put would make, and refuses or keeps whole an out-of-order append', async () => {
+      const { dir, store } = await fresh()
+      const keys = Array.from({ length: 3000 }, (_, i) => 1_000_000 + i * 7)
+      for (let i = 0; i < keys.length; i += 1000) await store.writeBatch(keys.slice(i, i + 1000).map((k) => entry(k)), { progress: Uint8Array.of(i / 1000) }, { append: true })
+      const { store: reference } = await fresh()
+      await reference.writeBatch([...keys].reverse().map((k) => entry(k)))
+      expect([...store.entries()]).toEqual([...reference.entries()])
+      expect(store.count()).toBe(keys.length)
+      expect(plain(store.getMeta('progress'))).toEqual(Uint8Array.of(2))
+      // A batch below the last key: an engine that appends refuses all of it; one that ignores the hint keeps all of it.
+      const stray = [entry(5), entry(2_000_000_000)]
+      const refused = await store.writeBatch(stray, undefined, { append: true }).then(() => false, () => true)
+      expect(store.count()).toBe(keys.length + (refused ? 0 : 2))
+      expect(store.get(5) === undefined).toBe(refused)
+      await store.close()
+      await reference.close()
+      const reopened = await target.open(dir)
+      expect(reopened.count()).toBe(keys.length + (refused ? 0 : 2))
+      expect(plain(reopened.get(keys[1234]!))).toEqual(value(keys[1234]!))
+      await reopened.close()
+    })
+
+    it('copies itself (snapshots): the copy opens as this engine\'s index with the same records and the named metadata', async () => {
+      const { dir, store } = await fresh()
+      await store.writeBatch(Array.from({ length: 500 }, (_, i) => entry(7_000 + i)), { kept: Uint8Array.of(1, 2), other: Uint8Array.of(3) })
+      const copyDir = `${dir}-copy`
+      mkdirSync(copyDir)
+      await store.copyTo(copyDir, ['kept'])
+      await store.writeBatch([entry(1)]) // after the copy: not in it
+      const copy = await target.open(copyDir)
+      expect(copy.count()).toBe(500)
+      expect([...copy.entries()]).toEqual([...store.entries()].filter(([k]) => k !== 1))
+      expect(plain(copy.getMeta('kept'))).toEqual(Uint8Array.of(1, 2))
+      await copy.close()
       await store.close()
     })
 
