@@ -29,7 +29,7 @@ export interface LoadCommand {
 /** Runs the load; answers the process exit status. */
 export async function runLoadCommand (c: LoadCommand): Promise<number> {
   if (c.file !== '-') {
-    if (!existsSync(c.file)) throw new UsageError(`${c.file} does not exist`)
+    if (!existsSync(c.file)) throw new UsageError(`no such file or directory: ${c.file}`)
     if (!statSync(c.file).isFile()) throw new UsageError(`${c.file} is not a regular file`)
   }
   const store = await openStore(c.store, c.dataDir)

@@ -21,17 +21,18 @@ export function progressReporter (mode: ProgressMode, out: NodeJS.WriteStream = 
   if (mode === 'bar') return barReporter(out)
   const every = mode === 'json' ? JSON_EVERY_MS : PLAIN_EVERY_MS
   const format = mode === 'json' ? (p: LoadProgress, phaseStartMs: number) => JSON.stringify(progressFields(p, phaseStartMs)) : plainLine
-  let last = -Infinity
+  // JSON shows every phase change at once; plain lines start after one interval, so
+  // a short load prints nothing but its summary.
+  let last = mode === 'json' ? -Infinity : performance.now()
   let lastPhase = ''
   let phaseStartMs = 0
   return {
     update: (p) => {
       const now = performance.now()
-      if (p.phase !== lastPhase) phaseStartMs = p.elapsedMs
-      // Every phase change is shown at once; within a phase, one line per interval.
-      else if (now - last < every) return
+      const newPhase = p.phase !== lastPhase
+      if (newPhase) { phaseStartMs = p.elapsedMs; lastPhase = p.phase }
+      if (!(newPhase && mode === 'json') && now - last < every) return
       last = now
-      lastPhase = p.phase
       out.write(`${format(p, phaseStartMs)}\n`)
     },
     stop: () => {}
