@@ -56,14 +56,15 @@ export async function createSnapshot (engine: StoreKind, dataDir: string, out: s
   mkdirSync(copyDir, { mode: 0o700 })
   const partial = `${out}.partial`
   try {
-    const store = await openStore(engine, dataDir, { mustExist: true, readOnly: true })
+    // native-free read-only: a view of one epoch without the writer's lock; LMDB readers and writers share the environment.
+    const store = await openStore(engine, dataDir, { mustExist: true, readOnly: engine === 'native-free' })
     try {
       await store.copyTo(copyDir, CARRIED_META)
     } finally {
       await store.close()
     }
     // The count, fingerprint and layout are read from the copy: they describe exactly what the file holds.
-    const copy = await openStore(engine, copyDir, { readOnly: true })
+    const copy = await openStore(engine, copyDir) // our own copy: opened as a writer (lmdb-js cannot open a fresh copy read-only)
     let count: number, fingerprint: Uint8Array | undefined, layout: number | undefined, sequence: Uint8Array | undefined
     try {
       count = copy.count()
@@ -190,7 +191,7 @@ export async function restoreSnapshot (o: RestoreOptions): Promise<{ manifest: S
     if (content.digest('hex') !== manifest.sha256 || !whole.digest().equals(trailer)) {
       throw new SnapshotError(`${o.file} does not match its checksum: it is damaged (a flipped or missing byte); the index at ${o.dataDir} is untouched`)
     }
-    const check = await openStore(o.engine, staging, { readOnly: true })
+    const check = await openStore(o.engine, staging)
     const count = check.count()
     await check.close()
     if (count !== manifest.count) throw new SnapshotError(`${o.file} restores ${count} records, and its manifest says ${manifest.count}: refused`)

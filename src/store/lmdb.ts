@@ -28,6 +28,8 @@ export async function openLmdbStore (dir: string, options: LmdbOptions = {}): Pr
     encoding: 'binary',
     compression: false,
     readOnly: options.readOnly ?? false,
+    // Always a directory: lmdb-js would otherwise take a path with a dot ("index.v2") for a single file.
+    noSubdir: false,
     // Room for 100M records plus history without remapping; LMDB files are sparse.
     mapSize: 64 * 1024 ** 3,
     maxDbs: 4

@@ -152,7 +152,7 @@ describe('idv load: real extracts', () => {
     const out = createWriteStream(file)
     out.write(lines.slice(0, 3).join('\n') + '\n')
     const block = Buffer.alloc(1024 * 1024, 0x61)
-    for (let i = 0; i < 200; i++) if (!out.write(block)) await new Promise((resolve) => out.once('drain', resolve))
+    for (let i = 0; i < 200; i++) if (!out.write(block)) await new Promise<void>((resolve) => { out.once('drain', () => { resolve() }) })
     await new Promise<void>((resolve) => out.end(() => { resolve() }))
     const store = await openStore('lmdb', join(dir, 'endless-idx'))
     const rssBefore = process.memoryUsage().rss
