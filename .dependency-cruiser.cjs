@@ -3,9 +3,9 @@
  *
  *   core          src/*.ts, domain/, store/, http/, files/, population/
  *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy)
- *   capabilities  metrics/, admission/, receipts/, verify/, chip/: one folder,
+ *   capabilities  metrics/, admission/, receipts/, verify/, chip/, replication/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
- *   tools         bulk-load/, snapshot/, client/ (what the command line drives)
+ *   tools         bulk-load/, snapshot/, client/, fleet/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
  *
  * Each layer imports only the layers above it in this list, a capability
@@ -14,8 +14,8 @@
  */
 const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
 const LIBRARIES = '^src/(signatures|parties)/'
-const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip)/'
-const TOOLS = '^src/(bulk-load|snapshot|client)/'
+const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip|replication)/'
+const TOOLS = '^src/(bulk-load|snapshot|client|fleet)/'
 
 module.exports = {
   forbidden: [

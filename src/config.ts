@@ -2,7 +2,7 @@
  * Configuration: read once at start-up from the environment and command-line
  * flags (flags win), validated as a whole, frozen. Nothing else reads process.env.
  */
-import { availableParallelism } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { ConfigError } from './errors.js'
 
@@ -58,6 +58,12 @@ export interface Config {
   readonly allowEmpty: boolean
   /** Share the port with another process on purpose (SO_REUSEPORT); otherwise a port another process serves is refused. */
   readonly reusePort: boolean
+  /** NATS servers of the change feed, comma-separated (nats://a:4222,nats://b:4222); '' serves a single node with no feed. */
+  readonly replicate: string
+  /** This node's name in the fleet: its durable consumer and its entry in `idv fleet status` (default: host name and data directory). */
+  readonly nodeId: string
+  /** A replica further behind its feed than this is not ready (/readyz 503). */
+  readonly maxLagSeconds: number
 }
 
 export const DEFAULTS = {
@@ -84,8 +90,10 @@ export const DEFAULTS = {
   demoCitizens: 100_000,
   demoSeed: 1,
   allowEmpty: false,
-  reusePort: false
-} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile'>
+  reusePort: false,
+  replicate: '',
+  maxLagSeconds: 5
+} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'nodeId'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
 export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
@@ -117,7 +125,10 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   demoCitizens: 'IDV_DEMO_CITIZENS',
   demoSeed: 'IDV_DEMO_SEED',
   allowEmpty: 'IDV_ALLOW_EMPTY',
-  reusePort: 'IDV_REUSE_PORT'
+  reusePort: 'IDV_REUSE_PORT',
+  replicate: 'IDV_REPLICATE',
+  nodeId: 'IDV_NODE_ID',
+  maxLagSeconds: 'IDV_MAX_LAG_SECONDS'
 }
 
 /**
@@ -153,7 +164,10 @@ export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
   demoCitizens: 'size of the demo population (default 100000)',
   demoSeed: 'seed of the demo population (default 1)',
   allowEmpty: 'serve an index with no citizens (a replica that fills from a feed)',
-  reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)'
+  reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)',
+  replicate: 'NATS servers of the change feed, comma-separated: apply it to this index (default: none, a single node)',
+  nodeId: 'this node\'s name in the fleet (default: <host name>-<data directory name>)',
+  maxLagSeconds: 'not ready once this far behind the change feed (default 5)'
 }
 
 /** The command-line flag of a setting: --data-dir for dataDir. */
@@ -177,6 +191,11 @@ export function clusterStatePath (config: Config): string {
 
 export function defaultHashKeyFile (dataDir: string): string {
   return besideDataDir(dataDir, 'hash-key')
+}
+
+/** A node name stable across restarts: the host's name and the index directory's (letters, digits, - and _ only). */
+export function defaultNodeId (dataDir: string): string {
+  return `${hostname()}-${basename(resolve(dataDir))}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)
 }
 
 /** Addresses only this machine can reach: the only ones `IDV_AUTH=none` may bind. */
@@ -273,8 +292,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     demoCitizens: int('demoCitizens', DEFAULTS.demoCitizens, 1, 200_000_000),
     demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1),
     allowEmpty: bool('allowEmpty', DEFAULTS.allowEmpty),
-    reusePort: bool('reusePort', DEFAULTS.reusePort)
+    reusePort: bool('reusePort', DEFAULTS.reusePort),
+    replicate: str('replicate', DEFAULTS.replicate),
+    nodeId: str('nodeId', defaultNodeId(dataDir)),
+    maxLagSeconds: int('maxLagSeconds', DEFAULTS.maxLagSeconds, 1, 86_400)
   }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.nodeId)) problems.push(`${ENV_NAMES.nodeId} (--node-id) must be 1-64 letters, digits, - or _ (it names a durable consumer), got ${JSON.stringify(config.nodeId)}`)
+  if (config.replicate !== '' && processes > 1) problems.push(`${ENV_NAMES.replicate} (--replicate) runs one applier per index: use --processes 1 (threads share the index)`)
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(config)
 }

@@ -28,6 +28,10 @@ import { ensureDemoParty, type DemoParty } from '../parties/demo-party.js'
 import { ReceiptKeyRing, receiptVerifyCommand } from '../receipts/index.js'
 import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from '../parties/party-cli.js'
 import { call } from '../client/call.js'
+import { prepareReplica } from '../fleet/bootstrap.js'
+import { publishChanges } from '../fleet/publish.js'
+import { publishSnapshot } from '../fleet/snapshots.js'
+import { fleetStatus, formatFleetStatus } from '../fleet/fleet-status.js'
 
 /** Marks an index holding only the demo population, which `idv demo` may rebuild. */
 const DEMO_META = 'demoPopulation'
@@ -85,7 +89,7 @@ serveOptions(program.command('serve'))
     const member = await serveClusterMember(config, log)
     if (member !== undefined) process.exit(member)
     if (config.processes > 1) process.exit(await superviseCluster(config, log))
-    const service = await startService(config, log)
+    const service = await startService(config.replicate === '' ? config : await replicaConfig(config, log), log)
     await service.stopped
     process.exit(0)
   })
@@ -155,11 +159,60 @@ storeOptions(snapshot.command('restore'))
     console.log(`restored ${manifest.count} citizens (${manifest.engine}, layout ${manifest.layout}, made ${manifest.createdAt}${manifest.sequence === null ? '' : `, sequence ${manifest.sequence}`}) into ${config.dataDir} in ${seconds.toFixed(1)} s`)
   })
 
+storeOptions(snapshot.command('publish'))
+  .description('snapshot the index and put it in the fleet\'s JetStream Object Store, where new nodes bootstrap from it')
+  .requiredOption('--nats <urls>', 'NATS servers, comma-separated (nats://a:4222,nats://b:4222)')
+  .option('--keep <n>', 'snapshots of this engine kept in the store; older ones are deleted', positiveInt, 3)
+  .option('--replicas <n>', 'replicas of the snapshot bucket when this creates it', positiveInt, 3)
+  .action(async (opts: Record<string, unknown>) => {
+    const config = configFrom(opts)
+    const p = await publishSnapshot({ servers: opts.nats as string, engine: config.store, dataDir: config.dataDir, replicas: opts.replicas as number, keep: opts.keep as number })
+    console.log(`published ${p.name}: ${p.manifest.count} citizens at sequence ${p.manifest.sequence ?? 'none'}, ${(p.bytes / 1e6).toFixed(1)} MB${p.expired > 0 ? `; ${p.expired} older snapshots deleted` : ''}`)
+  })
+
 snapshot.command('inspect')
   .description('print a snapshot\'s manifest (engine, layout, count, key fingerprint, checksum, sequence) without reading its content')
   .argument('<file>', 'snapshot file')
   .action((file: string) => {
     console.log(JSON.stringify(readSnapshotManifest(file), null, 2))
+  })
+
+program.command('publish')
+  .description('publish registry changes (NDJSON: upsert, status, delete with seq) to the fleet\'s change feed; bad lines are refused with their line and reason')
+  .argument('<file>', 'NDJSON changes; - reads standard input')
+  .requiredOption('--nats <urls>', 'NATS servers, comma-separated (nats://a:4222,nats://b:4222)')
+  .option('--outbox <dir>', 'the producer\'s durable outbox: changes kept until every node applied them (default ./outbox)', './outbox')
+  .option('--hash-key-file <file>', 'the fleet\'s hash key (IDV_HASH_KEY_FILE, default <data-dir>.hash-key)')
+  .option('--data-dir <dir>', 'index directory the default key file sits beside (IDV_DATA_DIR)')
+  .option('--replicas <n>', 'replicas of the stream when this creates it', positiveInt, 3)
+  .action(async (file: string, opts: Record<string, unknown>) => {
+    const config = loadConfig(process.env, { dataDir: opts.dataDir as string | undefined, hashKeyFile: opts.hashKeyFile as string | undefined })
+    if (file !== '-' && !existsSync(file)) throw new UsageError(`no such file or directory: ${file}`)
+    const s = await publishChanges({
+      file,
+      servers: opts.nats as string,
+      hashKey: readHashKey(config.hashKeyFile),
+      outboxDir: opts.outbox as string,
+      replicas: opts.replicas as number,
+      onReject: (line, reason) => { console.error(`line ${line}: ${reason}`) }
+    })
+    console.log([
+      `published ${s.published} changes (stream at seq ${s.lastSeq})${s.republished > 0 ? `, ${s.republished} more again from the outbox` : ''}${s.alreadyPublished > 0 ? `; ${s.alreadyPublished} were published before` : ''}`,
+      `refused ${s.rejected} of ${s.lines} lines${s.rejected > 0 ? ' (reasons above)' : ''}`,
+      `outbox: ${s.outboxLeft} changes not yet applied by all ${s.nodes} nodes${s.pruned > 0 ? ` (${s.pruned} pruned)` : ''}`
+    ].join('\n'))
+    process.exit(s.rejected > 0 ? 1 : 0)
+  })
+
+const fleet = program.command('fleet').description('the fleet of nodes following the change feed')
+
+fleet.command('status')
+  .description('print the feed and every node\'s applied sequence, lag and readiness')
+  .requiredOption('--nats <urls>', 'NATS servers, comma-separated')
+  .option('--json', 'as JSON')
+  .action(async (opts: Record<string, unknown>) => {
+    const status = await fleetStatus(opts.nats as string)
+    console.log(opts.json === true ? JSON.stringify(status, null, 2) : formatFleetStatus(status))
   })
 
 program.command('gen')
@@ -390,6 +443,13 @@ function sampleCitizen (config: Config): CitizenRecord | undefined {
     if (c.status === 'active' && c.cardIssueDate !== undefined) return c
   }
   return undefined
+}
+
+/** `serve --replicate`: bootstrap the index if it needs it, and serve it even while empty (it fills from the feed). */
+async function replicaConfig (config: Config, log: Logger): Promise<Config> {
+  const prepared = await prepareReplica(config, readHashKey(config.hashKeyFile), log)
+  log.info({ node: config.nodeId, ...prepared }, 'replica prepared')
+  return { ...config, allowEmpty: true }
 }
 
 /** In a member of a cluster: serve until the supervisor stops it, and resolve with the exit status; undefined in any other process. */

@@ -35,24 +35,24 @@ export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
   const errors = errorCatalogue()
   const alive = '{"status":"alive"}'
   const ready = '{"status":"ready"}'
-  const notReadyDetail = 'the store is not open or the service is draining'
-  // What GET /readyz answers while not ready, for HEAD's Content-Length (no request id: the same bytes every time).
-  const notReadyLength = Buffer.byteLength(JSON.stringify(problemFor('IDV_ERR_NOT_READY', notReadyDetail)))
   // Every route refuses ambiguous framing first (src/http/framing.ts), probes and documents included.
   app.get('/livez', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', alive) })
   app.get('/healthz', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', alive) })
   app.get('/readyz', (res, req) => {
     if (refuseBadFraming(res, req)) return
-    if (deps.lifecycle.ready) send(res, 200, 'application/json', ready)
-    else sendError(res, 'IDV_ERR_NOT_READY', notReadyDetail)
+    const reason = deps.lifecycle.notReadyReason()
+    if (reason === undefined) send(res, 200, 'application/json', ready)
+    else sendError(res, 'IDV_ERR_NOT_READY', reason)
   })
   // Probes that use HEAD get the status and headers of GET, Content-Length included, without a body (RFC 9110 §9.3.2).
   const aliveLength = Buffer.byteLength(alive)
   for (const path of ['/livez', '/healthz']) app.head(path, (res, req) => { if (!refuseBadFraming(res, req)) head(res, 200, 'application/json', aliveLength) })
   app.head('/readyz', (res, req) => {
     if (refuseBadFraming(res, req)) return
-    if (deps.lifecycle.ready) head(res, 200, 'application/json', Buffer.byteLength(ready))
-    else head(res, 503, PROBLEM_JSON, notReadyLength)
+    const reason = deps.lifecycle.notReadyReason()
+    // What GET /readyz would answer (no request id: the same bytes), for HEAD's Content-Length.
+    if (reason === undefined) head(res, 200, 'application/json', Buffer.byteLength(ready))
+    else head(res, 503, PROBLEM_JSON, Buffer.byteLength(JSON.stringify(problemFor('IDV_ERR_NOT_READY', reason))))
   })
   app.get('/openapi.json', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', openApi) })
   app.get('/errors', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', errors) })

@@ -32,6 +32,9 @@ export interface LifecycleObservers {
   readonly accessLog?: AccessLog | undefined
 }
 
+/** Why a service is not ready before it serves and while it drains. */
+export const NOT_SERVING = 'the store is not open or the service is draining'
+
 /** The party slot of a request no party signed. */
 export const NO_PARTY = 0
 
@@ -95,10 +98,29 @@ export class Lifecycle {
   readonly routes: readonly string[]
   #inFlight = 0
   #idle: (() => void) | undefined
+  readonly #gates: Array<() => string | undefined> = []
 
   constructor (observers: LifecycleObservers = {}, routes: readonly string[] = ['other']) {
     this.observers = observers
     this.routes = routes
+  }
+
+  /**
+   * Adds a condition readiness also depends on (a replica behind its change
+   * feed): the gate answers why the service is not ready, or undefined.
+   */
+  addReadinessGate (gate: () => string | undefined): void {
+    this.#gates.push(gate)
+  }
+
+  /** Why /readyz answers 503, or undefined when ready. */
+  notReadyReason (): string | undefined {
+    if (!this.ready) return NOT_SERVING
+    for (const gate of this.#gates) {
+      const reason = gate()
+      if (reason !== undefined) return reason
+    }
+    return undefined
   }
 
   /** The route number of a label value; unknown ones are `other`. */

@@ -17,13 +17,13 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { basename, dirname, join } from 'node:path'
 import type { StoreKind } from '../config.js'
 import { RECORD_VERSION } from '../domain/record.js'
-import { FINGERPRINT_META, indexLayout, LAYOUT_META, openStore } from '../store/open.js'
+import { FINGERPRINT_META, indexLayout, LAYOUT_META, openStore, SEQUENCE_META } from '../store/open.js'
 
 const MAGIC = Buffer.from('IDVSNAP1', 'latin1')
 const MAX_MANIFEST_BYTES = 64 * 1024
 const BLOCK = 4 * 1024 * 1024
+export { SEQUENCE_META }
 /** Metadata a snapshot carries for engines that copy records, not files. */
-export const SEQUENCE_META = 'appliedSequence'
 const CARRIED_META = [FINGERPRINT_META, LAYOUT_META, SEQUENCE_META]
 
 export interface SnapshotManifest {

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { KEY_BYTES, keyBuffer, readKey, writeKey } from './key-bytes.js'
-import type { KeyRange, StorageCore, StoreEntry, StoreHandle, StoreStats, WriteOptions } from './types.js'
+import { sameMeta, StoreConflictError, type KeyRange, type StorageCore, type StoreEntry, type StoreHandle, type StoreStats, type WriteOptions } from './types.js'
 
 export interface LmdbOptions {
   readOnly?: boolean
@@ -85,7 +85,12 @@ class LmdbStore implements StorageCore {
 
   async writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>, options: WriteOptions = {}): Promise<void> {
     const append = options.append === true
+    const ifMeta = options.ifMeta
     await this.#root.transaction(() => {
+      // Read inside the write transaction: no other writer can move it before this one commits.
+      if (ifMeta !== undefined && !sameMeta(this.#meta.getBinary(ifMeta.name), ifMeta.value)) {
+        throw new StoreConflictError(`metadata ${ifMeta.name} changed: the conditional batch is refused`)
+      }
       for (const e of entries) {
         const k = keyBuffer(e.key)
         if (e.value === null) void this.#citizens.remove(k)

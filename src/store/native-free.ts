@@ -8,11 +8,18 @@
  */
 import { open, openShared } from 'native-free-index'
 import type { Engine, SharedHandle, SharedView } from 'native-free-index'
-import type { KeyRange, StorageCore, StoreEntry, StoreHandle, StoreStats } from './types.js'
+import { sameMeta, StoreConflictError, type KeyRange, type StorageCore, type StoreEntry, type StoreHandle, type StoreStats, type WriteOptions } from './types.js'
 
 class NativeFreeStore implements StorageCore {
   readonly kind = 'native-free' as const
   private readonly engine: Engine
+  /**
+   * Metadata values of batches queued but not yet committed, with how many are
+   * in flight. The engine holds its directory's lock (one writer process) and
+   * commits batches in the order they were queued, so checking ifMeta against
+   * the last value queued is checking it at commit.
+   */
+  private readonly queuedMeta = new Map<string, { value: Uint8Array, inFlight: number }>()
 
   constructor (engine: Engine) {
     this.engine = engine
@@ -30,8 +37,24 @@ class NativeFreeStore implements StorageCore {
     return this.engine.getMany(keys)
   }
 
-  writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>): Promise<void> {
-    return this.engine.writeBatch(entries, meta)
+  writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>, options: WriteOptions = {}): Promise<void> {
+    const ifMeta = options.ifMeta
+    if (ifMeta !== undefined) {
+      const current = this.queuedMeta.get(ifMeta.name)?.value ?? this.engine.getMeta(ifMeta.name)
+      if (!sameMeta(current, ifMeta.value)) return Promise.reject(new StoreConflictError(`metadata ${ifMeta.name} changed: the conditional batch is refused`))
+    }
+    const names = meta === undefined ? [] : Object.keys(meta)
+    for (const name of names) {
+      const queued = this.queuedMeta.get(name)
+      this.queuedMeta.set(name, { value: meta![name]!, inFlight: (queued?.inFlight ?? 0) + 1 })
+    }
+    const settled = (): void => {
+      for (const name of names) {
+        const queued = this.queuedMeta.get(name)
+        if (queued !== undefined && --queued.inFlight === 0) this.queuedMeta.delete(name)
+      }
+    }
+    return this.engine.writeBatch(entries, meta).finally(settled)
   }
 
   getMeta (name: string): Uint8Array | undefined {

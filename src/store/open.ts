@@ -17,6 +17,8 @@ import type { StorageCore, StoreHandle } from './types.js'
 export { StoreFileError } from './inspect.js'
 export const FINGERPRINT_META = 'hashKeyFingerprint'
 export const LAYOUT_META = 'recordLayout'
+/** The last change-feed sequence applied to the index (decimal text), written in the same batch as the change. */
+export const SEQUENCE_META = 'appliedSequence'
 
 export interface OpenStoreOptions {
   readonly readOnly?: boolean

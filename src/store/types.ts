@@ -28,6 +28,27 @@ export interface WriteOptions {
    * filling each leaf page instead of splitting it; other engines may ignore it.
    */
   readonly append?: boolean
+  /**
+   * Commit only if metadata `name` holds exactly `value` (undefined: absent) when
+   * the batch commits, checked inside its transaction; otherwise nothing is
+   * written and writeBatch rejects with StoreConflictError. Replication writes
+   * the applied sequence this way, so two appliers (or an applier racing a
+   * restore) can never apply a change twice.
+   */
+  readonly ifMeta?: { readonly name: string, readonly value: Uint8Array | undefined }
+}
+
+/** A conditional batch (WriteOptions.ifMeta) refused: the metadata had moved; nothing was written. */
+export class StoreConflictError extends Error {
+  readonly code = 'STORE_CONFLICT'
+}
+
+/** Whether two metadata values (or their absence) are equal. */
+export function sameMeta (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 export interface KeyRange {

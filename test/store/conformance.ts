@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { tempDir } from '../helpers/temp.js'
 import { Worker } from 'node:worker_threads'
 import { beforeAll, describe, expect, it } from 'vitest'
-import type { StorageCore, StoreEntry } from '../../src/store/types.js'
+import { StoreConflictError, type StorageCore, type StoreEntry } from '../../src/store/types.js'
 
 export interface ConformanceTarget {
   readonly name: 'lmdb' | 'native-free'
@@ -138,6 +138,26 @@ export function runStorageConformance (target: ConformanceTarget): void {
       expect(plain(store.getMeta('fingerprint'))).toEqual(new Uint8Array([1, 2, 3]))
       expect(plain(store.getMeta('other'))).toEqual(new Uint8Array([9]))
       expect(store.count()).toBe(1)
+      await store.close()
+    })
+
+    it('commits a conditional batch (ifMeta) only while the metadata holds the expected value, in queue order', async () => {
+      const { store } = await fresh()
+      const seq = (n: number): Uint8Array => new TextEncoder().encode(String(n))
+      const at = (from: number | undefined, to: number, key: number): Promise<void> =>
+        store.writeBatch([entry(key)], { seq: seq(to) }, { ifMeta: { name: 'seq', value: from === undefined ? undefined : seq(from) } })
+      await at(undefined, 1, 1) // absent, as expected
+      // Queued back to back without awaiting: the second is checked against the first, not against what is committed.
+      await Promise.all([at(1, 2, 2), at(2, 3, 3)])
+      await expect(at(undefined, 9, 9)).rejects.toBeInstanceOf(StoreConflictError)
+      await expect(at(2, 9, 9)).rejects.toBeInstanceOf(StoreConflictError)
+      const raced = [at(3, 4, 4), at(3, 4, 5)]
+      const outcomes = await Promise.allSettled(raced)
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected'])
+      expect(store.get(9)).toBeUndefined()
+      expect(store.get(5)).toBeUndefined()
+      expect(plain(store.getMeta('seq'))).toEqual(seq(4))
+      expect(store.count()).toBe(4)
       await store.close()
     })
 

@@ -1,0 +1,269 @@
+/**
+ * A node's side of the feed: one durable pull consumer named after the node,
+ * changes applied in stream order through applyBatch (one transaction per
+ * batch, the applied sequence in it), then acknowledged (AckPolicy.All: one
+ * ack covers the batch). Messages are queued as they arrive and applied while
+ * the previous batch commits, so batches grow with the load and shrink to one
+ * change when the feed is quiet.
+ *
+ * Lag: the replicator asks the stream for its last sequence every second,
+ * and for the publish time of the first change it has not applied. The node is
+ * known current up to that time (or up to the probe, when it had everything);
+ * lag in seconds is how long ago that was, so a partition that hides new
+ * changes still makes the lag grow and the node turn not ready.
+ *
+ * Every second the node also writes its report (applied, lag, readiness) into
+ * the fleet KV bucket: `idv fleet status` reads it, and the producer prunes its
+ * outbox up to the lowest applied sequence of the registered nodes.
+ */
+import type { NatsConnection } from '@nats-io/transport-node'
+import { AckPolicy, DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream'
+import { Kvm, type KV } from '@nats-io/kv'
+import type { Logger } from '../log.js'
+import type { StorageCore } from '../store/types.js'
+import { StoreConflictError } from '../store/types.js'
+import { applyBatch, appliedSequence } from './apply.js'
+import { connectFleet, fleetManager, FLEET_BUCKET, nodeKey, STREAM } from './feed.js'
+import { ReplicaState, ReplicaStatus, STATE_NAMES, type ReplicaStateCode } from './status.js'
+
+export interface ReplicatorOptions {
+  readonly servers: string
+  readonly nodeId: string
+  readonly store: StorageCore
+  /** The first bytes of this node's hash-key fingerprint (src/replication/wire.ts). */
+  readonly keyTag: Uint8Array
+  readonly status: ReplicaStatus
+  readonly log: Logger
+  /** How often lag is measured and the node reports (ms). */
+  readonly probeMs?: number
+  /** Changes applied in one transaction at most. */
+  readonly maxBatch?: number
+}
+
+/** What a node reports into the fleet bucket. */
+export interface NodeReport {
+  readonly nodeId: string
+  readonly applied: number
+  readonly last: number
+  readonly lagChanges: number
+  readonly lagSeconds: number
+  readonly state: string
+  readonly ready: boolean
+  readonly reason?: string
+  readonly reportedAt: string
+}
+
+/** Totals since start, for metrics. */
+export interface ReplicatorCounts {
+  applied: number
+  duplicates: number
+  rejected: number
+  batches: number
+}
+
+const ACK_PENDING = 20_000
+
+export class Replicator {
+  readonly counts: ReplicatorCounts = { applied: 0, duplicates: 0, rejected: 0, batches: 0 }
+  readonly #o: ReplicatorOptions
+  readonly #status: ReplicaStatus
+  #nc: NatsConnection | undefined
+  #jsm: JetStreamManager | undefined
+  #kv: KV | undefined
+  #messages: ConsumerMessages | undefined
+  readonly #queue: JsMsg[] = []
+  #applying: Promise<void> | undefined
+  #applied: number
+  #state: ReplicaStateCode = ReplicaState.connecting
+  /** The stream's last sequence at the last probe or delivery. */
+  #last = 0
+  /** Time (ms) up to which this node is known to hold every change; undefined until the first probe. */
+  #currentAt: number | undefined
+  /** Time (ms) of the last successful probe. */
+  #probedAt = 0
+  #timer: NodeJS.Timeout | undefined
+  #stopping = false
+  #running: Promise<void> | undefined
+
+  constructor (o: ReplicatorOptions) {
+    this.#o = o
+    this.#status = o.status
+    this.#applied = appliedSequence(o.store)
+    this.#publishStatus()
+  }
+
+  get applied (): number { return this.#applied }
+
+  /** Connects in the background (a node serves its consistent, stale index meanwhile, not ready). */
+  start (): void {
+    this.#running = this.#run().catch((err: unknown) => {
+      if (!this.#stopping) this.#o.log.error({ err }, 'replication stopped')
+    })
+    const probeMs = this.#o.probeMs ?? 1_000
+    this.#timer = setInterval(() => { void this.#probe() }, probeMs)
+    this.#timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopping = true
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    await this.#messages?.close().catch(() => {})
+    await this.#applying
+    await this.#running
+    await this.#nc?.close().catch(() => {})
+  }
+
+  async #run (): Promise<void> {
+    const nc = await connectFleet(this.#o.servers, { name: `idv-node-${this.#o.nodeId}`, waitOnFirstConnect: true })
+    this.#nc = nc
+    if (this.#stopping) return
+    const jsm = await fleetManager(nc)
+    this.#jsm = jsm
+    this.#kv = await new Kvm(nc).open(FLEET_BUCKET).catch(() => undefined)
+    const info = await jsm.streams.info(STREAM)
+    this.#last = info.state.last_seq
+    // A stream whose oldest change is past the next one this index needs cannot bring it up to date.
+    if (info.state.messages > 0 && info.state.first_seq > this.#applied + 1) { this.#stop(ReplicaState.needsBootstrap, `the stream begins at seq ${info.state.first_seq}, and this index holds changes up to ${this.#applied}`); return }
+    await this.#ensureConsumer(jsm)
+    const consumer = await jetstream(nc).consumers.get(STREAM, this.#o.nodeId)
+    this.#messages = await consumer.consume({ max_messages: 5_000 })
+    this.#state = ReplicaState.following
+    await this.#probe()
+    for await (const m of this.#messages) {
+      this.#queue.push(m)
+      this.#applying ??= this.#drain()
+    }
+  }
+
+  /**
+   * The node's durable consumer, starting after what the index holds. One that
+   * acknowledged past the index (the index was restored from an older snapshot)
+   * is made again: the index, not the consumer, says what was applied.
+   */
+  async #ensureConsumer (jsm: JetStreamManager): Promise<void> {
+    const name = this.#o.nodeId
+    try {
+      const existing = await jsm.consumers.info(STREAM, name)
+      if (existing.ack_floor.stream_seq <= this.#applied) return
+      this.#o.log.info({ ackFloor: existing.ack_floor.stream_seq, applied: this.#applied }, 'the consumer is ahead of the index: starting it again after the index\'s sequence')
+      await jsm.consumers.delete(STREAM, name)
+    } catch (err) {
+      if ((err as { code?: number }).code !== 10014) throw err
+    }
+    await jsm.consumers.add(STREAM, {
+      durable_name: name,
+      ack_policy: AckPolicy.All,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#applied + 1,
+      max_ack_pending: ACK_PENDING,
+      ack_wait: nanos(30_000)
+    })
+  }
+
+  /** Applies what is queued, batch after batch, until the queue is empty. */
+  async #drain (): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && this.#state === ReplicaState.following) {
+        const batch = this.#queue.splice(0, this.#o.maxBatch ?? 10_000)
+        await this.#applyOne(batch)
+      }
+    } finally {
+      this.#applying = undefined
+    }
+  }
+
+  async #applyOne (batch: JsMsg[]): Promise<void> {
+    let result
+    try {
+      result = await applyBatch(this.#o.store, batch.map((m) => ({ data: m.data, streamSeq: m.seq })), this.#o.keyTag)
+    } catch (err) {
+      if (err instanceof StoreConflictError) { this.#stop(ReplicaState.conflict, err.message); return }
+      throw err
+    }
+    this.#applied = result.applied
+    this.counts.batches++
+    this.counts.duplicates += result.duplicates
+    this.counts.rejected += result.rejected.length
+    this.counts.applied += batch.length - result.duplicates
+    for (const r of result.rejected) this.#o.log.error({ seq: r.seq, reason: r.reason }, 'change refused: nothing of it written')
+    // Acknowledge up to what is durable (AckPolicy.All: the last one covers those before it).
+    const lastApplied = [...batch].reverse().find((m) => m.seq <= result.applied)
+    lastApplied?.ack()
+    const tail = batch[batch.length - 1]!
+    if (result.stop !== undefined) {
+      this.#stop(result.stop.startsWith('gap') ? ReplicaState.gap : result.stop.includes('another hash key') ? ReplicaState.otherKey : ReplicaState.gap, result.stop)
+      return
+    }
+    // The delivery said how many changes were left behind the last one: none means current as of now.
+    this.#last = Math.max(this.#last, tail.seq + tail.info.pending)
+    if (tail.info.pending === 0 && this.#queue.length === 0) this.#currentAt = Date.now()
+    this.#publishStatus()
+  }
+
+  #stop (state: ReplicaStateCode, reason: string): void {
+    this.#state = state
+    this.#o.log.error({ applied: this.#applied, reason }, 'replication stopped: the node is not ready')
+    void this.#messages?.close()
+    this.#publishStatus()
+  }
+
+  /** Measures the lag against the stream and reports; a failure (partition) leaves the lag growing. */
+  async #probe (): Promise<void> {
+    const jsm = this.#jsm
+    if (jsm !== undefined && !this.#stopping) {
+      try {
+        const info = await jsm.streams.info(STREAM)
+        const now = Date.now()
+        this.#last = info.state.last_seq
+        if (this.#applied >= this.#last) {
+          this.#currentAt = now
+        } else {
+          const first = await jsm.streams.getMessage(STREAM, { seq: this.#applied + 1 })
+          this.#currentAt = first === null ? now : first.time.getTime()
+        }
+        this.#probedAt = now
+      } catch (err) {
+        this.#o.log.debug({ err }, 'lag probe failed')
+      }
+    }
+    this.#publishStatus()
+    await this.#report()
+  }
+
+  /** Lag in seconds: how long ago the node was last known to hold every change. */
+  #lagSeconds (now: number): number {
+    if (this.#currentAt === undefined) return 0
+    const behind = this.#applied < this.#last
+    const stale = now - this.#probedAt > 2 * (this.#o.probeMs ?? 1_000)
+    return behind || stale ? Math.max(0, (now - this.#currentAt) / 1000) : 0
+  }
+
+  #publishStatus (): void {
+    const now = Date.now()
+    this.#status.set(this.#state, this.#applied, Math.max(this.#last, this.#applied), this.#lagSeconds(now))
+  }
+
+  async #report (): Promise<void> {
+    const kv = this.#kv
+    if (kv === undefined || this.#stopping) return
+    const reason = this.#status.notReadyReason()
+    const report: NodeReport = {
+      nodeId: this.#o.nodeId,
+      applied: this.#applied,
+      last: this.#status.last,
+      lagChanges: this.#status.lagChanges,
+      lagSeconds: this.#status.lagSeconds,
+      state: STATE_NAMES[this.#state],
+      ready: reason === undefined,
+      ...(reason === undefined ? {} : { reason }),
+      reportedAt: new Date().toISOString()
+    }
+    try {
+      await kv.put(nodeKey(this.#o.nodeId), JSON.stringify(report))
+    } catch (err) {
+      this.#o.log.debug({ err }, 'fleet report failed')
+    }
+  }
+}
+
+const nanos = (ms: number): number => ms * 1_000_000
