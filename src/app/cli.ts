@@ -32,6 +32,8 @@ import { prepareReplica } from '../fleet/bootstrap.js'
 import { publishChanges } from '../fleet/publish.js'
 import { publishSnapshot } from '../fleet/snapshots.js'
 import { fleetStatus, formatFleetStatus } from '../fleet/fleet-status.js'
+import { runFleetDemo } from '../fleet/demo.js'
+import { fileURLToPath } from 'node:url'
 
 /** Marks an index holding only the demo population, which `idv demo` may rebuild. */
 const DEMO_META = 'demoPopulation'
@@ -213,6 +215,16 @@ fleet.command('status')
   .action(async (opts: Record<string, unknown>) => {
     const status = await fleetStatus(opts.nats as string)
     console.log(opts.json === true ? JSON.stringify(status, null, 2) : formatFleetStatus(status))
+  })
+
+fleet.command('demo')
+  .description('a whole fleet on this machine: 3 nats-server processes, a producer, two nodes; prints what to try (npm run fleet:demo)')
+  .option('--dir <dir>', 'work directory (kept between runs)', './fleet-demo')
+  .option('--changes <n>', 'synthetic changes published at start', positiveInt, 20_000)
+  .option('--fresh', 'start from an empty work directory')
+  .action(async (opts: Record<string, unknown>) => {
+    await runFleetDemo({ dir: opts.dir as string, changes: opts.changes as number, fresh: opts.fresh === true, cli: fileURLToPath(import.meta.url) })
+    process.exit(0)
   })
 
 program.command('gen')

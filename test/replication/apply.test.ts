@@ -37,17 +37,17 @@ for (const engine of ['lmdb', 'native-free'] as const) {
     beforeAll(() => { root = tempDir(`idv-apply-${engine}`) })
 
     it('applies a feed in batches of any size into exactly the reference state, the sequence with it', async () => {
-      const lines = syntheticChanges(3000, { seed: 3 })
+      const lines = syntheticChanges(2000, { seed: 3 })
       const all = messages(lines)
-      const expected = referenceState(hashKey, lines)
-      for (const size of [1, 7, 1000, 3000]) {
+      // One transaction per change is an fsync each: a shorter feed for batches of one.
+      for (const [size, count] of [[1, 150], [13, 2000], [2000, 2000]] as const) {
         const store = await open()
         let refused = 0
-        for (let i = 0; i < all.length; i += size) refused += (await applyBatch(store, all.slice(i, i + size), tag)).rejected.length
-        expect(appliedSequence(store)).toBe(3000)
-        expect(stateDiff(storeState(store), expected)).toEqual([])
+        for (let i = 0; i < count; i += size) refused += (await applyBatch(store, all.slice(i, Math.min(i + size, count)), tag)).rejected.length
+        expect(appliedSequence(store)).toBe(count)
+        expect(stateDiff(storeState(store), referenceState(hashKey, lines.slice(0, count)))).toEqual([])
         // The synthetic feed changes the status of some deleted citizens: refused alike at every batch size.
-        expect(refused).toBeGreaterThan(0)
+        if (count === 2000) expect(refused).toBeGreaterThan(0)
         await store.close()
       }
     })
@@ -74,7 +74,10 @@ for (const engine of ['lmdb', 'native-free'] as const) {
       expect(gap.applied).toBe(5)
       expect(gap.stop).toMatch(/^gap in the change feed: the node holds changes up to 5, and the next one it received is 7/)
       expect(stateDiff(storeState(store), referenceState(hashKey, lines.slice(0, 5)))).toEqual([])
-      const foreign = messages(lines.slice(5, 6)).map((m) => ({ ...m, data: encodeChange((parseChangeLine(lines[5]!) as { change: never }).change, new RecordCodec(randomBytes(32)), keyTagOf(randomBytes(32))) }))
+      const sixth = parseChangeLine(lines[5]!)
+      if (!sixth.ok) throw new Error(sixth.reason)
+      const foreignKey = randomBytes(32)
+      const foreign = [{ streamSeq: 6, data: encodeChange(sixth.change, new RecordCodec(foreignKey), keyTagOf(foreignKey)) }]
       const other = await applyBatch(store, foreign, tag)
       expect(other.applied).toBe(5)
       expect(other.stop).toMatch(/another hash key/)

@@ -1,0 +1,88 @@
+/**
+ * `npm run fleet:demo` (`idv fleet demo`): a whole fleet on this machine. A
+ * 3-server NATS JetStream cluster on loopback ports, a producer that publishes
+ * a synthetic change feed, and two verification nodes (`idv serve --replicate`,
+ * one per engine) that follow it; then it prints what to try and runs until
+ * Ctrl-C, when it stops everything it started. Its files live in one work
+ * directory (default ./fleet-demo), kept between runs unless --fresh.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { createHashKey } from '../files/hash-key-file.js'
+import { LocalCluster } from './local-cluster.js'
+import { publishChanges } from './publish.js'
+import { syntheticChanges } from './synthetic-changes.js'
+
+export interface DemoOptions {
+  readonly dir: string
+  readonly changes: number
+  readonly fresh: boolean
+  /** The idv command line (dist/src/app/cli.js). */
+  readonly cli: string
+}
+
+export async function runFleetDemo (o: DemoOptions): Promise<void> {
+  const dir = resolve(o.dir)
+  if (o.fresh) rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const keyFile = join(dir, 'hash-key')
+  const hashKey = existsSync(keyFile) ? undefined : createHashKey(keyFile)
+  if (hashKey === undefined && !o.fresh) console.error(`reusing ${dir} (--fresh starts over)`)
+  console.error('starting a 3-server NATS JetStream cluster on loopback ports …')
+  const cluster = await LocalCluster.start({ dir: join(dir, 'nats') })
+  const children: ChildProcess[] = []
+  const stopAll = async (): Promise<void> => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM')
+    await Promise.all(children.map(async (c) => { if (c.exitCode === null) await new Promise((resolve) => c.once('exit', resolve)) }))
+    await cluster.stop()
+  }
+  try {
+    const feed = join(dir, 'changes.ndjson')
+    const lines = syntheticChanges(o.changes, { seed: 1 })
+    writeFileSync(feed, lines.join('\n') + '\n')
+    const { readHashKey } = await import('../files/hash-key-file.js')
+    const summary = await publishChanges({ file: feed, servers: cluster.urls, hashKey: readHashKey(keyFile), outboxDir: join(dir, 'outbox'), replicas: 3, onReject: (line, reason) => { console.error(`line ${line}: ${reason}`) } })
+    console.error(`published ${summary.published} changes (stream at seq ${summary.lastSeq})`)
+    const nodes: Array<{ name: string, url: string }> = []
+    for (const [name, store] of [['node-lmdb', 'lmdb'], ['node-native-free', 'native-free']] as const) {
+      const child = spawn(process.execPath, [o.cli, 'serve', '--replicate', cluster.urls, '--node-id', name, '--data-dir', join(dir, name), '--hash-key-file', keyFile,
+        '--store', store, '--port', '0', '--auth', 'none', '--threads', '1', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] })
+      children.push(child)
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString()
+          const line = out.split('\n').find((l) => l.includes('"msg":"serving"'))
+          if (line !== undefined) resolve((JSON.parse(line) as { url: string }).url)
+        })
+        child.once('exit', (code) => { reject(new Error(`${name} exited with ${code ?? 'a signal'}:\n${out.slice(-2000)}`)) })
+      })
+      nodes.push({ name, url })
+    }
+    const sample = lines.map((l) => JSON.parse(l) as { op: string, citizen?: { pin: string, fullName: string, dateOfBirth: string } }).find((c) => c.op === 'upsert')!.citizen!
+    const body = JSON.stringify({ pin: sample.pin, attributes: { fullName: sample.fullName, dateOfBirth: sample.dateOfBirth } })
+    const more = join(dir, 'more.ndjson')
+    writeFileSync(more, syntheticChanges(1000, { seed: 2, firstSeq: summary.lastSeq + 1 }).join('\n') + '\n')
+    console.log([
+      '',
+      `fleet demo: NATS at ${cluster.urls}`,
+      ...nodes.map((n) => `  ${n.name} serving at ${n.url}`),
+      '',
+      'try:',
+      ...nodes.map((n) => `  curl -s ${n.url}/v1/verify -H 'content-type: application/json' -d '${body}'`),
+      `  npx idv fleet status --nats ${cluster.urls}`,
+      `  npx idv publish ${more} --nats ${cluster.urls} --hash-key-file ${keyFile} --outbox ${join(dir, 'outbox')}`,
+      `  npx idv snapshot publish --nats ${cluster.urls} --data-dir ${join(dir, 'node-lmdb')} --hash-key-file ${keyFile}`,
+      `  kill -STOP / -CONT a node's process, and watch its /readyz (metrics port in its 'serving' line) turn 503 and back`,
+      'stop with Ctrl-C',
+      ''
+    ].join('\n'))
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+  } finally {
+    await stopAll()
+  }
+}
