@@ -122,30 +122,52 @@ export async function publishChanges (o: PublishOptions): Promise<PublishSummary
 /**
  * Publishes in order, all in flight at once, each at its own stream position.
  * A change the stream already holds at its position (an earlier run's publish
- * whose acknowledgement was lost) is accepted if it is the same bytes.
+ * whose acknowledgement was lost) is accepted if it is the same bytes. When any
+ * fails (a server died, a leader is being elected), the batch goes again one
+ * change at a time from the first failure, retrying for up to RETRY_MS.
  */
 async function publishBatch (js: JetStreamClient, jsm: JetStreamManager, batch: readonly OutboxEntry[]): Promise<void> {
-  const acks = batch.map(async (e) => {
-    try {
-      await js.publish(SUBJECT, e.data, { msgID: String(e.seq), expect: { lastSequence: e.seq - 1, streamName: STREAM } })
-    } catch (err) {
-      if ((err as { code?: number }).code !== 10071) throw err
-      const stored = await jsm.streams.getMessage(STREAM, { seq: e.seq }).catch(() => null)
-      if (stored === null || !Buffer.from(stored.data).equals(Buffer.from(e.data))) {
-        throw new FeedError(`the stream holds another change at seq ${e.seq} than this producer's outbox: two producers? stop one`)
+  const results = await Promise.allSettled(batch.map(async (e) => { await publishOne(js, jsm, e) }))
+  const first = results.findIndex((r) => r.status === 'rejected')
+  if (first < 0) return
+  const deadline = Date.now() + RETRY_MS
+  for (const e of batch.slice(first)) {
+    for (;;) {
+      try {
+        await publishOne(js, jsm, e)
+        break
+      } catch (err) {
+        if (err instanceof FeedError || Date.now() > deadline) throw err
+        await new Promise((resolve) => setTimeout(resolve, 250))
       }
     }
-  })
-  const results = await Promise.allSettled(acks)
-  const failed = results.find((r) => r.status === 'rejected')
-  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+  }
+}
+
+/** How long a change is retried through a failover before the run stops (the outbox keeps it). */
+const RETRY_MS = 30_000
+
+async function publishOne (js: JetStreamClient, jsm: JetStreamManager, e: OutboxEntry): Promise<void> {
+  try {
+    await js.publish(SUBJECT, e.data, { msgID: String(e.seq), expect: { lastSequence: e.seq - 1, streamName: STREAM } })
+  } catch (err) {
+    if ((err as { code?: number }).code !== 10071) throw err
+    const stored = await jsm.streams.getMessage(STREAM, { seq: e.seq }).catch(() => null)
+    if (stored === null) throw err // the stream is behind: not yet this one's turn (retried)
+    if (!Buffer.from(stored.data).equals(Buffer.from(e.data))) {
+      throw new FeedError(`the stream holds another change at seq ${e.seq} than this producer's outbox: two producers? stop one`)
+    }
+  }
 }
 
 /** Every registered node's last report (a node registers by reporting). */
 export async function nodeReports (nc: NatsConnection): Promise<NodeReport[]> {
   const kv = await new Kvm(nc).open(FLEET_BUCKET)
+  // A key updated while the listing runs can be listed twice: one report per node.
+  const keys = new Set<string>()
+  for await (const key of await kv.keys('node.>')) keys.add(key)
   const reports: NodeReport[] = []
-  for await (const key of await kv.keys('node.>')) {
+  for (const key of keys) {
     const entry = await kv.get(key)
     if (entry === null || entry.operation !== 'PUT') continue
     try {

@@ -74,7 +74,7 @@ export async function bootstrapFromSnapshot (o: { nc: NatsConnection, engine: St
     if (result === null) return undefined
     await pipeline(Readable.fromWeb(result.data as never), createWriteStream(file, { mode: 0o600 }))
     const failed = await result.error
-    if (failed !== null) throw failed
+    if (failed !== null && failed !== undefined) throw failed
     const { manifest } = await restoreSnapshot({ file, engine: o.engine, dataDir: o.dataDir, keyFingerprint: o.keyFingerprint })
     return { manifest, seconds: (performance.now() - started) / 1000 }
   } finally {

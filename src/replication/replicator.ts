@@ -62,6 +62,7 @@ export interface ReplicatorCounts {
 }
 
 const ACK_PENDING = 20_000
+const STALL_MS = 3_000
 
 export class Replicator {
   readonly counts: ReplicatorCounts = { applied: 0, duplicates: 0, rejected: 0, batches: 0 }
@@ -82,6 +83,8 @@ export class Replicator {
   /** Time (ms) of the last successful probe. */
   #probedAt = 0
   #timer: NodeJS.Timeout | undefined
+  /** When the node last applied something or was current: a follower behind with no progress for STALL_MS starts again. */
+  #progressAt = Date.now()
   #stopping = false
   #running: Promise<void> | undefined
 
@@ -119,7 +122,22 @@ export class Replicator {
     if (this.#stopping) return
     const jsm = await fleetManager(nc)
     this.#jsm = jsm
-    this.#kv = await new Kvm(nc).open(FLEET_BUCKET).catch(() => undefined)
+    // The consumer's iterator ends when a server it pulled from dies or its consumer goes away: start it again
+    // (from what the index holds) until the node stops or meets a reason to stop applying.
+    while (!this.#stopping && (this.#state === ReplicaState.connecting || this.#state === ReplicaState.following)) {
+      try {
+        await this.#follow(nc, jsm)
+      } catch (err) {
+        if (this.#stopping) return
+        this.#o.log.warn({ err: String(err) }, 'following the change feed failed: starting again')
+      }
+      await this.#applying
+      if (!this.#stopping) await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  }
+
+  async #follow (nc: NatsConnection, jsm: JetStreamManager): Promise<void> {
+    this.#kv ??= await new Kvm(nc).open(FLEET_BUCKET).catch(() => undefined)
     const info = await jsm.streams.info(STREAM)
     this.#last = info.state.last_seq
     // A stream whose oldest change is past the next one this index needs cannot bring it up to date.
@@ -128,7 +146,7 @@ export class Replicator {
     const consumer = await jetstream(nc).consumers.get(STREAM, this.#o.nodeId)
     this.#messages = await consumer.consume({ max_messages: 5_000 })
     this.#state = ReplicaState.following
-    await this.#probe()
+    void this.#probe()
     for await (const m of this.#messages) {
       this.#queue.push(m)
       this.#applying ??= this.#drain()
@@ -137,15 +155,18 @@ export class Replicator {
 
   /**
    * The node's durable consumer, starting after what the index holds. One that
-   * acknowledged past the index (the index was restored from an older snapshot)
-   * is made again: the index, not the consumer, says what was applied.
+   * delivered past the index (the index was restored from an older snapshot, or
+   * an earlier iterator ended with messages unapplied) is made again: the index,
+   * not the consumer, says what was applied.
    */
   async #ensureConsumer (jsm: JetStreamManager): Promise<void> {
     const name = this.#o.nodeId
     try {
       const existing = await jsm.consumers.info(STREAM, name)
-      if (existing.ack_floor.stream_seq <= this.#applied) return
-      this.#o.log.info({ ackFloor: existing.ack_floor.stream_seq, applied: this.#applied }, 'the consumer is ahead of the index: starting it again after the index\'s sequence')
+      // Delivered but not applied (an iterator that ended with a server) would wait ack_wait for redelivery:
+      // reposition instead, as for a consumer that acknowledged past the index.
+      if (existing.delivered.stream_seq <= this.#applied) return
+      this.#o.log.info({ delivered: existing.delivered.stream_seq, ackFloor: existing.ack_floor.stream_seq, applied: this.#applied }, 'repositioning the consumer after the index\'s sequence')
       await jsm.consumers.delete(STREAM, name)
     } catch (err) {
       if ((err as { code?: number }).code !== 10014) throw err
@@ -181,6 +202,7 @@ export class Replicator {
       throw err
     }
     this.#applied = result.applied
+    this.#progressAt = Date.now()
     this.counts.batches++
     this.counts.duplicates += result.duplicates
     this.counts.rejected += result.rejected.length
@@ -191,13 +213,31 @@ export class Replicator {
     lastApplied?.ack()
     const tail = batch[batch.length - 1]!
     if (result.stop !== undefined) {
-      this.#stop(result.stop.startsWith('gap') ? ReplicaState.gap : result.stop.includes('another hash key') ? ReplicaState.otherKey : ReplicaState.gap, result.stop)
+      if (result.stop.startsWith('gap') && await this.#streamHolds(result.applied + 1)) {
+        // Not a hole in the feed but in the delivery (messages pulled by an iterator that ended with its
+        // server wait for redelivery): start following again from the index.
+        this.#o.log.info({ applied: result.applied }, 'deliveries skipped ahead of the index: following again from it')
+        this.#queue.length = 0
+        void this.#messages?.close()
+        this.#publishStatus()
+        return
+      }
+      this.#stop(result.stop.includes('another hash key') ? ReplicaState.otherKey : ReplicaState.gap, result.stop)
       return
     }
     // The delivery said how many changes were left behind the last one: none means current as of now.
     this.#last = Math.max(this.#last, tail.seq + tail.info.pending)
     if (tail.info.pending === 0 && this.#queue.length === 0) this.#currentAt = Date.now()
     this.#publishStatus()
+  }
+
+  /** Whether the stream holds change `seq` (a failed lookup counts as holding it: only a sure hole stops the node). */
+  async #streamHolds (seq: number): Promise<boolean> {
+    try {
+      return await this.#jsm!.streams.getMessage(STREAM, { seq }) !== null
+    } catch (err) {
+      return (err as { code?: number }).code !== 10037
+    }
   }
 
   #stop (state: ReplicaStateCode, reason: string): void {
@@ -222,6 +262,14 @@ export class Replicator {
           this.#currentAt = first === null ? now : first.time.getTime()
         }
         this.#probedAt = now
+        if (this.#applied >= this.#last) this.#progressAt = now
+        else if (this.#state === ReplicaState.following && this.#applying === undefined && now - this.#progressAt > STALL_MS) {
+          // A pull consumer whose server died can keep its iterator open and deliver nothing (the pulled
+          // messages wait ack_wait for redelivery): start following again from the index.
+          this.#o.log.info({ applied: this.#applied, last: this.#last }, 'no deliveries while behind: following again from the index')
+          this.#progressAt = now
+          void this.#messages?.close()
+        }
       } catch (err) {
         this.#o.log.debug({ err }, 'lag probe failed')
       }

@@ -87,13 +87,13 @@ export async function startNode (o: NodeOptions): Promise<FleetNode> {
 }
 
 /** Polls `probe` until it answers true, or fails after `ms` with `what`. */
-export async function waitFor (what: string, probe: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+export async function waitFor (what: string, probe: () => Promise<boolean> | boolean, ms = 20_000, context: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + ms
   for (;;) {
     try {
       if (await probe()) return
     } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context().slice(-3000)}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
