@@ -25,7 +25,7 @@
  * (the right edge of the removed prefix) stay, so the roots of every kept
  * checkpoint and the proofs of every kept entry can still be computed.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdir, open as openFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../log.js'
@@ -74,6 +74,8 @@ export interface AuditStats {
 }
 
 export const CHECKPOINTS_FILE = 'checkpoints.log'
+/** The verifier key, beside the log, for `idv audit verify` run where the log lies. */
+export const VERIFIER_KEY_FILE = 'verifier.key'
 /** Bytes the probe of a failed log must be able to write: room for a typical batch. */
 const PROBE_BYTES = 64 * 1024
 const PROBE_MS = 1000
@@ -108,6 +110,7 @@ export class AuditLog {
   /** Opens (or creates) the log, replays what the index missed, and checks the newest checkpoint against the tree. */
   static async open (options: AuditLogOptions): Promise<AuditLog> {
     await mkdir(join(options.dir, 'segments'), { recursive: true })
+    writeFileSync(join(options.dir, VERIFIER_KEY_FILE), `${options.signer.verifierKey}\n`)
     const log = new AuditLog(options, AuditIndex.open(join(options.dir, 'index')))
     try {
       await log.#recover()

@@ -48,7 +48,8 @@ export async function startTestServer (options: TestServerOptions = {}): Promise
   // Removed on close, or after the test file if it is never closed.
   const dataDir = tempDir('idv-test')
   // Unsigned unless a test asks for signatures (test/integration/parties.test.ts does).
-  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', ...options.config })
+  // The audit log gets its own temporary directory (its default sits beside the data directory, outside it).
+  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', auditDir: tempDir('idv-audit'), auditNode: 'test', ...options.config })
   const hashKey = randomBytes(32)
   const codec = new RecordCodec(hashKey)
   const store = await openStore(config.store, dataDir)
