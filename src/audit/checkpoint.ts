@@ -71,9 +71,12 @@ function ed25519PrivateKey (seed: Buffer): KeyObject {
 
 /** Parses `PRIVATE+KEY+name+id+key`; throws RangeError on anything else (a wrong id included). */
 export function parseSignerKey (text: string): NoteSigner {
+  // The base64 key may itself hold '+': the first four fields are fixed.
   const parts = text.trim().split('+')
-  if (parts.length !== 5 || parts[0] !== 'PRIVATE' || parts[1] !== 'KEY') throw new RangeError('not a note signer key (PRIVATE+KEY+name+id+key)')
-  const [, , name, id, b64] = parts as [string, string, string, string, string]
+  if (parts.length < 5 || parts[0] !== 'PRIVATE' || parts[1] !== 'KEY') throw new RangeError('not a note signer key (PRIVATE+KEY+name+id+key)')
+  const name = parts[2]!
+  const id = parts[3]!
+  const b64 = parts.slice(4).join('+')
   const raw = Buffer.from(b64, 'base64')
   if (!NAME.test(name) || raw.length !== 33 || raw[0] !== ED25519) throw new RangeError('not an Ed25519 note signer key')
   const privateKey = ed25519PrivateKey(raw.subarray(1))
