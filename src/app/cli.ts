@@ -186,6 +186,7 @@ keyOptions(partyFileOptions(party.command('add')))
   .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify)', list)
   .option('--max-batch <n>', 'items per batch (default 1000)', positiveInt)
   .option('--overall-only', 'answer it with the overall match only, no per-attribute results')
+  .option('--roles <list>', 'roles beyond verifying: citizen-portal, auditor (read citizens\' access histories), comma-separated', list)
   .option('--hmac', 'generate its HMAC-SHA-256 secret (mode 0600, beside the registry, never overwritten) instead of --public-key or --hmac-secret-file')
   .action((opts: Record<string, unknown>) => {
     const file = partiesFileFrom(opts)
@@ -200,6 +201,7 @@ keyOptions(partyFileOptions(party.command('add')))
       endpoints: opts.endpoints as string[] | undefined,
       maxBatchItems: opts.maxBatch as number | undefined,
       overallOnly: opts.overallOnly as boolean | undefined,
+      roles: opts.roles as string[] | undefined,
       hmac: opts.hmac as boolean | undefined,
       ...keySource(opts)
     })

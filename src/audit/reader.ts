@@ -86,7 +86,8 @@ export class AuditReader {
     const candidates: Array<{ log: OpenLog, index: number, time: number, offset: number, length: number }> = []
     for (const log of this.#logs.values()) {
       const before = cursor?.[log.name] ?? Number.MAX_SAFE_INTEGER
-      for (const p of log.index.pinEntries(pinHash, before, limit)) candidates.push({ log, ...p })
+      // One more than a page: whether there is a next page.
+      for (const p of log.index.pinEntries(pinHash, before, limit + 1)) candidates.push({ log, ...p })
     }
     candidates.sort((a, b) => b.time - a.time || (a.log.name < b.log.name ? 1 : -1) || b.index - a.index)
     const page = candidates.slice(0, limit)
