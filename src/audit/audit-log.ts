@@ -7,7 +7,11 @@
  * batch is durable are its answers released (`done`), so an answer is never
  * sent unrecorded; the price is the batch's wait for the disk (bench/README.md).
  * Then the batch's leaf hashes extend the tree's right edge, and its hashes,
- * citizen keys and party counts go to the index in one LMDB transaction.
+ * citizen keys and party counts go to the index in one LMDB transaction,
+ * synchronous and unsynced (the index can be rebuilt from the segments; it
+ * is synced to disk before each checkpoint that relies on it). Synchronous
+ * also because lmdb-js leaves an unhandled rejection behind every failed
+ * asynchronous commit, which would end the process on a full disk.
  *
  * Checkpoints: every `checkpointMs` while entries arrived since the last one,
  * the root of the durable tree is signed (checkpoint.ts), appended to
@@ -28,6 +32,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdir, open as openFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { getSystemErrorName } from 'node:util'
 import type { Logger } from '../log.js'
 import { leafHash } from '../merkle/rfc6962.js'
 import { RightEdge, type SubtreeHash } from '../merkle/right-edge.js'
@@ -181,7 +186,12 @@ export class AuditLog {
       this.stats.entries += entries.length
       this.stats.bytes += bytes.length
       if (this.stats.uncoveredSince === 0) this.stats.uncoveredSince = nowMs
-      this.#applyToIndex(entries, offsets.map((o) => base + o)).catch((err: unknown) => { this.#fail(err) })
+      try {
+        this.#applyToIndex(entries, offsets.map((o) => base + o))
+      } catch (err) {
+        // The entries are durable and their answers go out; the index catches up on recovery.
+        this.#fail(err)
+      }
     } catch (err) {
       this.#fail(err)
       for (const p of batch) p.fail(this.#failure!)
@@ -191,7 +201,7 @@ export class AuditLog {
   }
 
   /** Extends the right edge and writes the batch's hashes, citizen keys and counts in one index transaction. */
-  async #applyToIndex (entries: readonly Buffer[], offsets: readonly number[]): Promise<void> {
+  #applyToIndex (entries: readonly Buffer[], offsets: readonly number[]): void {
     const hashes: SubtreeHash[] = []
     const pins: Array<[Buffer, Buffer]> = []
     const usage = new Map<string, { party: string, day: string, requests: number, noMatch: number }>()
@@ -202,7 +212,7 @@ export class AuditLog {
     }
     const state = { size: this.#edge.size, segment: this.#writer.start, offset: this.#writer.length }
     this.stats.size = this.#edge.size
-    await this.#commit(hashes, pins, usage, state)
+    this.#commit(hashes, pins, usage, state)
   }
 
   #note (entry: Buffer, index: number, offset: number, pins: Array<[Buffer, Buffer]>, usage: Map<string, { party: string, day: string, requests: number, noMatch: number }>): void {
@@ -220,9 +230,9 @@ export class AuditLog {
     }
   }
 
-  async #commit (hashes: readonly SubtreeHash[], pins: ReadonlyArray<[Buffer, Buffer]>, usage: ReadonlyMap<string, { party: string, day: string, requests: number, noMatch: number }>, state: object): Promise<void> {
+  #commit (hashes: readonly SubtreeHash[], pins: ReadonlyArray<[Buffer, Buffer]>, usage: ReadonlyMap<string, { party: string, day: string, requests: number, noMatch: number }>, state: object): void {
     const idx = this.index
-    await idx.root.transaction(() => {
+    idx.root.transactionSync(() => {
       for (const h of hashes) idx.hashes.putSync(hashKey(h.level, h.index), h.hash)
       for (const [k, v] of pins) idx.pins.putSync(k, v)
       for (const u of usage.values()) {
@@ -256,8 +266,9 @@ export class AuditLog {
     } finally {
       await file.close()
     }
-    // Published through the index after the hashes it covers (lmdb-js commits transactions in order).
-    await this.index.root.transaction(() => { this.index.meta.putSync('checkpoint', cp.note) })
+    // The index holds the hashes this checkpoint covers: on disk before the checkpoint is published.
+    await this.index.sync()
+    this.index.root.transactionSync(() => { this.index.meta.putSync('checkpoint', cp.note) })
     this.#checkpoint = cp
     this.stats.checkpointSize = size
     this.stats.checkpointTime = this.#now()
@@ -266,11 +277,13 @@ export class AuditLog {
   }
 
   #fail (err: unknown): void {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code
-    const reason = `the audit log cannot be written (${code ?? (err instanceof Error ? err.message : String(err))})`
+    const reason = `the audit log cannot be written (${errorName(err)})`
     this.stats.failures++
     if (this.#failure !== undefined) return
     this.#failure = reason
+    // lmdb-js says why a commit failed a moment later: name the errno once it does.
+    const commit = (err as { commitError?: unknown } | undefined)?.commitError
+    if (commit instanceof Promise) commit.catch((inner: unknown) => { if (this.#failure === reason) this.#failure = `the audit log cannot be written (${errorName(inner)})` })
     this.options.log.error({ err }, 'audit log failed: verification answers are refused until it can be written')
     this.onState?.(reason)
     this.#probe = setInterval(() => { void this.#tryRecover() }, PROBE_MS)
@@ -282,9 +295,10 @@ export class AuditLog {
     this.#running = true
     try {
       await this.#writer.probe(PROBE_BYTES)
-      await this.index.root.flushed
+      // (Not `flushed`: after a failed commit lmdb-js may never resolve it; the replay's own transactions tell.)
       await this.#recover()
-    } catch {
+    } catch (err) {
+      errorName(err) // handles lmdb-js's commitError
       return
     } finally {
       this.#running = false
@@ -326,7 +340,7 @@ export class AuditLog {
       const offsets: number[] = []
       const end = scanRecords(bytes, begin, (entry, offset) => { entries.push(Buffer.from(entry)); offsets.push(offset) })
       if (entries.length > 0) {
-        await this.#applyToIndex(entries, offsets)
+        this.#applyToIndex(entries, offsets)
         size = this.#edge.size
       }
       if (i === replay.length - 1) {
@@ -382,7 +396,8 @@ export class AuditLog {
       if (e?.pinHash != null) pinKeys.push(pinKey(Buffer.from(e.pinHash, 'base64url'), index))
       index++
     })
-    await idx.root.transaction(() => {
+    await this.index.sync()
+    idx.root.transactionSync(() => {
       for (const k of pinKeys) idx.pins.removeSync(k)
       // Every stored subtree that ends at or before `next`, but the right edge of [0, next).
       for (let level = 0; 2 ** level <= next; level++) {
@@ -406,9 +421,39 @@ export class AuditLog {
     clearInterval(this.#ticker)
     clearInterval(this.#probe)
     await this.#writer.close()
-    await this.index.root.flushed
+    // A failed index (a full disk) may never flush: give up on it after a while rather than hang the shutdown.
+    await settleWithin(this.index.sync(), this.#failure === undefined ? 30_000 : 1000)
     await this.index.close()
   }
+}
+
+/**
+ * The errno name of a write failure (ENOSPC, EIO): Node gives it as `code`;
+ * lmdb-js gives a failed commit whose `commitError` (a Promise, handled here
+ * so it is not an unhandled rejection) carries the errno number.
+ */
+function errorName (err: unknown): string {
+  const e = err as { code?: unknown, commitError?: unknown, message?: unknown } | undefined
+  if (e?.commitError instanceof Promise) e.commitError.catch(() => {})
+  if (typeof e?.code === 'string') return e.code
+  if (typeof e?.code === 'number') return errnoName(e.code)
+  const m = typeof e?.message === 'string' ? /No space left on device|Input\/output error/.exec(e.message) : null
+  if (m !== null) return m[0] === 'No space left on device' ? 'ENOSPC' : 'EIO'
+  return typeof e?.message === 'string' ? e.message : String(err)
+}
+
+function errnoName (n: number): string {
+  try {
+    return getSystemErrorName(n > 0 ? -n : n)
+  } catch {
+    return `errno ${n}`
+  }
+}
+
+async function settleWithin (p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p.catch(() => {}), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
 }
 
 /** The right edge of a tree of `size` leaves, read from the stored hashes. */
