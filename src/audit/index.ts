@@ -30,13 +30,16 @@ export const AUDIT = serviceKey<AuditTrail>('audit')
 export const AUDIT_ENTRIES: CounterFamily = {
   name: 'idv_audit_entries_total',
   help: 'Audit entries made durable (one per answer, batch item, chip check or history look).',
-  labels: []
+  labels: [],
+  alwaysPublished: [0]
 }
 
 export const AUDIT_WRITE_FAILURES: CounterFamily = {
   name: 'idv_audit_write_failures_total',
   help: 'Audit entries that could not be written (their answers were refused with 503 instead).',
-  labels: []
+  labels: [],
+  // Published at zero, so a rate (and its alert) exists before the first failure.
+  alwaysPublished: [0]
 }
 
 /** What a server thread gets: the writer itself (main thread) or a port to it, and the failed flag all threads read. */
