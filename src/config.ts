@@ -73,6 +73,8 @@ export interface Config {
   readonly auditRetentionDays: number
   /** How often a new checkpoint is signed while entries arrive. */
   readonly auditCheckpointMs: number
+  /** An answer waits for its entry's fdatasync (on), or for its write to the OS (off: fsynced before the next checkpoint). */
+  readonly auditSync: boolean
 }
 
 export const DEFAULTS = {
@@ -104,7 +106,8 @@ export const DEFAULTS = {
   auditSegmentEntries: 1 << 20,
   auditSegmentSeconds: 86_400,
   auditRetentionDays: 183,
-  auditCheckpointMs: 1000
+  auditCheckpointMs: 1000,
+  auditSync: true
 } as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'auditDir' | 'auditNode' | 'auditKeyFile'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
@@ -145,7 +148,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   auditSegmentEntries: 'IDV_AUDIT_SEGMENT_ENTRIES',
   auditSegmentSeconds: 'IDV_AUDIT_SEGMENT_SECONDS',
   auditRetentionDays: 'IDV_AUDIT_RETENTION_DAYS',
-  auditCheckpointMs: 'IDV_AUDIT_CHECKPOINT_MS'
+  auditCheckpointMs: 'IDV_AUDIT_CHECKPOINT_MS',
+  auditSync: 'IDV_AUDIT_SYNC'
 }
 
 /**
@@ -189,7 +193,8 @@ export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
   auditSegmentEntries: 'entries per audit segment file (default 1048576)',
   auditSegmentSeconds: 'seal an audit segment once its first entry is this old (default 86400)',
   auditRetentionDays: 'keep audit entries this many days, whole segments at a time (default 183)',
-  auditCheckpointMs: 'sign an audit checkpoint this often while entries arrive (default 1000)'
+  auditCheckpointMs: 'sign an audit checkpoint this often while entries arrive (default 1000)',
+  auditSync: 'on | off: an answer waits for its audit entry\'s fdatasync, or only for its write to the OS (fsynced before the next checkpoint) (default on)'
 }
 
 /** The command-line flag of a setting: --data-dir for dataDir. */
@@ -317,7 +322,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     auditSegmentEntries: int('auditSegmentEntries', DEFAULTS.auditSegmentEntries, 2, 1 << 24),
     auditSegmentSeconds: int('auditSegmentSeconds', DEFAULTS.auditSegmentSeconds, 1, 366 * 86_400),
     auditRetentionDays: int('auditRetentionDays', DEFAULTS.auditRetentionDays, 1, 36_600),
-    auditCheckpointMs: int('auditCheckpointMs', DEFAULTS.auditCheckpointMs, 10, 60_000)
+    auditCheckpointMs: int('auditCheckpointMs', DEFAULTS.auditCheckpointMs, 10, 60_000),
+    auditSync: bool('auditSync', DEFAULTS.auditSync)
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(config.auditNode)) problems.push(`${ENV_NAMES.auditNode} (--audit-node) must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(config.auditNode)}`)
   if (problems.length > 0) throw new ConfigError(problems)

@@ -38,7 +38,7 @@ import { leafHash } from '../merkle/rfc6962.js'
 import { RightEdge, type SubtreeHash } from '../merkle/right-edge.js'
 import { AuditIndex, hashKey, pinKey, pinValue } from './audit-index.js'
 import { signCheckpoint, openCheckpoint, parseVerifierKey, type Checkpoint, type NoteSigner } from './checkpoint.js'
-import { decodeEntry, encodeEntry, isNoMatch, type AuditRecord } from './entry.js'
+import { decodeEntry, encodeEntry, isNoMatch, type AuditEntry, type AuditRecord } from './entry.js'
 import { frameRecords, listSegments, RECORD_HEADER, readRecord, scanRecords, segmentName, SegmentWriter } from './segments.js'
 import { subtreeHashes } from './tree-hashes.js'
 
@@ -55,6 +55,13 @@ export interface AuditLogOptions {
   readonly segmentSeconds: number
   readonly retentionSeconds: number
   readonly checkpointMs: number
+  /**
+   * true: an answer waits for its batch's fdatasync (survives power loss).
+   * false: for its batch's write to the OS (survives the process being
+   * killed; an OS crash can lose the entries of the last checkpoint interval,
+   * which no published checkpoint covers, since each is signed after an fdatasync).
+   */
+  readonly sync?: boolean
   readonly log: Logger
   readonly now?: () => number
 }
@@ -174,7 +181,8 @@ export class AuditLog {
     const nowMs = this.#now()
     const time = new Date(nowMs).toISOString()
     const entries: Buffer[] = []
-    for (const p of batch) for (const r of p.records) entries.push(encodeEntry(time, this.options.node, r))
+    const records: AuditRecord[] = []
+    for (const p of batch) for (const r of p.records) { entries.push(encodeEntry(time, this.options.node, r)); records.push(r) }
     try {
       if (this.#writer.count > 0 && (this.#writer.count + entries.length > this.options.segmentEntries || nowMs - this.#segmentFirstTime > this.options.segmentSeconds * 1000)) {
         await this.#writer.open(this.#edge.size, 0, 0)
@@ -182,12 +190,12 @@ export class AuditLog {
       if (this.#writer.count === 0) this.#segmentFirstTime = nowMs
       const { bytes, offsets } = frameRecords(entries)
       const base = this.#writer.length
-      await this.#writer.append(bytes, entries.length)
+      await this.#writer.append(bytes, entries.length, this.options.sync !== false)
       this.stats.entries += entries.length
       this.stats.bytes += bytes.length
       if (this.stats.uncoveredSince === 0) this.stats.uncoveredSince = nowMs
       try {
-        this.#applyToIndex(entries, offsets.map((o) => base + o))
+        this.#applyToIndex(entries, offsets.map((o) => base + o), records.map((r) => ({ ...r, time, node: this.options.node })))
       } catch (err) {
         // The entries are durable and their answers go out; the index catches up on recovery.
         this.#fail(err)
@@ -201,25 +209,24 @@ export class AuditLog {
   }
 
   /** Extends the right edge and writes the batch's hashes, citizen keys and counts in one index transaction. */
-  #applyToIndex (entries: readonly Buffer[], offsets: readonly number[]): void {
+  #applyToIndex (entries: readonly Buffer[], offsets: readonly number[], decoded?: readonly AuditEntry[]): void {
     const hashes: SubtreeHash[] = []
     const pins: Array<[Buffer, Buffer]> = []
     const usage = new Map<string, { party: string, day: string, requests: number, noMatch: number }>()
     for (let i = 0; i < entries.length; i++) {
       const index = this.#edge.size
       this.#edge.append(leafHash(entries[i]!), (s) => { hashes.push(s) })
-      this.#note(entries[i]!, index, offsets[i]!, pins, usage)
+      // Replayed entries are decoded from their bytes; a live batch passes what it encoded.
+      const e = decoded?.[i] ?? decodeEntry(entries[i]!)
+      if (e !== undefined) this.#note(e, entries[i]!.length, index, offsets[i]!, pins, usage)
     }
     const state = { size: this.#edge.size, segment: this.#writer.start, offset: this.#writer.length }
     this.stats.size = this.#edge.size
     this.#commit(hashes, pins, usage, state)
   }
 
-  #note (entry: Buffer, index: number, offset: number, pins: Array<[Buffer, Buffer]>, usage: Map<string, { party: string, day: string, requests: number, noMatch: number }>): void {
-    // The log wrote these bytes itself: decoding them back is cheap next to an fsync, and keeps one source of truth.
-    const e = decodeEntry(entry)
-    if (e === undefined) return
-    if (e.pinHash !== null) pins.push([pinKey(Buffer.from(e.pinHash, 'base64url'), index), pinValue(Date.parse(e.time), offset, entry.length)])
+  #note (e: AuditEntry, length: number, index: number, offset: number, pins: Array<[Buffer, Buffer]>, usage: Map<string, { party: string, day: string, requests: number, noMatch: number }>): void {
+    if (e.pinHash !== null) pins.push([pinKey(Buffer.from(e.pinHash, 'base64url'), index), pinValue(Date.parse(e.time), offset, length)])
     if (e.partyId !== null) {
       const day = e.time.slice(0, 10)
       const key = `${e.partyId}\u0000${day}`
@@ -257,7 +264,10 @@ export class AuditLog {
   async publishCheckpoint (): Promise<Checkpoint | undefined> {
     const size = this.#edge.size
     if (size === 0 || (this.#checkpoint !== undefined && this.#checkpoint.size >= size)) return this.#checkpoint
-    const cp = signCheckpoint(this.options.origin, size, this.#edge.root(), this.options.signer)
+    const root = this.#edge.root()
+    // Entries written without waiting for the disk become durable here, before any checkpoint covers them.
+    if (this.options.sync === false) await this.#writer.sync()
+    const cp = signCheckpoint(this.options.origin, size, root, this.options.signer)
     const { bytes } = frameRecords([Buffer.from(cp.note, 'utf8')])
     const file = await openFile(join(this.options.dir, CHECKPOINTS_FILE), 'a')
     try {

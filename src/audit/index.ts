@@ -84,6 +84,7 @@ export const audit: Capability<AuditShare> = {
       segmentSeconds: config.auditSegmentSeconds,
       retentionSeconds: config.auditRetentionDays * 86_400,
       checkpointMs: config.auditCheckpointMs,
+      sync: config.auditSync,
       log: ctx.log
     })
     const failed = new Int32Array(new SharedArrayBuffer(4))

@@ -102,8 +102,7 @@ export class SegmentWriter {
   /** Opens the segment starting at `start` (creating it), durable length `length` (bytes past it are cut off). */
   async open (start: number, length: number, count: number): Promise<void> {
     await mkdir(this.dir, { recursive: true })
-    await this.#file?.close()
-    this.#file = undefined
+    await this.close() // the sealed segment is durable before the next one starts
     const file = await open(this.path(start), 'a+')
     try {
       const size = (await file.stat()).size
@@ -119,13 +118,17 @@ export class SegmentWriter {
     syncDir(this.dir)
   }
 
-  /** Appends records and makes them durable; on failure the segment is cut back to its durable length before rethrowing. */
-  async append (bytes: Buffer, entries: number): Promise<void> {
+  /**
+   * Appends records, and with `sync` makes them durable (fdatasync) before
+   * resolving; on failure the segment is cut back to its length before them
+   * and the error rethrown.
+   */
+  async append (bytes: Buffer, entries: number, sync: boolean): Promise<void> {
     const file = this.#file
     if (file === undefined) throw new Error('the audit segment is not open')
     try {
       await file.write(bytes, 0, bytes.length, this.length)
-      await file.datasync()
+      if (sync) await file.datasync()
     } catch (err) {
       await file.truncate(this.length).catch(() => {})
       throw err
@@ -147,7 +150,13 @@ export class SegmentWriter {
     await file.datasync()
   }
 
+  /** Makes everything appended so far durable. */
+  async sync (): Promise<void> {
+    await this.#file?.datasync()
+  }
+
   async close (): Promise<void> {
+    await this.#file?.datasync()
     await this.#file?.close()
     this.#file = undefined
   }

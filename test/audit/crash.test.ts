@@ -1,5 +1,6 @@
 /**
- * kill -9 under traffic: a real `idv serve` (two server threads, so answers
+ * kill -9 under traffic (answers waiting for the fdatasync, and for the write
+ * only): a real `idv serve` (two server threads, so answers
  * of both the writer's thread and the relayed one) is killed while clients
  * keep asking; every answer a client received must have its entry in the
  * log, and the log must recover (torn tail cut, index replayed) to a state
@@ -55,7 +56,7 @@ function loggedIds (logDir: string): Set<string> {
   return ids
 }
 
-describe('kill -9 under traffic', () => {
+describe.each(['on', 'off'])('kill -9 under traffic, --audit-sync %s', (sync) => {
   it('loses no entry of an answer a client received, and recovers', async () => {
     const dir = tempDir('idv-audit-crash')
     const dataDir = join(dir, 'data')
@@ -68,7 +69,7 @@ describe('kill -9 under traffic', () => {
     await fillStore(store, codec, citizens)
     await store.close()
     const args = ['--data-dir', dataDir, '--hash-key-file', join(dir, 'hash.key'), '--port', '0', '--auth', 'none', '--threads', '2',
-      '--audit-dir', join(dir, 'audit'), '--audit-node', 'n1', '--audit-key-file', join(dir, 'audit.key'), '--audit-checkpoint-ms', '100']
+      '--audit-dir', join(dir, 'audit'), '--audit-node', 'n1', '--audit-key-file', join(dir, 'audit.key'), '--audit-checkpoint-ms', '100', '--audit-sync', sync]
     const { child, url } = await serve(args)
 
     const received: string[] = []

@@ -59,7 +59,8 @@ describe('loadConfig defaults', () => {
       auditSegmentEntries: 1 << 20,
       auditSegmentSeconds: 86_400,
       auditRetentionDays: 183,
-      auditCheckpointMs: 1000
+      auditCheckpointMs: 1000,
+      auditSync: true
     })
     expect(c.hashKeyFile).toBe(resolve('data.hash-key'))
     for (const [k, v] of Object.entries(DEFAULTS)) expect(c[k as keyof typeof c], k).toBe(v)
@@ -122,7 +123,8 @@ describe('environment overrides', () => {
       IDV_AUDIT_SEGMENT_ENTRIES: '1000',
       IDV_AUDIT_SEGMENT_SECONDS: '3600',
       IDV_AUDIT_RETENTION_DAYS: '30',
-      IDV_AUDIT_CHECKPOINT_MS: '500'
+      IDV_AUDIT_CHECKPOINT_MS: '500',
+      IDV_AUDIT_SYNC: 'off'
     })
     expect(c).toEqual({
       host: '0.0.0.0',
@@ -161,7 +163,8 @@ describe('environment overrides', () => {
       auditSegmentEntries: 1000,
       auditSegmentSeconds: 3600,
       auditRetentionDays: 30,
-      auditCheckpointMs: 500
+      auditCheckpointMs: 500,
+      auditSync: false
     })
   })
 
