@@ -91,6 +91,8 @@ export const VERIFIER_KEY_FILE = 'verifier.key'
 /** Bytes the probe of a failed log must be able to write: room for a typical batch. */
 const PROBE_BYTES = 64 * 1024
 const PROBE_MS = 1000
+/** How often retention looks for segments past the retention period. */
+const RETAIN_EVERY_MS = 60_000
 
 export class AuditLog {
   readonly options: AuditLogOptions
@@ -107,6 +109,7 @@ export class AuditLog {
   #segmentFirstTime = 0
   #checkpoint: Checkpoint | undefined
   #closed = false
+  #retainedAt = 0
   #idle: Promise<void> = Promise.resolve()
   readonly stats: AuditStats = { entries: 0, bytes: 0, failures: 0, size: 0, checkpointSize: 0, checkpointTime: 0, uncoveredSince: 0 }
   /** Called when the log fails or recovers (undefined: healthy again). */
@@ -250,11 +253,16 @@ export class AuditLog {
     })
   }
 
-  /** Signs a checkpoint of the durable tree if it grew since the last one. */
+  /** Signs a checkpoint of the durable tree if it grew since the last one; now and then, applies retention. */
   async #tick (): Promise<void> {
     if (this.#failure !== undefined || this.#closed) return
     try {
       await this.publishCheckpoint()
+      if (this.#now() - this.#retainedAt >= RETAIN_EVERY_MS) {
+        this.#retainedAt = this.#now()
+        const removed = await this.retain()
+        if (removed > 0) this.options.log.info({ segments: removed, retained: this.index.retained() }, 'audit retention removed old segments')
+      }
     } catch (err) {
       this.#fail(err)
     }
