@@ -2,10 +2,12 @@
  * The node's audit log writer: one per process, on the main thread.
  *
  * Group commit: records appended during one event-loop turn (from this
- * thread, or relayed from the others) become one batch: one write and one
- * fdatasync of the newest segment, while the next batch gathers. Only once a
- * batch is durable are its answers released (`done`), so an answer is never
- * sent unrecorded; the price is the batch's wait for the disk (bench/README.md).
+ * thread, or relayed from the others) become one batch: one O_DSYNC write
+ * to the newest segment (data on disk when it returns), while the next batch
+ * gathers. Only once a batch is durable are its answers released (`done`), so
+ * an answer is never sent unrecorded; the price is the batch's wait for the
+ * disk (bench/README.md). With `sync: false` the answers wait for the write
+ * to the OS only, and the segment is fdatasynced before each checkpoint.
  * Then the batch's leaf hashes extend the tree's right edge, and its hashes,
  * citizen keys and party counts go to the index in one LMDB transaction,
  * synchronous and unsynced (the index can be rebuilt from the segments; it
@@ -118,7 +120,7 @@ export class AuditLog {
   private constructor (options: AuditLogOptions, index: AuditIndex) {
     this.options = options
     this.index = index
-    this.#writer = new SegmentWriter(join(options.dir, 'segments'))
+    this.#writer = new SegmentWriter(join(options.dir, 'segments'), options.sync !== false)
     this.#now = options.now ?? Date.now
   }
 
@@ -193,7 +195,7 @@ export class AuditLog {
       if (this.#writer.count === 0) this.#segmentFirstTime = nowMs
       const { bytes, offsets } = frameRecords(entries)
       const base = this.#writer.length
-      await this.#writer.append(bytes, entries.length, this.options.sync !== false)
+      await this.#writer.append(bytes, entries.length)
       this.stats.entries += entries.length
       this.stats.bytes += bytes.length
       if (this.stats.uncoveredSince === 0) this.stats.uncoveredSince = nowMs

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { auditVerifyCommand } from '../../src/audit/audit-cli.js'
@@ -18,6 +18,7 @@ import { generateCitizens } from '../../src/population/generate.js'
 import { bindHashKey, openStore } from '../../src/store/open.js'
 import { fillStore } from '../helpers/server.js'
 import { tempDir } from '../helpers/temp.js'
+import { loggedRequestIds } from './segment-entries.js'
 
 const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
 const children: ChildProcess[] = []
@@ -38,22 +39,6 @@ async function serve (args: string[]): Promise<{ child: ChildProcess, url: strin
 async function exited (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   await new Promise((resolve) => child.once('exit', resolve))
-}
-
-/** Request ids of every whole entry in the node's segments (a torn last record is not an entry). */
-function loggedIds (logDir: string): Set<string> {
-  const ids = new Set<string>()
-  const segs = join(logDir, 'segments')
-  for (const name of readdirSync(segs).sort()) {
-    const b = readFileSync(join(segs, name))
-    for (let at = 0; at + 4 <= b.length;) {
-      const len = b.readUInt32BE(at)
-      if (at + 4 + len > b.length) break
-      ids.add((JSON.parse(b.subarray(at + 4, at + 4 + len).toString()) as { requestId: string }).requestId)
-      at += 4 + len
-    }
-  }
-  return ids
 }
 
 describe.each(['on', 'off'])('kill -9 under traffic, --audit-sync %s', (sync) => {
@@ -92,7 +77,7 @@ describe.each(['on', 'off'])('kill -9 under traffic, --audit-sync %s', (sync) =>
     await exited(child)
 
     const logDir = join(dir, 'audit', 'n1')
-    const logged = loggedIds(logDir)
+    const logged = loggedRequestIds(logDir)
     expect(received.length).toBeGreaterThan(200)
     expect(received.filter((id) => !logged.has(id))).toEqual([])
 
@@ -105,7 +90,7 @@ describe.each(['on', 'off'])('kill -9 under traffic, --audit-sync %s', (sync) =>
     await new Promise((resolve) => setTimeout(resolve, 300))
     again.child.kill('SIGTERM')
     await exited(again.child)
-    expect(loggedIds(logDir).has(last)).toBe(true)
+    expect(loggedRequestIds(logDir).has(last)).toBe(true)
     const verified = auditVerifyCommand({ dir: logDir })
     expect(verified.message).toMatch(/^OK/)
   }, 30_000)

@@ -7,11 +7,12 @@
  * when space returns, it answers and records again by itself.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, postJson, type TestServer } from '../helpers/server.js'
 import { tempDir } from '../helpers/temp.js'
+import { loggedRequestIds } from './segment-entries.js'
 
 const root = tempDir('idv-audit-full')
 const mnt = join(root, 'mnt')
@@ -31,16 +32,6 @@ afterAll(async () => {
   await server?.close()
   if (mounted) execFileSync('umount', [mnt])
 })
-
-function loggedIds (): Set<string> {
-  const segs = join(mnt, 'audit', 'test', 'segments')
-  const ids = new Set<string>()
-  for (const name of readdirSync(segs)) {
-    const b = readFileSync(join(segs, name))
-    for (let at = 0; at + 4 <= b.length;) { const len = b.readUInt32BE(at); ids.add(JSON.parse(b.subarray(at + 4, at + 4 + len).toString()).requestId); at += 4 + len }
-  }
-  return ids
-}
 
 /** Fills the file system with one file until it refuses another byte. */
 function fill (file: string): void {
@@ -95,7 +86,7 @@ describe.skipIf(!mounted)('a full disk under the audit log (needs root to mount 
     expect(again.status).toBe(200)
     sent.push(again.body.requestId)
 
-    const logged = loggedIds()
+    const logged = loggedRequestIds(join(mnt, 'audit', 'test'))
     for (const id of sent) expect(logged.has(id)).toBe(true)
     for (const id of refused) expect(logged.has(id)).toBe(false)
   }, 20_000)

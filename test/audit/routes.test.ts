@@ -7,7 +7,7 @@
  * checkpoint and the proofs served check with an independent verifier.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { partyAdd, partyDisable } from '../../src/parties/party-cli.js'
@@ -18,6 +18,7 @@ import { verifyConsistency } from '../../src/merkle/proofs.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
 import { startTestServer, type TestServer } from '../helpers/server.js'
 import { tempDir } from '../helpers/temp.js'
+import { segmentEntries } from './segment-entries.js'
 
 const dir = tempDir('idv-audit-routes')
 const partiesFile = join(dir, 'parties.yaml')
@@ -45,17 +46,6 @@ async function call (party: string | undefined, method: 'GET' | 'POST', path: st
 const citizen = (i: number) => server.citizens.filter((c) => c.status === 'active')[i]!
 const ask = (i: number, name?: string) => ({ pin: citizen(i).pin, attributes: { fullName: name ?? citizen(i).fullName, dateOfBirth: citizen(i).dateOfBirth } })
 
-/** Every entry of the node's log, read from its segment files. */
-function logEntries (): any[] {
-  const segs = join(server.config.auditDir, 'test', 'segments')
-  const out: any[] = []
-  for (const name of readdirSync(segs).sort()) {
-    const b = readFileSync(join(segs, name))
-    for (let at = 0; at < b.length;) { const len = b.readUInt32BE(at); out.push(JSON.parse(b.subarray(at + 4, at + 4 + len).toString())); at += 4 + len }
-  }
-  return out
-}
-
 beforeAll(async () => {
   addParty('bank')
   addParty('portal', ['citizen-portal'])
@@ -75,7 +65,7 @@ describe('recording answers', () => {
     expect(one.status).toBe(200)
     const batch = await call('bank', 'POST', '/v1/verify/batch', { items: [ask(0, 'Wrong Name'), ask(1), { pin: '12', attributes: { fullName: 'x' } }] })
     expect(batch.status).toBe(200)
-    const entries = logEntries()
+    const entries: any[] = segmentEntries(join(server.config.auditDir, 'test'))
     const single = entries.find((e) => e.requestId === one.body.requestId)
     const leafHash = (leaf: string): string => createHash('sha256').update(Buffer.from([0])).update(leaf).digest('base64url')
     expect(single).toMatchObject({ node: 'test', partyId: 'bank', endpoint: '/v1/verify', attributes: ['fullName', 'dateOfBirth'], results: { match: true, citizen: 'active' }, receiptLeafHash: leafHash(one.body.receipt.leaf) })
