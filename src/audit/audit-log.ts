@@ -35,10 +35,13 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdir, open as openFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { getSystemErrorName } from 'node:util'
+import { Worker } from 'node:worker_threads'
+import { packageRoot } from '../paths.js'
 import type { Logger } from '../log.js'
 import { leafHash } from '../merkle/rfc6962.js'
 import { RightEdge, type SubtreeHash } from '../merkle/right-edge.js'
-import { AuditIndex, hashKey, pinKey, pinValue } from './audit-index.js'
+import { AuditIndex, pinKey, pinValue } from './audit-index.js'
+import type { IndexReply, IndexWork } from './index-writer.js'
 import { signCheckpoint, openCheckpoint, parseVerifierKey, type Checkpoint, type NoteSigner } from './checkpoint.js'
 import { decodeEntry, encodeEntry, isNoMatch, type AuditEntry, type AuditRecord } from './entry.js'
 import { frameRecords, listSegments, RECORD_HEADER, readRecord, scanRecords, segmentName, SegmentWriter } from './segments.js'
@@ -93,6 +96,11 @@ export const VERIFIER_KEY_FILE = 'verifier.key'
 /** Bytes the probe of a failed log must be able to write: room for a typical batch. */
 const PROBE_BYTES = 64 * 1024
 const PROBE_MS = 1000
+/** Work for the index writer that answers, without its id (which #ask adds). */
+type IndexRequest = IndexWork extends infer W ? W extends { id: number } ? Omit<W, 'id'> : never : never
+
+/** The compiled index writer (workers run built code, as the chip pool's do). */
+const INDEX_WRITER = (): string => join(packageRoot(), 'dist', 'src', 'audit', 'index-writer.js')
 /** How often retention looks for segments past the retention period. */
 const RETAIN_EVERY_MS = 60_000
 
@@ -113,6 +121,10 @@ export class AuditLog {
   #closed = false
   #retainedAt = 0
   #idle: Promise<void> = Promise.resolve()
+  /** The index writer thread (index-writer.ts) and its pending answers. */
+  #indexWorker: Worker | undefined
+  readonly #replies = new Map<number, { resolve: () => void, reject: (err: Error) => void }>()
+  #nextRequest = 0
   readonly stats: AuditStats = { entries: 0, bytes: 0, failures: 0, size: 0, checkpointSize: 0, checkpointTime: 0, uncoveredSince: 0 }
   /** Called when the log fails or recovers (undefined: healthy again). */
   onState: ((failure: string | undefined) => void) | undefined
@@ -130,8 +142,10 @@ export class AuditLog {
     writeFileSync(join(options.dir, VERIFIER_KEY_FILE), `${options.signer.verifierKey}\n`)
     const log = new AuditLog(options, AuditIndex.open(join(options.dir, 'index')))
     try {
+      log.#startIndexWorker()
       await log.#recover()
     } catch (err) {
+      await log.#stopIndexWorker()
       await log.index.close()
       throw err
     }
@@ -242,17 +256,58 @@ export class AuditLog {
     }
   }
 
-  #commit (hashes: readonly SubtreeHash[], pins: ReadonlyArray<[Buffer, Buffer]>, usage: ReadonlyMap<string, { party: string, day: string, requests: number, noMatch: number }>, state: object): void {
-    const idx = this.index
-    idx.root.transactionSync(() => {
-      for (const h of hashes) idx.hashes.putSync(hashKey(h.level, h.index), h.hash)
-      for (const [k, v] of pins) idx.pins.putSync(k, v)
-      for (const u of usage.values()) {
-        const seen = idx.usage.get([u.party, u.day])
-        idx.usage.putSync([u.party, u.day], { requests: (seen?.requests ?? 0) + u.requests, noMatch: (seen?.noMatch ?? 0) + u.noMatch })
-      }
-      idx.meta.putSync('state', state)
+  /** Hands the batch's index writes to the index writer thread (one transaction there); a failure comes back as a message. */
+  #commit (hashes: readonly SubtreeHash[], pins: ReadonlyArray<[Buffer, Buffer]>, usage: ReadonlyMap<string, { party: string, day: string, requests: number, noMatch: number }>, state: { size: number, segment: number, offset: number }): void {
+    const work: IndexWork = {
+      op: 'apply',
+      hashes: hashes.map((h) => [h.level, h.index, h.hash]),
+      pins: pins.map(([k, v]) => [k, v]),
+      usage: [...usage.values()].map((u) => [u.party, u.day, u.requests, u.noMatch]),
+      state
+    }
+    this.#indexWorker!.postMessage(work)
+  }
+
+  #startIndexWorker (): void {
+    const worker = new Worker(INDEX_WRITER(), { workerData: { dir: join(this.options.dir, 'index') } })
+    worker.on('message', (r: IndexReply) => {
+      const waiting = r.id === undefined ? undefined : this.#replies.get(r.id)
+      if (r.id !== undefined) this.#replies.delete(r.id)
+      const err = r.error === undefined ? undefined : Object.assign(new Error(r.error.message), r.error.code === undefined ? {} : { code: r.error.code })
+      if (waiting !== undefined) { if (err === undefined) waiting.resolve(); else waiting.reject(err) } else if (err !== undefined) this.#fail(err)
     })
+    worker.on('error', (err) => { this.#fail(err) })
+    worker.unref()
+    this.#indexWorker = worker
+  }
+
+  /** Sends work that answers, and waits for its answer (so for everything sent before it). */
+  async #ask (work: IndexRequest): Promise<void> {
+    const worker = this.#indexWorker
+    if (worker === undefined) throw new Error('the audit index writer is not running')
+    const id = this.#nextRequest++
+    // Waiting on the writer keeps the process alive (an unref'd worker would not: a start-up replay could end the process).
+    worker.ref()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#replies.set(id, { resolve, reject })
+        worker.postMessage({ ...work, id })
+      })
+    } finally {
+      if (this.#replies.size === 0) worker.unref()
+    }
+    // This thread's LMDB read transaction may predate what the writer thread just committed.
+    this.index.root.resetReadTxn()
+  }
+
+  async #stopIndexWorker (): Promise<void> {
+    const worker = this.#indexWorker
+    if (worker === undefined) return
+    await settleWithin(this.#ask({ op: 'close' }), this.#failure === undefined ? 30_000 : 1000)
+    this.#indexWorker = undefined
+    await worker.terminate()
+    for (const w of this.#replies.values()) w.reject(new Error('the audit index writer stopped'))
+    this.#replies.clear()
   }
 
   /** Signs a checkpoint of the durable tree if it grew since the last one; now and then, applies retention. */
@@ -286,9 +341,8 @@ export class AuditLog {
     } finally {
       await file.close()
     }
-    // The index holds the hashes this checkpoint covers: on disk before the checkpoint is published.
-    await this.index.sync()
-    this.index.root.transactionSync(() => { this.index.meta.putSync('checkpoint', cp.note) })
+    // After the batches it covers: the index writer syncs them to disk, then publishes the note.
+    await this.#ask({ op: 'publish', note: cp.note })
     this.#checkpoint = cp
     this.stats.checkpointSize = size
     this.stats.checkpointTime = this.#now()
@@ -315,7 +369,7 @@ export class AuditLog {
     this.#running = true
     try {
       await this.#writer.probe(PROBE_BYTES)
-      // (Not `flushed`: after a failed commit lmdb-js may never resolve it; the replay's own transactions tell.)
+      await this.#ask({ op: 'barrier' })
       await this.#recover()
     } catch (err) {
       errorName(err) // handles lmdb-js's commitError
@@ -371,6 +425,8 @@ export class AuditLog {
       }
     }
     this.stats.size = this.#edge.size
+    // The replayed batches are committed by the index writer before the checkpoint is checked against them.
+    await this.#ask({ op: 'barrier' })
     await this.#verifyCheckpoint()
   }
 
@@ -406,8 +462,7 @@ export class AuditLog {
   }
 
   async #removeSegment (start: number, next: number): Promise<void> {
-    const idx = this.index
-    const before = idx.retained()
+    const before = this.index.retained()
     const bytes = await readFile(join(this.#writer.dir, segmentName(start)))
     const pinKeys: Buffer[] = []
     let index = start
@@ -416,18 +471,8 @@ export class AuditLog {
       if (e?.pinHash != null) pinKeys.push(pinKey(Buffer.from(e.pinHash, 'base64url'), index))
       index++
     })
-    await this.index.sync()
-    idx.root.transactionSync(() => {
-      for (const k of pinKeys) idx.pins.removeSync(k)
-      // Every stored subtree that ends at or before `next`, but the right edge of [0, next).
-      for (let level = 0; 2 ** level <= next; level++) {
-        const span = 2 ** level
-        const end = Math.floor(next / span)
-        const keep = end % 2 === 1 ? end - 1 : -1
-        for (let i = Math.max(0, Math.floor(before / span) - 1); i < end; i++) if (i !== keep) idx.hashes.removeSync(hashKey(level, i))
-      }
-      idx.meta.putSync('retained', next)
-    })
+    // The index writer removes the keys and every subtree hash that ends by `next` but the right edge of [0, next).
+    await this.#ask({ op: 'retain', pinKeys: Buffer.concat(pinKeys), before, next })
     await this.#writer.remove(start)
   }
 
@@ -441,8 +486,8 @@ export class AuditLog {
     clearInterval(this.#ticker)
     clearInterval(this.#probe)
     await this.#writer.close()
-    // A failed index (a full disk) may never flush: give up on it after a while rather than hang the shutdown.
-    await settleWithin(this.index.sync(), this.#failure === undefined ? 30_000 : 1000)
+    // A failed index (a full disk) may never flush: the writer thread is given up on after a while rather than hang the shutdown.
+    await this.#stopIndexWorker()
     await this.index.close()
   }
 }

@@ -43,6 +43,20 @@ async function call (party: string | undefined, method: 'GET' | 'POST', path: st
   return { status: res.status, text, type, body: type?.includes('json') === true ? JSON.parse(text) : undefined }
 }
 
+/** The citizen index is written by the log's index thread a moment after the entry: retries an assertion until it holds (2 s at most). */
+async function eventually (check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + 2000
+  for (;;) {
+    try {
+      await check()
+      return
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}
+
 const citizen = (i: number) => server.citizens.filter((c) => c.status === 'active')[i]!
 const ask = (i: number, name?: string) => ({ pin: citizen(i).pin, attributes: { fullName: name ?? citizen(i).fullName, dateOfBirth: citizen(i).dateOfBirth } })
 
@@ -83,32 +97,39 @@ describe('a citizen\'s access history', () => {
   const path = (i: number, q = '') => `/v1/audit/citizens/${citizen(i).pin}/accesses${q}`
 
   it('shows a citizen portal who asked, newest first, with the party\'s name', async () => {
-    const r = await call('portal', 'GET', path(0))
-    expect(r.status).toBe(200)
-    const accesses = r.body.accesses as any[]
-    expect(accesses.map((a) => a.endpoint)).toEqual(['/v1/verify/batch', '/v1/verify'])
-    expect(accesses[1]).toMatchObject({ party: { id: 'bank', name: 'bank display' }, attributes: ['fullName', 'dateOfBirth'], results: { match: true } })
-    expect(r.body.next).toBeNull()
-    // The look itself is now part of the history.
-    const again = await call('auditor', 'GET', path(0))
-    expect(again.body.accesses[0]).toMatchObject({ party: { id: 'portal' }, endpoint: '/v1/audit/citizens', results: { allowed: true } })
+    const answers = (r: { body: any }): any[] => r.body.accesses.filter((a: any) => a.endpoint !== '/v1/audit/citizens')
+    await eventually(async () => {
+      const r = await call('portal', 'GET', path(0))
+      expect(r.status).toBe(200)
+      expect(answers(r).map((a) => a.endpoint)).toEqual(['/v1/verify/batch', '/v1/verify'])
+      expect(answers(r)[1]).toMatchObject({ party: { id: 'bank', name: 'bank display' }, attributes: ['fullName', 'dateOfBirth'], results: { match: true } })
+      expect(r.body.next).toBeNull()
+    })
+    // The looks themselves are part of the history.
+    await eventually(async () => {
+      const again = await call('auditor', 'GET', path(0))
+      expect(again.body.accesses[0]).toMatchObject({ endpoint: '/v1/audit/citizens', results: { allowed: true } })
+      expect(again.body.accesses.find((a: any) => a.party?.id === 'portal')).toMatchObject({ endpoint: '/v1/audit/citizens' })
+    })
   })
 
   it('pages with a cursor', async () => {
+    const answers = (list: any[]): any[] => list.filter((a) => a.endpoint !== '/v1/audit/citizens')
     const all = (await call('auditor', 'GET', path(0, '?limit=200'))).body.accesses as any[]
     const seen: any[] = []
+    let pages = 0
     let q = '?limit=1'
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 200; i++) {
       const r = await call('auditor', 'GET', path(0, q))
       expect(r.status).toBe(200)
+      pages++
       seen.push(...r.body.accesses)
       if (r.body.next === null) break
       q = `?limit=1&cursor=${r.body.next as string}`
     }
-    // The first page shows the look that read `all` (looks made while paging are newer than the cursor), then exactly `all`.
-    expect(seen[0]).toMatchObject({ party: { id: 'auditor' }, endpoint: '/v1/audit/citizens' })
-    expect(seen.slice(1)).toEqual(all)
-    expect(all.length).toBeGreaterThanOrEqual(4)
+    // Page by page, the same answers as in one page (looks made while paging are newer than the cursor).
+    expect(pages).toBeGreaterThan(2)
+    expect(answers(seen)).toEqual(answers(all))
   })
 
   it('refuses a relying party (403), and records the refused look', async () => {
@@ -116,8 +137,10 @@ describe('a citizen\'s access history', () => {
     expect(r.status).toBe(403)
     expect(r.type).toBe('application/problem+json')
     expect(r.body.code).toBe('IDV_ERR_ROLE_FORBIDDEN')
-    const seen = await call('auditor', 'GET', path(0))
-    expect(seen.body.accesses.find((a: any) => a.party?.id === 'bank' && a.endpoint === '/v1/audit/citizens')).toMatchObject({ results: { allowed: false, error: 'IDV_ERR_ROLE_FORBIDDEN' } })
+    await eventually(async () => {
+      const seen = await call('auditor', 'GET', path(0))
+      expect(seen.body.accesses.find((a: any) => a.party?.id === 'bank' && a.endpoint === '/v1/audit/citizens')).toMatchObject({ results: { allowed: false, error: 'IDV_ERR_ROLE_FORBIDDEN' } })
+    })
   })
 
   it('refuses a disabled party, an unsigned caller and a bad PIN', async () => {
@@ -135,10 +158,12 @@ describe('a party\'s usage', () => {
   const day = new Date().toISOString().slice(0, 10)
 
   it('shows a party its own counts by day', async () => {
-    const r = await call('bank', 'GET', `/v1/audit/party/usage?from=${day}&to=${day}`)
-    expect(r.status).toBe(200)
-    // 1 single + 3 batch items + 1 refused history look
-    expect(r.body).toMatchObject({ party: 'bank', requests: 5, noMatch: 1, days: [{ day, requests: 5, noMatch: 1 }] })
+    await eventually(async () => {
+      const r = await call('bank', 'GET', `/v1/audit/party/usage?from=${day}&to=${day}`)
+      expect(r.status).toBe(200)
+      // 1 single + 3 batch items + 1 refused history look
+      expect(r.body).toMatchObject({ party: 'bank', requests: 5, noMatch: 1, days: [{ day, requests: 5, noMatch: 1 }] })
+    })
   })
 
   it('refuses another party\'s usage unless the caller is an auditor', async () => {
