@@ -39,6 +39,10 @@ export interface UsageDay {
 }
 
 const PIN_HASH_BYTES = 16
+export const PIN_KEY_BYTES = PIN_HASH_BYTES + 8
+/** Packed records the log hands its index writer (index-writer.ts): [level u8, index f64, hash 32] and [pin key 24, pin value 16]. */
+export const HASH_RECORD_BYTES = 1 + 8 + 32
+export const PIN_RECORD_BYTES = PIN_KEY_BYTES + 16
 
 export function hashKey (level: number, index: number): Buffer {
   const k = Buffer.allocUnsafe(9)

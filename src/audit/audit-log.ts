@@ -40,7 +40,7 @@ import { packageRoot } from '../paths.js'
 import type { Logger } from '../log.js'
 import { leafHash } from '../merkle/rfc6962.js'
 import { RightEdge, type SubtreeHash } from '../merkle/right-edge.js'
-import { AuditIndex, pinKey, pinValue } from './audit-index.js'
+import { AuditIndex, HASH_RECORD_BYTES, PIN_RECORD_BYTES, pinKey, pinValue } from './audit-index.js'
 import type { IndexReply, IndexWork } from './index-writer.js'
 import { signCheckpoint, openCheckpoint, parseVerifierKey, type Checkpoint, type NoteSigner } from './checkpoint.js'
 import { decodeEntry, encodeEntry, isNoMatch, type AuditEntry, type AuditRecord } from './entry.js'
@@ -258,14 +258,18 @@ export class AuditLog {
 
   /** Hands the batch's index writes to the index writer thread (one transaction there); a failure comes back as a message. */
   #commit (hashes: readonly SubtreeHash[], pins: ReadonlyArray<[Buffer, Buffer]>, usage: ReadonlyMap<string, { party: string, day: string, requests: number, noMatch: number }>, state: { size: number, segment: number, offset: number }): void {
-    const work: IndexWork = {
-      op: 'apply',
-      hashes: hashes.map((h) => [h.level, h.index, h.hash]),
-      pins: pins.map(([k, v]) => [k, v]),
-      usage: [...usage.values()].map((u) => [u.party, u.day, u.requests, u.noMatch]),
-      state
-    }
-    this.#indexWorker!.postMessage(work)
+    // Own ArrayBuffers (not the shared pool's), so they can be transferred rather than copied.
+    const packedHashes = Buffer.allocUnsafeSlow(hashes.length * HASH_RECORD_BYTES)
+    hashes.forEach((h, i) => {
+      const at = i * HASH_RECORD_BYTES
+      packedHashes[at] = h.level
+      packedHashes.writeDoubleBE(h.index, at + 1)
+      h.hash.copy(packedHashes, at + 9)
+    })
+    const packedPins = Buffer.allocUnsafeSlow(pins.length * PIN_RECORD_BYTES)
+    pins.forEach(([k, v], i) => { k.copy(packedPins, i * PIN_RECORD_BYTES); v.copy(packedPins, i * PIN_RECORD_BYTES + k.length) })
+    const work: IndexWork = { op: 'apply', hashes: packedHashes, pins: packedPins, usage: [...usage.values()].map((u) => [u.party, u.day, u.requests, u.noMatch]), state }
+    this.#indexWorker!.postMessage(work, [packedHashes.buffer as ArrayBuffer, packedPins.buffer as ArrayBuffer])
   }
 
   #startIndexWorker (): void {

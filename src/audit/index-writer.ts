@@ -5,16 +5,22 @@
  * off the event loop that answers (issue 22: "written off the hot path").
  *
  * Messages are handled in the order they arrive, so a checkpoint published
- * after a batch is committed after it. `apply` answers only when it fails;
- * the other operations answer `{ id }` or `{ id, error }`.
+ * after a batch is committed after it. Batches that arrive together are
+ * committed in one transaction. `apply` answers only when it fails; the other
+ * operations answer `{ id }` or `{ id, error }`.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { AuditIndex, hashKey, PIN_HASH_BYTES } from './audit-index.js'
+import { AuditIndex, hashKey, HASH_RECORD_BYTES, PIN_KEY_BYTES, PIN_RECORD_BYTES } from './audit-index.js'
 
-const PIN_KEY_BYTES = PIN_HASH_BYTES + 8
+type Apply = Extract<IndexWork, { op: 'apply' }>
 
 export type IndexWork =
-  | { readonly op: 'apply', readonly hashes: Array<[number, number, Uint8Array]>, readonly pins: Array<[Uint8Array, Uint8Array]>, readonly usage: Array<[string, string, number, number]>, readonly state: { size: number, segment: number, offset: number } }
+  /**
+   * A batch's writes, packed so the message is two byte arrays rather than
+   * thousands of small objects to clone: `hashes` holds [level u8, index f64,
+   * hash 32] records, `pins` [key 24, value 16] records.
+   */
+  | { readonly op: 'apply', readonly hashes: Uint8Array, readonly pins: Uint8Array, readonly usage: Array<[string, string, number, number]>, readonly state: { size: number, segment: number, offset: number } }
   | { readonly op: 'publish', readonly id: number, readonly note: string }
   /** Removes a sealed segment's citizen keys (`pinKeys`: 24-byte keys back to back) and every subtree hash ending by `next` but the right edge of [0, next). */
   | { readonly op: 'retain', readonly id: number, readonly pinKeys: Uint8Array, readonly before: number, readonly next: number }
@@ -32,22 +38,49 @@ function errorOf (err: unknown): { code?: string | number, message: string } {
 if (parentPort !== null) {
   const port = parentPort
   const index = AuditIndex.open((workerData as { dir: string }).dir)
-  port.on('message', (m: IndexWork) => { void handle(m) })
+  let queued: Apply[] = []
+  port.on('message', (m: IndexWork) => {
+    if (m.op === 'apply') {
+      if (queued.length === 0) setImmediate(flushReporting)
+      queued.push(m)
+      return
+    }
+    void handle(m)
+  })
 
-  async function handle (m: IndexWork): Promise<void> {
+  /** Commits every queued batch in one transaction. */
+  function flush (): void {
+    const batches = queued
+    queued = []
+    if (batches.length === 0) return
+    index.root.transactionSync(() => {
+      for (const m of batches) {
+        const h = Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength)
+        for (let at = 0; at < h.length; at += HASH_RECORD_BYTES) index.hashes.putSync(hashKey(h[at]!, h.readDoubleBE(at + 1)), h.subarray(at + 9, at + HASH_RECORD_BYTES))
+        const p = Buffer.from(m.pins.buffer, m.pins.byteOffset, m.pins.byteLength)
+        for (let at = 0; at < p.length; at += PIN_RECORD_BYTES) index.pins.putSync(p.subarray(at, at + PIN_KEY_BYTES), p.subarray(at + PIN_KEY_BYTES, at + PIN_RECORD_BYTES))
+        for (const [party, day, requests, noMatch] of m.usage) {
+          const seen = index.usage.get([party, day])
+          index.usage.putSync([party, day], { requests: (seen?.requests ?? 0) + requests, noMatch: (seen?.noMatch ?? 0) + noMatch })
+        }
+      }
+      index.meta.putSync('state', batches[batches.length - 1]!.state)
+    })
+  }
+
+  function flushReporting (): void {
     try {
+      flush()
+    } catch (err) {
+      port.postMessage({ error: errorOf(err) } satisfies IndexReply)
+    }
+  }
+
+  async function handle (m: Exclude<IndexWork, Apply>): Promise<void> {
+    try {
+      // Everything sent before this message is committed first.
+      flush()
       switch (m.op) {
-        case 'apply':
-          index.root.transactionSync(() => {
-            for (const [level, i, h] of m.hashes) index.hashes.putSync(hashKey(level, i), Buffer.from(h))
-            for (const [k, v] of m.pins) index.pins.putSync(Buffer.from(k), Buffer.from(v))
-            for (const [party, day, requests, noMatch] of m.usage) {
-              const seen = index.usage.get([party, day])
-              index.usage.putSync([party, day], { requests: (seen?.requests ?? 0) + requests, noMatch: (seen?.noMatch ?? 0) + noMatch })
-            }
-            index.meta.putSync('state', m.state)
-          })
-          return
         case 'publish':
           // The hashes it covers are on disk before the checkpoint is published.
           await index.sync()
