@@ -4,9 +4,9 @@
  *   core          src/*.ts, domain/, store/, http/, files/, population/
  *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy),
  *                 merkle/ (RFC 6962 trees, shared by receipts/ and audit/)
- *   capabilities  metrics/, admission/, receipts/, verify/, chip/: one folder,
+ *   capabilities  metrics/, admission/, receipts/, audit/, verify/, chip/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
- *   tools         bulk-load/, client/ (what the command line drives)
+ *   tools         bulk-load/, snapshot/, client/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
  *
  * Each layer imports only the layers above it in this list, a capability
@@ -16,7 +16,7 @@
 const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
 const LIBRARIES = '^src/(signatures|parties|merkle)/'
 const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip)/'
-const TOOLS = '^src/(bulk-load|client)/'
+const TOOLS = '^src/(bulk-load|snapshot|client)/'
 
 module.exports = {
   forbidden: [

@@ -6,7 +6,7 @@
  * The benchmarks are a package of their own (bench/, `npm run bench --`).
  * The only module that calls process.exit.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
@@ -14,21 +14,24 @@ import { SingleBar, Presets } from 'cli-progress'
 import { ENV_NAMES, SETTING_HELP, flagName, loadConfig, type Config, type ConfigInput } from '../config.js'
 import { ConfigError, UsageError } from '../errors.js'
 import { describeError } from './cli-errors.js'
-import { describeContent } from '../bulk-load/sniff.js'
 import { createHashKey, readHashKey, readOrCreateHashKey } from '../files/hash-key-file.js'
-import { loadFile, type LoadProgress, type LoadSummary } from '../bulk-load/loader.js'
+import { runLoadCommand } from '../bulk-load/command.js'
 import { createLogger, type Logger } from '../log.js'
 import { generateCitizens, writePopulation } from '../population/generate.js'
-import { RecordCodec } from '../domain/record.js'
+import { RECORD_VERSION, RecordCodec } from '../domain/record.js'
+import { createSnapshot, readSnapshotManifest, restoreSnapshot } from '../snapshot/index.js'
 import { startService } from './service.js'
 import { joinCluster, memberConfig, superviseCluster } from './cluster.js'
-import { bindHashKey, openStore } from '../store/open.js'
+import { indexLayout, openStore } from '../store/open.js'
 import type { CitizenRecord } from '../domain/citizen.js'
 import { ensureDemoParty, type DemoParty } from '../parties/demo-party.js'
 import { ReceiptKeyRing, receiptVerifyCommand } from '../receipts/index.js'
 import { auditVerifyCommand, auditWatchCommand } from '../audit/index.js'
 import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from '../parties/party-cli.js'
 import { call } from '../client/call.js'
+
+/** Marks an index holding only the demo population, which `idv demo` may rebuild. */
+const DEMO_META = 'demoPopulation'
 
 const program = new Command('idv')
   .description('National identity verification: match / no-match per attribute against the population register')
@@ -108,22 +111,56 @@ serveOptions(program.command('demo'))
   })
 
 storeOptions(program.command('load'))
-  .description('bulk-load an NDJSON register extract into the index (idempotent, safe to interrupt)')
-  .argument('<file>', 'NDJSON file, one citizen per line')
-  .option('--rejects <file>', 'where rejected lines are reported (default <file>.rejects.ndjson)')
+  .description('bulk-load a register extract into the index: sorted by PIN, written in key order; safe to interrupt, --resume finishes')
+  .argument('<file>', 'NDJSON file (one citizen per line), gzip-compressed or not; - for standard input')
+  .option('--rejects <file>', 'where rejected lines are reported (default <file>.rejects.ndjson, or load.rejects.ndjson beside the index for -)')
   .option('--threads <n>', 'encoding threads (default: one per core)', positiveInt)
+  .option('--memory <MiB>', 'sorted records held in memory before they spill to <data-dir>.load/ (default 1024)', positiveInt)
+  .option('--max-rejects <n>', 'stop, with nothing written, once more lines than this are rejected (default 1000)', int)
+  .option('--resume', 'continue an interrupted load of the same file without redoing what is durable')
+  .option('--json', 'progress as one JSON object per line on stderr (for scripts)')
   .action(async (file: string, opts: Record<string, unknown>) => {
     const config = configFrom(opts)
-    const hashKey = readHashKey(config.hashKeyFile)
-    if (!statSync(file).isFile()) throw new UsageError(`${file} is not a regular file`)
-    const summary = await runLoad(config, hashKey, file, (opts.rejects as string | undefined) ?? `${file}.rejects.ndjson`, opts.threads as number | undefined)
-    if (summary.aborted) process.exit(130)
-    if (summary.durable === 0) {
-      // Exit 0 here would let a script go on with an empty index.
-      console.error(`idv: nothing loaded from ${file}: ${describeContent(file)}`)
-      process.exit(1)
-    }
-    process.exit(0)
+    process.exit(await runLoadCommand({
+      file,
+      store: config.store,
+      dataDir: config.dataDir,
+      hashKey: readHashKey(config.hashKeyFile),
+      rejectFile: (opts.rejects as string | undefined) ?? (file === '-' ? `${config.dataDir}.load.rejects.ndjson` : `${file}.rejects.ndjson`),
+      threads: opts.threads as number | undefined,
+      memoryBytes: opts.memory === undefined ? undefined : (opts.memory as number) * 1024 * 1024,
+      maxRejects: opts.maxRejects as number | undefined,
+      resume: opts.resume === true,
+      progress: opts.json === true ? 'json' : process.stderr.isTTY ? 'bar' : 'plain'
+    }))
+  })
+
+const snapshot = program.command('snapshot').description('copy a whole index to one file, and restore it (node rebuild, fleet bootstrap)')
+
+storeOptions(snapshot.command('create'))
+  .description('write a consistent snapshot of the index while the service serves (never overwrites --out)')
+  .requiredOption('--out <file>', 'snapshot file to create')
+  .action(async (opts: Record<string, unknown>) => {
+    const config = configFrom(opts)
+    const { manifest, bytes, seconds } = await createSnapshot(config.store, config.dataDir, opts.out as string)
+    console.log(`wrote ${opts.out as string}: ${manifest.count} citizens, ${manifest.engine}, layout ${manifest.layout}, ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (sha256 ${manifest.sha256.slice(0, 16)}…)`)
+  })
+
+storeOptions(snapshot.command('restore'))
+  .description('replace the index with a snapshot, after checking its checksum, layout and hash key (stop the service first)')
+  .argument('<file>', 'snapshot file')
+  .action(async (file: string, opts: Record<string, unknown>) => {
+    const config = configFrom(opts)
+    const keyFingerprint = new RecordCodec(readHashKey(config.hashKeyFile)).keyFingerprint()
+    const { manifest, seconds } = await restoreSnapshot({ file, engine: config.store, dataDir: config.dataDir, keyFingerprint })
+    console.log(`restored ${manifest.count} citizens (${manifest.engine}, layout ${manifest.layout}, made ${manifest.createdAt}${manifest.sequence === null ? '' : `, sequence ${manifest.sequence}`}) into ${config.dataDir} in ${seconds.toFixed(1)} s`)
+  })
+
+snapshot.command('inspect')
+  .description('print a snapshot\'s manifest (engine, layout, count, key fingerprint, checksum, sequence) without reading its content')
+  .argument('<file>', 'snapshot file')
+  .action((file: string) => {
+    console.log(JSON.stringify(readSnapshotManifest(file), null, 2))
   })
 
 program.command('gen')
@@ -347,56 +384,30 @@ function progressBar (format: string): SingleBar {
   return new SingleBar({ format, hideCursor: true, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 5000, etaBuffer: 50 }, Presets.shades_classic)
 }
 
-async function runLoad (config: Config, hashKey: Uint8Array, file: string, rejectFile: string, threads?: number): Promise<LoadSummary> {
-  const store = await openStore(config.store, config.dataDir)
-  const abort = new AbortController()
-  const onSignal = (): void => { abort.abort() }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  const bar = progressBar('{bar} {percentage}% | {mb}/{totalMb} MB | {rate} rec/s | ETA {eta_formatted} | durable {durable} | rejected {rejected}')
-  try {
-    await bindHashKey(store, new RecordCodec(hashKey))
-    bar.start(1, 0, { mb: 0, totalMb: 0, rate: 0, durable: 0, rejected: 0 })
-    const show = (p: LoadProgress): void => {
-      bar.setTotal(p.totalBytes)
-      bar.update(p.bytesRead, {
-        mb: (p.bytesRead / 1e6).toFixed(0),
-        totalMb: (p.totalBytes / 1e6).toFixed(0),
-        rate: Math.round(p.durable / (p.elapsedMs / 1000)),
-        durable: p.durable,
-        rejected: p.rejected
-      })
-    }
-    const summary = await loadFile({ file, store, hashKey, rejectFile, threads, onProgress: show, signal: abort.signal })
-    show(summary)
-    bar.stop()
-    const stats = store.stats()
-    console.log([
-      `${summary.aborted ? 'interrupted: ' : ''}loaded ${summary.durable} records (durable) from ${summary.lines} lines in ${(summary.elapsedMs / 1000).toFixed(1)} s: ${Math.round(summary.recordsPerSecond)} records/s`,
-      summary.rejected > 0 ? `rejected ${summary.rejected} lines: see ${rejectFile}` : 'rejected 0 lines',
-      `index: ${stats.entries} citizens, ${(stats.bytesOnDisk / 1e6).toFixed(1)} MB on disk, ${stats.entries > 0 ? (stats.bytesOnDisk / stats.entries).toFixed(1) : '0'} bytes per citizen`
-    ].join('\n'))
-    return summary
-  } finally {
-    bar.stop()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    await store.close()
-  }
-}
-
-/** Fills an empty index with the deterministic demo population; an index that has data is left alone. */
+/**
+ * Fills an empty index with the deterministic demo population; an index that has
+ * data is left alone, except a demo index of an older record layout, which is
+ * rebuilt (it holds nothing but the demo population it was marked with).
+ */
 async function ensureDemoPopulation (config: Config, hashKey: Uint8Array): Promise<void> {
   const store = await openStore(config.store, config.dataDir)
   const count = store.count()
+  const stale = count > 0 && store.getMeta(DEMO_META) !== undefined && indexLayout(store) !== RECORD_VERSION
   await store.close()
-  if (count > 0) return
+  if (stale) {
+    console.error(`the demo index at ${config.dataDir} has an older record layout: rebuilding it`)
+    rmSync(config.dataDir, { recursive: true, force: true })
+  } else if (count > 0) return
   const dir = mkdtempSync(join(tmpdir(), 'idv-demo-'))
   try {
     const file = join(dir, 'population.ndjson')
     console.error(`first start: generating ${config.demoCitizens} synthetic citizens (seed ${config.demoSeed}) into ${config.dataDir}`)
     await writePopulation({ count: config.demoCitizens, seed: config.demoSeed, out: file })
-    await runLoad(config, hashKey, file, join(dir, 'rejects.ndjson'))
+    const status = await runLoadCommand({ file, store: config.store, dataDir: config.dataDir, hashKey, rejectFile: join(dir, 'rejects.ndjson'), resume: false, progress: process.stderr.isTTY ? 'bar' : 'plain' })
+    if (status !== 0) throw new Error(`loading the demo population failed (status ${status})`)
+    const marked = await openStore(config.store, config.dataDir)
+    await marked.writeBatch([], { [DEMO_META]: Buffer.from(`${config.demoCitizens}/${config.demoSeed}`) })
+    await marked.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -1,6 +1,7 @@
 /**
- * Piscina task for `idv load`: encodes one chunk of NDJSON. The codec (and its
- * HMAC key schedule) is built once per worker and reused while the key is the same.
+ * Piscina task for `idv load`: encodes and sorts one chunk of NDJSON. The codec
+ * (and its HMAC key schedule) is built once per worker and reused while the key
+ * is the same.
  */
 import { RecordCodec } from '../domain/record.js'
 import { encodeChunk, type EncodedChunk } from './encode-chunk.js'
@@ -9,6 +10,8 @@ export interface EncodeTask {
   readonly hashKey: Uint8Array
   readonly chunk: Uint8Array
   readonly firstLine: number
+  /** Keys at or below it are durable already (a resumed load): validated, not hashed. */
+  readonly skipThrough?: number
 }
 
 let codec: RecordCodec | undefined
@@ -20,6 +23,6 @@ export default function encode (task: EncodeTask): EncodedChunk {
     codec = new RecordCodec(task.hashKey)
     codecKey = keyHex
   }
-  // The result is structured-cloned back (about 1 MiB a chunk: cheap next to the hashing).
-  return encodeChunk(codec, task.chunk, task.firstLine)
+  // The result is structured-cloned back (about 7 MiB a chunk: cheap next to the hashing).
+  return encodeChunk(codec, task.chunk, task.firstLine, task.skipThrough)
 }

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { KEY_BYTES, keyBuffer, readKey, writeKey } from './key-bytes.js'
-import type { KeyRange, StorageCore, StoreEntry, StoreHandle, StoreStats } from './types.js'
+import type { KeyRange, StorageCore, StoreEntry, StoreHandle, StoreStats, WriteOptions } from './types.js'
 
 export interface LmdbOptions {
   readOnly?: boolean
@@ -80,12 +80,14 @@ class LmdbStore implements StorageCore {
     }
   }
 
-  async writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>): Promise<void> {
+  async writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>, options: WriteOptions = {}): Promise<void> {
+    const append = options.append === true ? { append: true } : undefined
     await this.#root.transaction(() => {
       for (const e of entries) {
         const k = keyBuffer(e.key)
         if (e.value === null) void this.#citizens.remove(k)
-        else void this.#citizens.put(k, e.value)
+        // MDB_APPEND refuses (put answers false) a key not above the last: a caller's ordering bug, never silent.
+        else if (this.#citizens.put(k, e.value, append as never) as unknown === false) throw new Error(`append out of key order at key ${e.key}`)
       }
       if (meta !== undefined) for (const [name, value] of Object.entries(meta)) void this.#meta.put(name, value)
     })
@@ -122,6 +124,11 @@ class LmdbStore implements StorageCore {
 
   /** A B-tree has no separate compaction step. */
   async compact (): Promise<void> {}
+
+  async copyTo (dir: string): Promise<void> {
+    // mdb_env_copy2 with MDB_CP_COMPACT: one read transaction, free pages left out.
+    await this.#root.backup(join(dir, 'data.mdb'), true)
+  }
 
   /** LMDB is shared through the file system: each thread opens the same directory (lmdb-js shares the environment). */
   shareHandle (): StoreHandle {

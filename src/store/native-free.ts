@@ -59,6 +59,10 @@ class NativeFreeStore implements StorageCore {
     return { kind: 'native-free', data: this.engine.shareHandle() }
   }
 
+  async copyTo (dir: string, metaNames: readonly string[]): Promise<void> {
+    await copyEntries(this, dir, metaNames)
+  }
+
   close (): Promise<void> {
     return this.engine.close()
   }
@@ -88,7 +92,32 @@ class NativeFreeSharedStore implements StorageCore {
   async compact (): Promise<void> { throw new Error('a shared native-free store is read-only: compact through the owning thread') }
   stats (): StoreStats { return { entries: this.view.count(), bytesOnDisk: 0, bytesInMemory: 0 } }
   shareHandle (): StoreHandle { return this.handle }
+  async copyTo (dir: string, metaNames: readonly string[]): Promise<void> { await copyEntries(this, dir, metaNames) }
   async close (): Promise<void> { this.view.close() }
+}
+
+/**
+ * A native-free copy: the records of one snapshot read (entries() iterates one
+ * epoch), written in key order into a fresh engine and compacted into one segment.
+ */
+async function copyEntries (from: StorageCore, dir: string, metaNames: readonly string[]): Promise<void> {
+  const to = await open(dir, { readOnly: false })
+  try {
+    const meta: Record<string, Uint8Array> = {}
+    for (const name of metaNames) {
+      const value = from.getMeta(name)
+      if (value !== undefined) meta[name] = value
+    }
+    let batch: StoreEntry[] = []
+    for (const [key, value] of from.entries()) {
+      batch.push({ key, value })
+      if (batch.length === 100_000) { await to.writeBatch(batch); batch = [] }
+    }
+    await to.writeBatch(batch, meta)
+    await to.compact()
+  } finally {
+    await to.close()
+  }
 }
 
 export function openNativeFreeShared (handle: StoreHandle): StorageCore {

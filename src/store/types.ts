@@ -21,6 +21,15 @@ export interface StoreStats {
   readonly bytesInMemory: number
 }
 
+export interface WriteOptions {
+  /**
+   * The entries are in ascending key order and above every key the store holds
+   * (a sorted bulk load into an empty index): LMDB appends them (MDB_APPEND),
+   * filling each leaf page instead of splitting it; other engines may ignore it.
+   */
+  readonly append?: boolean
+}
+
 export interface KeyRange {
   /** Inclusive lower bound. */
   readonly start?: number
@@ -53,7 +62,7 @@ export interface StorageCore {
    * Applies every entry and metadata change in one atomic transaction and resolves
    * once the batch is durable on disk (not merely visible).
    */
-  writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>): Promise<void>
+  writeBatch (entries: readonly StoreEntry[], meta?: Readonly<Record<string, Uint8Array>>, options?: WriteOptions): Promise<void>
   /** Reads a metadata value (e.g. the hash-key fingerprint) written by writeBatch. */
   getMeta (name: string): Uint8Array | undefined
   /** Number of records. */
@@ -67,6 +76,13 @@ export interface StorageCore {
    * index again; LMDB: nothing to do). The loader calls it after a bulk load.
    */
   compact (): Promise<void>
+  /**
+   * Writes a consistent, compact copy of the store into `dir` (an empty directory)
+   * while the store may be serving and loading: LMDB copies inside one read
+   * transaction with compaction; native-free writes its view's records and the
+   * named metadata into a fresh segment. The copy opens as this engine's index.
+   */
+  copyTo (dir: string, metaNames: readonly string[]): Promise<void>
   /** A handle for readers in other threads (see openSharedStore). */
   shareHandle (): StoreHandle
   /** Waits for pending writes, then releases files. Idempotent. */

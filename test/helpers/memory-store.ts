@@ -61,6 +61,8 @@ export class MemoryStore implements StorageCore {
 
   async compact (): Promise<void> {}
 
+  async copyTo (): Promise<void> { throw new Error('an in-memory store has no files to copy') }
+
   shareHandle (): StoreHandle {
     throw new Error('MemoryStore lives in one thread')
   }

@@ -32,7 +32,7 @@ beforeAll(async () => {
     const dataDir = join(dir, engine)
     const store = await openStore(engine, dataDir)
     await bindHashKey(store, new RecordCodec(hashKey))
-    const summary = await loadFile({ file, store, hashKey, rejectFile: join(dir, `${engine}.rejects`), threads: 2 })
+    const summary = await loadFile({ file, store, hashKey, rejectFile: join(dir, `${engine}.rejects`), workDir: join(dir, `${engine}.load`), threads: 2 })
     expect(summary.durable).toBe(citizens.length)
     const config = loadConfig({}, { port: 0, dataDir, store: engine, logLevel: 'silent', auth: 'none' })
     const server = await createServer(config, { store, hashKey, log: createLogger('silent') })

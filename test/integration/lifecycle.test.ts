@@ -105,6 +105,6 @@ describe('loader failures', () => {
         if (++this.writes >= 2) throw new Error('MDB_MAP_FULL: simulated')
       }
     }
-    await expect(loadFile({ file, store: new FailingStore(), hashKey: Buffer.alloc(32, 1), rejectFile: join(dir, 'r'), chunkBytes: 64 * 1024, threads: 2 })).rejects.toThrow(/MDB_MAP_FULL/)
+    await expect(loadFile({ file, store: new FailingStore(), hashKey: Buffer.alloc(32, 1), rejectFile: join(dir, 'r'), workDir: join(dir, 'work'), chunkBytes: 64 * 1024, commitRecords: 1000, threads: 2 })).rejects.toThrow(/MDB_MAP_FULL/)
   })
 })

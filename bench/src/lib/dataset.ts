@@ -1,6 +1,6 @@
 /**
  * Benchmark datasets: N synthetic citizens loaded into an index under
- * .bench-data/, built once per (engine, N, seed) and reused. The hash key is a
+ * .bench-data/, built once per (engine, N, seed, record layout) and reused. The hash key is a
  * fixed benchmark key (never a production one).
  */
 import { existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs'
@@ -9,6 +9,7 @@ import { loadFile, type LoadSummary } from '../../../dist/src/bulk-load/loader.j
 import { packageRoot } from '../../../dist/src/paths.js'
 import { generateCitizens, writePopulation } from '../../../dist/src/population/generate.js'
 import type { CitizenRecord } from '../../../dist/src/domain/citizen.js'
+import { RECORD_VERSION } from '../../../dist/src/domain/record.js'
 import { openStore } from '../../../dist/src/store/open.js'
 import type { StoreKind } from '../../../dist/src/config.js'
 
@@ -25,7 +26,7 @@ export interface Dataset {
 
 export async function ensureDataset (engine: StoreKind, citizens: number, seed = 1, log: (s: string) => void = console.error): Promise<Dataset> {
   const root = join(packageRoot(), '.bench-data')
-  const dataDir = join(root, `${engine}-${citizens}-${seed}`)
+  const dataDir = join(root, `${engine}-${citizens}-${seed}-layout${RECORD_VERSION}`)
   const hashKeyFile = join(root, 'bench.hash-key')
   mkdirSync(root, { recursive: true })
   if (!existsSync(hashKeyFile)) writeFileSync(hashKeyFile, BENCH_KEY.toString('hex'), { mode: 0o600 })
@@ -38,7 +39,7 @@ export async function ensureDataset (engine: StoreKind, citizens: number, seed =
   }
   log(`loading into ${dataDir}`)
   const store = await openStore(engine, dataDir)
-  const load = await loadFile({ file, store, hashKey: BENCH_KEY, rejectFile: join(root, 'rejects.ndjson') })
+  const load = await loadFile({ file, store, hashKey: BENCH_KEY, rejectFile: join(root, 'rejects.ndjson'), workDir: `${dataDir}.load` })
   await store.close()
   writeFileSync(join(dataDir, 'complete'), JSON.stringify(load))
   return { dataDir, hashKeyFile, citizens, seed, load }
