@@ -2,8 +2,9 @@
  * The layering of src/, checked in `npm test` (dependency-cruiser):
  *
  *   core          src/*.ts, domain/, store/, http/, files/, population/
- *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy)
- *   capabilities  metrics/, admission/, receipts/, verify/, chip/: one folder,
+ *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy),
+ *                 merkle/ (RFC 6962 trees, shared by receipts/ and audit/)
+ *   capabilities  metrics/, admission/, receipts/, audit/, verify/, chip/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
  *   tools         bulk-load/, snapshot/, client/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
@@ -13,8 +14,8 @@
  * test/. Imports that run back up are listed one by one with their reason.
  */
 const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
-const LIBRARIES = '^src/(signatures|parties)/'
-const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip)/'
+const LIBRARIES = '^src/(signatures|parties|merkle)/'
+const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip)/'
 const TOOLS = '^src/(bulk-load|snapshot|client)/'
 
 module.exports = {

@@ -2,7 +2,7 @@
  * Configuration: read once at start-up from the environment and command-line
  * flags (flags win), validated as a whole, frozen. Nothing else reads process.env.
  */
-import { availableParallelism } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { ConfigError } from './errors.js'
 
@@ -58,6 +58,23 @@ export interface Config {
   readonly allowEmpty: boolean
   /** Share the port with another process on purpose (SO_REUSEPORT); otherwise a port another process serves is refused. */
   readonly reusePort: boolean
+  /** Whether every answer is recorded in the tamper-evident audit log first (src/audit). */
+  readonly audit: boolean
+  /** Directory of the audit logs: one per node (or cluster member) in `<auditDir>/<auditNode>`. */
+  readonly auditDir: string
+  /** This node's name in its log, its entries and its checkpoints' origin. */
+  readonly auditNode: string
+  /** The Ed25519 note key that signs checkpoints (created on first start). */
+  readonly auditKeyFile: string
+  /** A segment is sealed at this many entries, or once its first entry is auditSegmentSeconds old. */
+  readonly auditSegmentEntries: number
+  readonly auditSegmentSeconds: number
+  /** Entries older than this are removed, whole segments at a time. */
+  readonly auditRetentionDays: number
+  /** How often a new checkpoint is signed while entries arrive. */
+  readonly auditCheckpointMs: number
+  /** An answer waits for its entry's fdatasync (on), or for its write to the OS (off: fsynced before the next checkpoint). */
+  readonly auditSync: boolean
 }
 
 export const DEFAULTS = {
@@ -84,8 +101,14 @@ export const DEFAULTS = {
   demoCitizens: 100_000,
   demoSeed: 1,
   allowEmpty: false,
-  reusePort: false
-} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile'>
+  reusePort: false,
+  audit: true,
+  auditSegmentEntries: 1 << 20,
+  auditSegmentSeconds: 86_400,
+  auditRetentionDays: 183,
+  auditCheckpointMs: 1000,
+  auditSync: true
+} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'auditDir' | 'auditNode' | 'auditKeyFile'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
 export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
@@ -117,7 +140,16 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   demoCitizens: 'IDV_DEMO_CITIZENS',
   demoSeed: 'IDV_DEMO_SEED',
   allowEmpty: 'IDV_ALLOW_EMPTY',
-  reusePort: 'IDV_REUSE_PORT'
+  reusePort: 'IDV_REUSE_PORT',
+  audit: 'IDV_AUDIT',
+  auditDir: 'IDV_AUDIT_DIR',
+  auditNode: 'IDV_AUDIT_NODE',
+  auditKeyFile: 'IDV_AUDIT_KEY_FILE',
+  auditSegmentEntries: 'IDV_AUDIT_SEGMENT_ENTRIES',
+  auditSegmentSeconds: 'IDV_AUDIT_SEGMENT_SECONDS',
+  auditRetentionDays: 'IDV_AUDIT_RETENTION_DAYS',
+  auditCheckpointMs: 'IDV_AUDIT_CHECKPOINT_MS',
+  auditSync: 'IDV_AUDIT_SYNC'
 }
 
 /**
@@ -153,7 +185,16 @@ export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
   demoCitizens: 'size of the demo population (default 100000)',
   demoSeed: 'seed of the demo population (default 1)',
   allowEmpty: 'serve an index with no citizens (a replica that fills from a feed)',
-  reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)'
+  reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)',
+  audit: 'on | off: record every answer in the audit log before sending it (default on)',
+  auditDir: 'audit logs directory (default <data-dir>.audit)',
+  auditNode: 'this node\'s name in the audit log (default the host name; cluster members add -<i>)',
+  auditKeyFile: 'Ed25519 note key signing audit checkpoints (default <data-dir>.audit-key; created if missing)',
+  auditSegmentEntries: 'entries per audit segment file (default 1048576)',
+  auditSegmentSeconds: 'seal an audit segment once its first entry is this old (default 86400)',
+  auditRetentionDays: 'keep audit entries this many days, whole segments at a time (default 183)',
+  auditCheckpointMs: 'sign an audit checkpoint this often while entries arrive (default 1000)',
+  auditSync: 'on | off: an answer waits for its audit entry\'s fdatasync, or only for its write to the OS (fsynced before the next checkpoint) (default on)'
 }
 
 /** The command-line flag of a setting: --data-dir for dataDir. */
@@ -273,8 +314,18 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     demoCitizens: int('demoCitizens', DEFAULTS.demoCitizens, 1, 200_000_000),
     demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1),
     allowEmpty: bool('allowEmpty', DEFAULTS.allowEmpty),
-    reusePort: bool('reusePort', DEFAULTS.reusePort)
+    reusePort: bool('reusePort', DEFAULTS.reusePort),
+    audit: bool('audit', DEFAULTS.audit),
+    auditDir: str('auditDir', besideDataDir(dataDir, 'audit')),
+    auditNode: str('auditNode', hostname()),
+    auditKeyFile: str('auditKeyFile', besideDataDir(dataDir, 'audit-key')),
+    auditSegmentEntries: int('auditSegmentEntries', DEFAULTS.auditSegmentEntries, 2, 1 << 24),
+    auditSegmentSeconds: int('auditSegmentSeconds', DEFAULTS.auditSegmentSeconds, 1, 366 * 86_400),
+    auditRetentionDays: int('auditRetentionDays', DEFAULTS.auditRetentionDays, 1, 36_600),
+    auditCheckpointMs: int('auditCheckpointMs', DEFAULTS.auditCheckpointMs, 10, 60_000),
+    auditSync: bool('auditSync', DEFAULTS.auditSync)
   }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(config.auditNode)) problems.push(`${ENV_NAMES.auditNode} (--audit-node) must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(config.auditNode)}`)
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(config)
 }

@@ -8,8 +8,12 @@
  *  - the uWS hello-world (bench/src/lib/baseline-server.ts: reads the body, answers
  *    a constant) under the same load: what any request costs before the
  *    service does anything, to set beside what each target leaves per request.
+ *  - the same with the audit log off (IDV_AUDIT=off; issue 22): every other
+ *    server records each answer in its audit log before sending it (and one
+ *    with IDV_AUDIT_SYNC=off: answers wait for the write, not the fdatasync);
  * Targets: HMAC + receipts ≥ 70% of unsigned; Ed25519 + receipts ≥ 80% of the
- * raw Ed25519 verify rate; receipts cost ≤ 10% of throughput at full load.
+ * raw Ed25519 verify rate; receipts cost ≤ 10% of throughput at full load; the
+ * audit log costs ≤ 10% (its bytes per entry on disk are printed too).
  *
  * Every request carries its own nonce, as in production: requests are signed
  * before each measurement (the traffic generator then only sends them), each is
@@ -33,7 +37,7 @@
  * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
  */
 import { createSecretKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -50,7 +54,7 @@ import { runPaced } from './lib/paced-client.js'
 import { cpuSeconds, withChildren } from './lib/proc-cpu.js'
 import { benchScript } from './lib/bench-paths.js'
 
-const CASES = ['hello', 'unsigned', 'hmac', 'ed25519', 'hmac-plain', 'ed25519-plain'] as const
+const CASES = ['hello', 'unsigned', 'hmac', 'ed25519', 'hmac-plain', 'ed25519-plain', 'unsigned-noaudit', 'hmac-noaudit', 'hmac-nosync'] as const
 const { values } = parseArgs({
   options: {
     citizens: { type: 'string', default: '1000000' },
@@ -187,13 +191,19 @@ try {
   const unsigned = await started({ IDV_AUTH: 'none' })
   const receipts = await started({})
   const plain = await started({ IDV_RECEIPTS: 'off' })
+  const unsignedNoAudit = await started({ IDV_AUTH: 'none', IDV_AUDIT: 'off' })
+  const noAudit = await started({ IDV_AUDIT: 'off' })
+  const noSync = await started({ IDV_AUDIT_SYNC: 'off' })
   const every: Record<typeof CASES[number], [string, { server: Started, url: string }, SigningKey | undefined, number]> = {
     hello: ['uWS hello-world', hello, undefined, 0],
     unsigned: ['unsigned', unsigned, undefined, 0],
     hmac: ['hmac + receipts', receipts, hmac, 20_000],
     ed25519: ['ed25519 + receipts', receipts, ed, 12_000],
     'hmac-plain': ['hmac, no receipts', plain, hmac, 20_000],
-    'ed25519-plain': ['ed25519, no receipts', plain, ed, 12_000]
+    'ed25519-plain': ['ed25519, no receipts', plain, ed, 12_000],
+    'unsigned-noaudit': ['unsigned, audit off', unsignedNoAudit, undefined, 0],
+    'hmac-noaudit': ['hmac + receipts, no audit', noAudit, hmac, 20_000],
+    'hmac-nosync': ['hmac + receipts, audit sync off', noSync, hmac, 20_000]
   }
   const cases = chosen.filter(isCase).map((c) => every[c])
   for (const [, on, key, expected] of cases) await load(on.url, on.server.child.pid!, key, warmup, expected)
@@ -222,7 +232,10 @@ try {
       ['HMAC-signed + receipts vs unsigned', f('hmac + receipts').rps / f('unsigned').rps, f('unsigned').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≥ 70%'],
       ['Ed25519-signed + receipts vs raw verify', f('ed25519 + receipts').rps / raw, rawMicros / f('ed25519 + receipts').cpuMicrosPerRequest, '≥ 80%'],
       ['receipt cost (HMAC)', 1 - f('hmac + receipts').rps / f('hmac, no receipts').rps, 1 - f('hmac, no receipts').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≤ 10%'],
-      ['receipt cost (Ed25519)', 1 - f('ed25519 + receipts').rps / f('ed25519, no receipts').rps, 1 - f('ed25519, no receipts').cpuMicrosPerRequest / f('ed25519 + receipts').cpuMicrosPerRequest, '≤ 10%']
+      ['receipt cost (Ed25519)', 1 - f('ed25519 + receipts').rps / f('ed25519, no receipts').rps, 1 - f('ed25519, no receipts').cpuMicrosPerRequest / f('ed25519 + receipts').cpuMicrosPerRequest, '≤ 10%'],
+      ['audit log cost (HMAC + receipts)', 1 - f('hmac + receipts').rps / f('hmac + receipts, no audit').rps, 1 - f('hmac + receipts, no audit').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≤ 10%'],
+      ['audit log cost, IDV_AUDIT_SYNC=off (HMAC)', 1 - f('hmac + receipts, audit sync off').rps / f('hmac + receipts, no audit').rps, 1 - f('hmac + receipts, no audit').cpuMicrosPerRequest / f('hmac + receipts, audit sync off').cpuMicrosPerRequest, '≤ 10%'],
+      ['audit log cost (unsigned)', 1 - f('unsigned').rps / f('unsigned, audit off').rps, 1 - f('unsigned, audit off').cpuMicrosPerRequest / f('unsigned').cpuMicrosPerRequest, '≤ 10%']
     ]
     for (const [what, byRps, byCpu, target] of rows) console.log(`  ${what.padEnd(42)} ${pct(byRps).padStart(6)} by req/s, ${pct(byCpu).padStart(6)} by server CPU  (target ${target})`)
     // What each target leaves per request, in server CPU, beside what this run measured.
@@ -230,6 +243,16 @@ try {
     const µs = (x: number): string => `${x.toFixed(1)} µs`
     console.log(`  Ed25519 ≥ 80% of raw leaves ${µs(rawMicros / 0.8 - rawMicros)} per request besides the verify; the hello-world alone used ${µs(us('uWS hello-world'))}, unsigned /v1/verify ${µs(us('unsigned'))}, Ed25519 + receipts ${µs(us('ed25519 + receipts') - rawMicros)}`)
     console.log(`  HMAC ≥ 70% of unsigned leaves ${µs(us('unsigned') / 0.7 - us('unsigned'))} per request for authentication and receipts; they used ${µs(us('hmac + receipts') - us('unsigned'))} (receipts ${µs(us('hmac + receipts') - us('hmac, no receipts'))})`)
+    console.log(`  latency the audit log adds (answers wait for their batch's fdatasync): p50 ${(f('hmac + receipts').p50 - f('hmac + receipts, no audit').p50).toFixed(2)} ms, p99 ${(f('hmac + receipts').p99 - f('hmac + receipts, no audit').p99).toFixed(2)} ms (HMAC + receipts)`)
+  }
+  // Bytes per audit entry on disk, in the log of the server that answered the signed cases with receipts.
+  if (receipts.server.auditDir !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, 1500)) // the next checkpoint covers every entry
+    const size = Number((await (await fetch(`${receipts.url}/v1/audit/checkpoint`)).text()).split('\n')[1])
+    const logDir = join(receipts.server.auditDir, readdirSync(receipts.server.auditDir).find((n) => !n.endsWith('.key'))!)
+    const segments = readdirSync(join(logDir, 'segments')).reduce((n, f) => n + statSync(join(logDir, 'segments', f)).size, 0)
+    const index = statSync(join(logDir, 'index', 'data.mdb')).blocks * 512
+    console.log(`  audit log: ${size.toLocaleString('en')} entries, ${(segments / size).toFixed(0)} bytes/entry in segments + ${(index / size).toFixed(0)} bytes/entry in its index (hashes, citizen keys, usage)`)
   }
 } finally {
   for (const { server } of servers) await server.stop()

@@ -157,6 +157,11 @@ export class Admission {
     if (!decision.ok) throw new ServiceError(decision.code, decision.detail, decision.retryAfterSeconds)
   }
 
+  /** A registered party by id (its display name for an audit history, say). */
+  party (id: string): Party | undefined {
+    return this.#registry.get(id)
+  }
+
   /** Re-reads the registry now (SIGHUP); a broken file keeps the previous one. */
   reload (): ReturnType<PartyRegistry['reload']> {
     return this.#registry.reload()

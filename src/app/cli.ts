@@ -26,6 +26,7 @@ import { indexLayout, openStore } from '../store/open.js'
 import type { CitizenRecord } from '../domain/citizen.js'
 import { ensureDemoParty, type DemoParty } from '../parties/demo-party.js'
 import { ReceiptKeyRing, receiptVerifyCommand } from '../receipts/index.js'
+import { auditVerifyCommand, auditWatchCommand } from '../audit/index.js'
 import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from '../parties/party-cli.js'
 import { call } from '../client/call.js'
 
@@ -222,6 +223,7 @@ keyOptions(partyFileOptions(party.command('add')))
   .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify)', list)
   .option('--max-batch <n>', 'items per batch (default 1000)', positiveInt)
   .option('--overall-only', 'answer it with the overall match only, no per-attribute results')
+  .option('--roles <list>', 'roles beyond verifying: citizen-portal, auditor (read citizens\' access histories), comma-separated', list)
   .option('--hmac', 'generate its HMAC-SHA-256 secret (mode 0600, beside the registry, never overwritten) instead of --public-key or --hmac-secret-file')
   .action((opts: Record<string, unknown>) => {
     const file = partiesFileFrom(opts)
@@ -236,6 +238,7 @@ keyOptions(partyFileOptions(party.command('add')))
       endpoints: opts.endpoints as string[] | undefined,
       maxBatchItems: opts.maxBatch as number | undefined,
       overallOnly: opts.overallOnly as boolean | undefined,
+      roles: opts.roles as string[] | undefined,
       hmac: opts.hmac as boolean | undefined,
       ...keySource(opts)
     })
@@ -349,6 +352,32 @@ receipt.command('rotate-key')
     const key = ring.rotate()
     ring.save(file)
     console.log(`rotated: new answers are signed with ${key.kid}; send SIGHUP to running services to pick it up`)
+  })
+
+const auditCmd = program.command('audit').description('the tamper-evident audit log: check a log on disk, witness nodes\' checkpoints')
+
+auditCmd.command('verify')
+  .description('recompute a node\'s audit log and check it against its checkpoints (exit 0 verified, 1 a bad entry or checkpoint, named, 2 cannot check)')
+  .argument('<dir>', 'the node\'s log directory (<audit-dir>/<node>)')
+  .option('--key <vkey>', 'the log\'s verifier key (the text of GET /v1/audit/key) or a file holding it (default: DIR/verifier.key)')
+  .action((dir: string, opts: { key?: string }) => {
+    const outcome = auditVerifyCommand({ dir, key: opts.key })
+    if (outcome.exitCode === 2) console.error(`idv: ${outcome.message}`)
+    else console.log(outcome.message)
+    process.exit(outcome.exitCode)
+  })
+
+auditCmd.command('watch')
+  .description('poll nodes\' checkpoints and check each against the last one seen (exit 1, printing both, on an inconsistency)')
+  .argument('<url...>', 'service base URLs')
+  .option('--key <vkey...>', 'verifier keys to trust (default: each node\'s key as first fetched)')
+  .option('--interval <ms>', 'between polls', (v) => Number(v), 1000)
+  .option('--polls <n>', 'stop after this many rounds (default: never)', (v) => Number(v))
+  .option('--state <file>', 'remember the last checkpoint of each node here between runs')
+  .action(async (urls: string[], opts: { key?: string[], interval: number, polls?: number, state?: string }) => {
+    const outcome = await auditWatchCommand({ urls, keys: opts.key, intervalMs: opts.interval, polls: opts.polls, stateFile: opts.state, out: (line) => { console.log(line) } })
+    console.log(outcome.message)
+    process.exit(outcome.exitCode)
   })
 
 function progressBar (format: string): SingleBar {

@@ -43,16 +43,18 @@ export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
   app.get('/healthz', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', alive) })
   app.get('/readyz', (res, req) => {
     if (refuseBadFraming(res, req)) return
-    if (deps.lifecycle.ready) send(res, 200, 'application/json', ready)
-    else sendError(res, 'IDV_ERR_NOT_READY', notReadyDetail)
+    const why = deps.lifecycle.notReady()
+    if (why === undefined) send(res, 200, 'application/json', ready)
+    else sendError(res, 'IDV_ERR_NOT_READY', why)
   })
   // Probes that use HEAD get the status and headers of GET, Content-Length included, without a body (RFC 9110 §9.3.2).
   const aliveLength = Buffer.byteLength(alive)
   for (const path of ['/livez', '/healthz']) app.head(path, (res, req) => { if (!refuseBadFraming(res, req)) head(res, 200, 'application/json', aliveLength) })
   app.head('/readyz', (res, req) => {
     if (refuseBadFraming(res, req)) return
-    if (deps.lifecycle.ready) head(res, 200, 'application/json', Buffer.byteLength(ready))
-    else head(res, 503, PROBLEM_JSON, notReadyLength)
+    const why = deps.lifecycle.notReady()
+    if (why === undefined) head(res, 200, 'application/json', Buffer.byteLength(ready))
+    else head(res, 503, PROBLEM_JSON, why === notReadyDetail ? notReadyLength : Buffer.byteLength(JSON.stringify(problemFor('IDV_ERR_NOT_READY', why))))
   })
   app.get('/openapi.json', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', openApi) })
   app.get('/errors', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', errors) })

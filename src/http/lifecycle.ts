@@ -95,10 +95,26 @@ export class Lifecycle {
   readonly routes: readonly string[]
   #inFlight = 0
   #idle: (() => void) | undefined
+  readonly #checks: Array<() => string | undefined> = []
 
   constructor (observers: LifecycleObservers = {}, routes: readonly string[] = ['other']) {
     this.observers = observers
     this.routes = routes
+  }
+
+  /** Adds a condition of readiness a capability owns: it returns why the service cannot answer now (the audit log cannot be written), or undefined. */
+  addReadinessCheck (check: () => string | undefined): void {
+    this.#checks.push(check)
+  }
+
+  /** Why GET /readyz answers 503: not ready (starting, draining), or the first failing check; undefined when ready. */
+  notReady (): string | undefined {
+    if (!this.ready) return 'the store is not open or the service is draining'
+    for (const check of this.#checks) {
+      const why = check()
+      if (why !== undefined) return why
+    }
+    return undefined
   }
 
   /** The route number of a label value; unknown ones are `other`. */

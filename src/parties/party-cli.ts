@@ -57,6 +57,8 @@ export interface PartyAddOptions extends KeySource {
   readonly overallOnly?: boolean | undefined
   /** Default 1000. */
   readonly maxBatchItems?: number | undefined
+  /** PARTY_ROLES it holds (citizen-portal, auditor: reading citizens' access histories). */
+  readonly roles?: readonly string[] | undefined
   readonly now?: (() => number) | undefined
 }
 
@@ -214,7 +216,8 @@ export function partyAdd (o: PartyAddOptions): PartySpec {
     resultDetail: o.overallOnly === true ? 'overall-only' : 'per-attribute',
     maxBatchItems: o.maxBatchItems ?? 1000,
     rate: { perSecond: o.rate, burst: o.burst ?? Math.max(1, Math.ceil(o.rate * 2)) },
-    ...(o.dailyQuota !== undefined ? { dailyQuota: o.dailyQuota } : {})
+    ...(o.dailyQuota !== undefined ? { dailyQuota: o.dailyQuota } : {}),
+    ...(o.roles !== undefined && o.roles.length > 0 ? { roles: [...o.roles] } : {})
   }
   writeSpec(o.file, { parties: [...spec.parties, party] })
   return party

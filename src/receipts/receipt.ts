@@ -26,7 +26,7 @@ import { hash } from 'node:crypto'
 import { canonicalJson, type JsonValue } from './canonical-json.js'
 import { signCompact, strictBase64url, verifyCompact } from './jws.js'
 import type { ReceiptKeyRing, SigningKeyPair } from './keys.js'
-import { buildTree, HASH_BYTES, leafHash, leafHashOfString, MAX_PROOF_LENGTH, verifyInclusion } from './merkle.js'
+import { buildTree, HASH_BYTES, leafHash, leafHashOfString, MAX_PROOF_LENGTH, verifyInclusion } from '../merkle/rfc6962.js'
 
 export const RECEIPT_TYP = 'idv-receipt-root'
 const MAX_LEAF_CHARS = 1 << 20

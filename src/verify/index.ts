@@ -8,6 +8,7 @@ import type { Capability } from '../capability.js'
 import { RecordCodec } from '../domain/record.js'
 import { ADMISSION } from '../admission/index.js'
 import { RECEIPTS } from '../receipts/index.js'
+import { AUDIT } from '../audit/index.js'
 import { ATTRIBUTE_RESULTS, OutcomeRecorder, VERIFY_OUTCOMES } from './outcomes.js'
 import { registerVerifyRoutes } from './routes.js'
 import { Verifier } from './verifier.js'
@@ -32,7 +33,8 @@ export const verify: Capability = {
       routes: { single: ctx.route('/v1/verify'), batch: ctx.route('/v1/verify/batch') },
       outcomes: new OutcomeRecorder(ctx.counter(VERIFY_OUTCOMES), ctx.counter(ATTRIBUTE_RESULTS)),
       admission: ctx.use(ADMISSION),
-      receipts: ctx.use(RECEIPTS)
+      receipts: ctx.use(RECEIPTS),
+      audit: ctx.use(AUDIT)
     })
     return undefined
   }
