@@ -3,7 +3,7 @@
  *
  *   core          src/*.ts, domain/, store/, http/, files/, population/
  *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy)
- *   capabilities  metrics/, admission/, receipts/, verify/, chip/: one folder,
+ *   capabilities  metrics/, admission/, receipts/, verify/, chip/, jobs/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
  *   tools         bulk-load/, client/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
@@ -14,7 +14,7 @@
  */
 const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
 const LIBRARIES = '^src/(signatures|parties)/'
-const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip)/'
+const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip|jobs)/'
 const TOOLS = '^src/(bulk-load|client)/'
 
 module.exports = {

@@ -58,6 +58,16 @@ export interface Config {
   readonly allowEmpty: boolean
   /** Share the port with another process on purpose (SO_REUSEPORT); otherwise a port another process serves is refused. */
   readonly reusePort: boolean
+  /** Close a verification stream on which nothing moved (answers unread, no items sent) for this long. */
+  readonly streamIdleSeconds: number
+  /** Rows per receipt in streams and jobs. */
+  readonly receiptRows: number
+  /** Where jobs keep their uploads and results (beside the data directory by default). */
+  readonly jobsDir: string
+  /** Days a job's files are kept after it was created. */
+  readonly jobRetentionDays: number
+  /** Largest upload chunk of a job, in bytes. */
+  readonly jobChunkBytes: number
 }
 
 export const DEFAULTS = {
@@ -84,8 +94,12 @@ export const DEFAULTS = {
   demoCitizens: 100_000,
   demoSeed: 1,
   allowEmpty: false,
-  reusePort: false
-} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile'>
+  reusePort: false,
+  streamIdleSeconds: 30,
+  receiptRows: 10_000,
+  jobRetentionDays: 7,
+  jobChunkBytes: 8 * 1024 * 1024
+} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'jobsDir'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
 export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
@@ -117,7 +131,12 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   demoCitizens: 'IDV_DEMO_CITIZENS',
   demoSeed: 'IDV_DEMO_SEED',
   allowEmpty: 'IDV_ALLOW_EMPTY',
-  reusePort: 'IDV_REUSE_PORT'
+  reusePort: 'IDV_REUSE_PORT',
+  streamIdleSeconds: 'IDV_STREAM_IDLE_SECONDS',
+  receiptRows: 'IDV_RECEIPT_ROWS',
+  jobsDir: 'IDV_JOBS_DIR',
+  jobRetentionDays: 'IDV_JOB_RETENTION_DAYS',
+  jobChunkBytes: 'IDV_JOB_CHUNK_BYTES'
 }
 
 /**
@@ -153,7 +172,12 @@ export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
   demoCitizens: 'size of the demo population (default 100000)',
   demoSeed: 'seed of the demo population (default 1)',
   allowEmpty: 'serve an index with no citizens (a replica that fills from a feed)',
-  reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)'
+  reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)',
+  streamIdleSeconds: 'close a /v1/verify/stream connection idle this long, in seconds (default 30)',
+  receiptRows: 'rows per receipt in streams and jobs (default 10000)',
+  jobsDir: 'directory of bulk jobs (default <data-dir>.jobs)',
+  jobRetentionDays: 'days a job and its results are kept (default 7)',
+  jobChunkBytes: 'largest job upload chunk in bytes (default 8388608)'
 }
 
 /** The command-line flag of a setting: --data-dir for dataDir. */
@@ -273,7 +297,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     demoCitizens: int('demoCitizens', DEFAULTS.demoCitizens, 1, 200_000_000),
     demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1),
     allowEmpty: bool('allowEmpty', DEFAULTS.allowEmpty),
-    reusePort: bool('reusePort', DEFAULTS.reusePort)
+    reusePort: bool('reusePort', DEFAULTS.reusePort),
+    streamIdleSeconds: int('streamIdleSeconds', DEFAULTS.streamIdleSeconds, 1, 3600),
+    receiptRows: int('receiptRows', DEFAULTS.receiptRows, 1, 1_000_000),
+    jobsDir: str('jobsDir', besideDataDir(dataDir, 'jobs')),
+    jobRetentionDays: int('jobRetentionDays', DEFAULTS.jobRetentionDays, 1, 3650),
+    jobChunkBytes: int('jobChunkBytes', DEFAULTS.jobChunkBytes, 1024, 1024 ** 3)
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(config)

@@ -18,6 +18,7 @@ export { ReceiptSigner, receiptJson, resultsDigest, verifyReceipt, type Receipt,
 export { encodeWithReceipt, type AnswerFacts } from './answer-receipt.js'
 export { ReceiptKeyRing } from './keys.js'
 export { receiptVerifyCommand } from './receipt-cli.js'
+export { leafHash, leafHashOfString, merkleRoot } from './merkle.js'
 
 /** The service routes use to sign answers; absent when answers are not signed. */
 export const RECEIPTS = serviceKey<ReceiptSigner>('receipts')

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { loadConfig, type Config, type ConfigInput } from '../../src/config.js'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
 import { pinToKey } from '../../src/domain/pin.js'
@@ -48,7 +49,8 @@ export async function startTestServer (options: TestServerOptions = {}): Promise
   // Removed on close, or after the test file if it is never closed.
   const dataDir = tempDir('idv-test')
   // Unsigned unless a test asks for signatures (test/integration/parties.test.ts does).
-  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', ...options.config })
+  // Jobs inside the temporary data directory, so close() removes them too.
+  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', jobsDir: join(dataDir, 'jobs'), ...options.config })
   const hashKey = randomBytes(32)
   const codec = new RecordCodec(hashKey)
   const store = await openStore(config.store, dataDir)
