@@ -11,7 +11,8 @@
  * - out: answers are written a slice at a time with res.write, whose return
  *   value says whether uWS had to buffer; then verification stops (and so,
  *   soon, does reading) until onWritable says the socket drained.
- * uWS trap (v20.30): a paused socket gets no writable events either, and
+ * uWS traps (v20.30): with onWritable registered, uWS drains its buffer only
+ *   when the handler writes (an empty res.cork() suffices); a paused socket gets no writable events either, and
  *   pausing turns uWS's own idle timeout off. So while paused for a slow
  *   reader the session probes: it resumes for a moment (a writable event comes
  *   first if the client read anything; a data event is taken in and the socket
@@ -22,7 +23,7 @@
  * error (a line over the limit, bytes that are not MessagePack), the daily
  * quota running out or the service shutting down end the stream with a final
  * `{"error": {code, detail}, "index": N}` record (N: the first item not
- * answered) and close the connection; everything before it stands.
+ * answered); everything before it stands.
  *
  * Authentication: the signature covers the request line and headers only (no
  * Content-Digest: the body's length and digest are unknown until it ends, and
@@ -158,9 +159,11 @@ class StreamSession {
     res.onAborted(() => { this.#finish() })
     res.onData((chunk, isLast) => { this.#onData(chunk, isLast) })
     res.onWritable(() => {
+      // uWS (v20.30) drains its own buffer here only when the handler writes: an empty cork flushes it,
+      // and the pump writes the next slice (each write drains what is buffered first).
       this.#moved()
       this.#blocked = false
-      this.#schedule()
+      res.cork(() => { this.#pump() })
       return true
     })
     const idleMs = this.#deps.limits.streamIdleSeconds * 1000
@@ -309,8 +312,9 @@ class StreamSession {
     if (this.#closed) return
     this.#write([this.#record({ error: { code: err.code, detail: err.detail ?? err.message }, index: this.#index })])
     this.#closed = true
-    // The rest of the body is never read: close the connection.
-    this.#res.end(undefined, true)
+    // A plain end: uWS v20.30 writes `Connection: close` after the chunks already sent (breaking the framing)
+    // when asked to close here. Whatever of the body still comes is read and dropped (#onData), a chunk at a time.
+    this.#res.end()
     this.#finish()
   }
 
