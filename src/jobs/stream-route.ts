@@ -107,12 +107,18 @@ function openStream (res: HttpResponse, req: HttpRequest, deps: StreamDeps): voi
     if (format === undefined) throw new ServiceError('IDV_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(clip(contentType))} is not application/x-ndjson or application/vnd.msgpack-seq`)
     if (!Number.isSafeInteger(fromRow) || fromRow < 0) throw new ServiceError('IDV_ERR_INVALID_FIELD', 'the from query parameter must be a non-negative integer (the number of the first row)')
   } catch (err) {
-    sendFailure(res, err, requestId, true)
+    // Not closed at once: a client streaming its body reads this answer more surely while uWS reads and drops the
+    // rest of the body (it stops sending on the answer); a client that does not is cut by uWS's idle timeout.
+    res.onAborted(() => {})
+    res.onData(() => {})
+    sendFailure(res, err, requestId)
     return
   }
   const session = new StreamSession(res, scope, deps, format, requestId, party === undefined ? undefined : { party, fromRow })
   noteResponse(res, 200)
   res.writeStatus(statusLine(200)).writeHeader('content-type', STREAM_TYPES[format]).writeHeader('cache-control', 'no-store').writeHeader('x-request-id', requestId)
+  // Tells a resuming client that rows are signed for in segments of this many (idv check resumes from the last signed row).
+  if (session.signed) res.writeHeader('idv-receipt-rows', String(deps.limits.receiptRows))
   session.start()
 }
 
@@ -152,6 +158,10 @@ class StreamSession {
       ? undefined
       : new SegmentReceipts({ signer: deps.receipts, verifier: deps.verifier, partyId: signed.party.id, requestId, rowsPerSegment: deps.limits.receiptRows, firstRow: signed.fromRow })
     this.#end = deps.lifecycle.begin(scope)
+  }
+
+  get signed (): boolean {
+    return this.#segments !== undefined
   }
 
   start (): void {

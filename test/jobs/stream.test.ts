@@ -112,7 +112,7 @@ describe('POST /v1/verify/stream', () => {
     ].join('\r\n')
     const { status, text } = await streamText(body)
     expect(status).toBe(200)
-    const records = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
+    const records: any[] = text.trim().split('\n').map((l) => JSON.parse(l))
     // A body with a duplicate key is not read at all, ref included.
     expect(records.map((r) => r.ref ?? null)).toEqual(['ok', null, 'badpin', 'unknown-attr', null, null, 'ok', null])
     expect(records[0]).toMatchObject({ match: true })
@@ -130,7 +130,7 @@ describe('POST /v1/verify/stream', () => {
     const good = JSON.stringify({ pin: c.pin, attributes: { gender: c.gender } })
     const { status, text } = await streamText([good, good, `{"pin":"${'x'.repeat(70_000)}"}`, good].join('\n'))
     expect(status).toBe(200)
-    const records = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
+    const records: any[] = text.trim().split('\n').map((l) => JSON.parse(l))
     expect(records).toHaveLength(3)
     expect(records[0]).toHaveProperty('match')
     expect(records[2]).toMatchObject({ index: 2, error: { code: 'IDV_ERR_STREAM_FRAMING' } })
@@ -147,7 +147,7 @@ describe('POST /v1/verify/stream', () => {
     const res = await fetch(`${server.url}/v1/verify/stream`, { method: 'POST', headers: { 'content-type': 'application/vnd.msgpack-seq' }, body: Buffer.concat(items) })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('application/vnd.msgpack-seq')
-    const values = new Unpackr({ useRecords: false }).unpackMultiple(Buffer.from(await res.arrayBuffer())) as Array<Record<string, any>>
+    const values = new Unpackr({ useRecords: false }).unpackMultiple(Buffer.from(await res.arrayBuffer())) as any[]
     expect(values.map((v) => v.ref ?? null)).toEqual([1, 2, 3, null])
     expect(values[0]).toMatchObject({ match: true, attributes: { fullName: 'match', gender: 'match' } })
     expect(values[1].error.code).toBe('IDV_ERR_INVALID_FIELD')
@@ -160,7 +160,7 @@ describe('POST /v1/verify/stream', () => {
     const one = pack({ pin: c.pin, attributes: { gender: c.gender } })
     for (const [tail, detail] of [[Buffer.from([0xc1, 0x00]), /^item 1: the bytes are not a MessagePack value/], [one.subarray(0, 10), /^item 1: the stream ends inside a MessagePack value/]] as const) {
       const res = await fetch(`${server.url}/v1/verify/stream`, { method: 'POST', headers: { 'content-type': 'application/vnd.msgpack-seq' }, body: Buffer.concat([one, tail]) })
-      const values = new Unpackr({ useRecords: false }).unpackMultiple(Buffer.from(await res.arrayBuffer())) as Array<Record<string, any>>
+      const values = new Unpackr({ useRecords: false }).unpackMultiple(Buffer.from(await res.arrayBuffer())) as any[]
       expect(values).toHaveLength(2)
       expect(values[1]).toMatchObject({ index: 1, error: { code: 'IDV_ERR_STREAM_FRAMING' } })
       expect(values[1].error.detail).toMatch(detail)
