@@ -6,7 +6,6 @@ import { defineErrorCodes } from '../errors.js'
 
 export const JOB_ERROR_CODES = defineErrorCodes({
   IDV_ERR_STREAM_FRAMING: { status: 400, title: 'Malformed stream framing', fix: 'The item named in the final record (index) is not one NDJSON line within the line limit, or not one MessagePack value; everything before it was answered. Resend from that item.' },
-  IDV_ERR_STREAM_IDLE: { status: 408, title: 'Stream idle', fix: 'The client stopped reading answers (or sending items) for longer than the idle limit; read the answers while sending, and resume from the last answered item.' },
   IDV_ERR_JOB_NOT_FOUND: { status: 404, title: 'No such job', fix: 'Check the job id: a job is visible only to the party that created it, and is deleted after the retention period.' },
   IDV_ERR_UPLOAD_OFFSET: { status: 409, title: 'Upload offset mismatch', fix: 'Send the chunk that starts at the offset in the Upload-Offset answer header (GET /v1/jobs/{id} says it too).' },
   IDV_ERR_JOB_STATE: { status: 409, title: 'Job not in a state for this', fix: 'The job\'s upload is already complete, or the job was cancelled; GET /v1/jobs/{id} shows its state.' },

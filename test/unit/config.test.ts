@@ -51,7 +51,12 @@ describe('loadConfig defaults', () => {
       demoCitizens: 100_000,
       demoSeed: 1,
       allowEmpty: false,
-      reusePort: false
+      reusePort: false,
+      streamIdleSeconds: 30,
+      receiptRows: 10_000,
+      jobsDir: resolve('data.jobs'),
+      jobRetentionDays: 7,
+      jobChunkBytes: 8 * 1024 * 1024
     })
     expect(c.hashKeyFile).toBe(resolve('data.hash-key'))
     for (const [k, v] of Object.entries(DEFAULTS)) expect(c[k as keyof typeof c], k).toBe(v)
@@ -106,7 +111,12 @@ describe('environment overrides', () => {
       IDV_DEMO_CITIZENS: '10',
       IDV_DEMO_SEED: '4294967295',
       IDV_ALLOW_EMPTY: 'on',
-      IDV_REUSE_PORT: 'true'
+      IDV_REUSE_PORT: 'true',
+      IDV_STREAM_IDLE_SECONDS: '5',
+      IDV_RECEIPT_ROWS: '100',
+      IDV_JOBS_DIR: '/srv/idv/jobs',
+      IDV_JOB_RETENTION_DAYS: '30',
+      IDV_JOB_CHUNK_BYTES: '65536'
     })
     expect(c).toEqual({
       host: '0.0.0.0',
@@ -137,7 +147,12 @@ describe('environment overrides', () => {
       demoCitizens: 10,
       demoSeed: 4_294_967_295,
       allowEmpty: true,
-      reusePort: true
+      reusePort: true,
+      streamIdleSeconds: 5,
+      receiptRows: 100,
+      jobsDir: '/srv/idv/jobs',
+      jobRetentionDays: 30,
+      jobChunkBytes: 65536
     })
   })
 
