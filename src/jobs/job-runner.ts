@@ -38,7 +38,9 @@ export interface RunnerDeps {
   readonly maxItemBytes?: number
 }
 
-const SLICE = 256
+/** Rows per step, and CPU time per event-loop turn: the runner shares the main server thread with its clients. */
+const SLICE = 64
+const TURN_MS = 2
 const READ_BYTES = 1024 * 1024
 const TICK_MS = 100
 const SWEEP_MS = 3_600_000
@@ -210,7 +212,10 @@ class JobWork {
         else if (row.match) this.#matches++
       }
       if (this.#open >= this.#deps.receiptRows) await this.#checkpoint()
-      await new Promise((resolve) => setImmediate(resolve))
+      if (performance.now() - this.#turn >= TURN_MS) {
+        await new Promise((resolve) => setImmediate(resolve))
+        this.#turn = performance.now()
+      }
     }
   }
 
@@ -235,6 +240,7 @@ class JobWork {
   }
 
   #ended = false
+  #turn = performance.now()
   /** The receipt of a segment that filled up, to be written at the next checkpoint. */
   #segmentReceipt: Promise<Receipt> | undefined
 
