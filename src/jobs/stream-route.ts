@@ -12,7 +12,9 @@
  *   value says whether uWS had to buffer; then verification stops (and so,
  *   soon, does reading) until onWritable says the socket drained.
  * uWS traps (v20.30): with onWritable registered, uWS drains its buffer only
- *   when the handler writes (an empty res.cork() suffices); a paused socket gets no writable events either, and
+ *   when the handler writes (an empty res.cork() suffices); a write that
+ *   leaves backpressure turns reading back on, so the pause is renewed after
+ *   it; a paused socket gets no writable events either, and
  *   pausing turns uWS's own idle timeout off. So while paused for a slow
  *   reader the session probes: it resumes for a moment (a writable event comes
  *   first if the client read anything; a data event is taken in and the socket
@@ -79,6 +81,7 @@ export const INPUT_HIGH = 1024 * 1024
 /** Beyond this, probes stop taking in data: only writable events or the idle limit end the wait. */
 const INPUT_MAX = 4 * INPUT_HIGH
 const PROBE_MS = 20
+const DEBUG = process.env.IDV_DEBUG_STREAM === '1'
 
 export function registerStreamRoute (app: TemplatedApp, deps: StreamDeps): void {
   app.post('/v1/verify/stream', (res, req) => { openStream(res, req, deps) })
@@ -137,6 +140,8 @@ class StreamSession {
   #matches = 0
   #errors = 0
   #inputDone = false
+  /** Every item of the body has been answered. */
+  #exhausted = false
   #closed = false
   #paused = false
   #blocked = false
@@ -144,6 +149,7 @@ class StreamSession {
   #waitingForBudget = false
   #pendingReceipts = 0
   #lastMove = Date.now()
+  readonly #stats = { writable: 0, writes: 0, data: 0, dataWhilePaused: 0 }
   #probe: NodeJS.Timeout | undefined
   #idle: NodeJS.Timeout | undefined
 
@@ -169,11 +175,12 @@ class StreamSession {
     res.onAborted(() => { this.#finish() })
     res.onData((chunk, isLast) => { this.#onData(chunk, isLast) })
     res.onWritable(() => {
+      if (DEBUG) this.#stats.writable++
       // uWS (v20.30) drains its own buffer here only when the handler writes: an empty cork flushes it,
       // and the pump writes the next slice (each write drains what is buffered first).
       this.#moved()
       this.#blocked = false
-      res.cork(() => { this.#pump() })
+      this.#corked(() => { this.#pump() })
       return true
     })
     const idleMs = this.#deps.limits.streamIdleSeconds * 1000
@@ -191,12 +198,14 @@ class StreamSession {
   }
 
   #onData (chunk: ArrayBuffer, isLast: boolean): void {
+    if (DEBUG) { this.#stats.data++; if (this.#paused) this.#stats.dataWhilePaused++ }
     if (this.#closed) return
     this.#moved()
     this.#framer.push(new Uint8Array(chunk))
     if (isLast) { this.#inputDone = true; this.#framer.end() }
-    // Still inside uWS's callback, so writes here are corked.
-    this.#pump()
+    // Verified on the next turn, not here: uWS uncorks after this callback returns, and that write could turn
+    // reading back on after a pause (below); #corked renews the pause after its writes.
+    this.#schedule()
     if (!this.#closed && !this.#inputDone && !this.#paused && this.#framer.buffered >= INPUT_HIGH) this.#pause()
   }
 
@@ -229,12 +238,18 @@ class StreamSession {
     this.#probe = undefined
   }
 
+  /** Writes corked; the flush at the end may leave backpressure, which turns reading back on: renew a pause. */
+  #corked (fn: () => void): void {
+    this.#res.cork(fn)
+    if (this.#paused && !this.#closed) this.#res.pause()
+  }
+
   #schedule (): void {
     if (this.#scheduled || this.#closed) return
     this.#scheduled = true
     setImmediate(() => {
       this.#scheduled = false
-      if (!this.#closed) this.#res.cork(() => { this.#pump() })
+      if (!this.#closed) this.#corked(() => { this.#pump() })
     })
   }
 
@@ -271,7 +286,7 @@ class StreamSession {
       if (out.length > 0 && !this.#write(out)) this.#blocked = true
       if (framingError !== undefined) { this.#fail(new ServiceError('IDV_ERR_STREAM_FRAMING', `item ${this.#index}: ${framingError.detail}`)); return }
       if (n < grant.rows) {
-        if (this.#inputDone) this.#complete()
+        if (this.#inputDone) { this.#exhausted = true; this.#complete() }
         else if (this.#paused && !this.#blocked && this.#framer.buffered < INPUT_HIGH) this.#resume()
         return
       }
@@ -280,9 +295,13 @@ class StreamSession {
   }
 
   #write (records: ReadonlyArray<string | Uint8Array>): boolean {
-    if (this.#format === 'ndjson') return this.#res.write(`${records.join('\n')}\n`)
-    const parts = records.map((r) => typeof r === 'string' ? Buffer.from(r) : r)
-    return this.#res.write(Buffer.concat(parts))
+    if (DEBUG) this.#stats.writes++
+    const ok = this.#format === 'ndjson'
+      ? this.#res.write(`${records.join('\n')}\n`)
+      : this.#res.write(Buffer.concat(records.map((r) => typeof r === 'string' ? Buffer.from(r) : r)))
+    // uWS trap: a write that leaves backpressure makes uWS poll the socket for reading again, pause or not.
+    if (!ok && this.#paused) this.#res.pause()
+    return ok
   }
 
   #record (o: object): string | Uint8Array {
@@ -294,21 +313,22 @@ class StreamSession {
     p.then((r) => {
       this.#pendingReceipts--
       if (this.#closed) return
-      this.#res.cork(() => {
+      this.#corked(() => {
         const ok = this.#write([this.#format === 'ndjson' ? receiptRecord(r) : packr.pack({ receipt: r })])
         if (!ok) this.#blocked = true
-        if (this.#inputDone && this.#pendingReceipts === 0) this.#complete()
+        // Only once every item is answered: a receipt can come back while later rows are still being verified.
+        if (this.#exhausted && this.#pendingReceipts === 0) this.#complete()
       })
     }, (err: unknown) => {
       this.#pendingReceipts--
       this.#deps.log.error({ err }, 'signing a stream receipt failed')
-      if (!this.#closed) this.#res.cork(() => { this.#fail(new ServiceError('IDV_ERR_INTERNAL', 'a receipt could not be signed')) })
+      if (!this.#closed) this.#corked(() => { this.#fail(new ServiceError('IDV_ERR_INTERNAL', 'a receipt could not be signed')) })
     })
   }
 
   /** All input answered: the last segment's receipt, then the end record. */
   #complete (): void {
-    if (this.#closed) return
+    if (this.#closed || !this.#exhausted) return
     const last = this.#segments?.close()
     if (last !== undefined) { this.#awaitReceipt(last); return }
     if (this.#pendingReceipts > 0) return
@@ -330,6 +350,7 @@ class StreamSession {
   }
 
   #finish (): void {
+    if (DEBUG) console.error('stream stats', { ...this.#stats, rows: this.#index, buffered: this.#framer.buffered })
     this.#closed = true
     this.#stopProbe()
     if (this.#idle !== undefined) clearInterval(this.#idle)
