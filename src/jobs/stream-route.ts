@@ -81,7 +81,6 @@ export const INPUT_HIGH = 1024 * 1024
 /** Beyond this, probes stop taking in data: only writable events or the idle limit end the wait. */
 const INPUT_MAX = 4 * INPUT_HIGH
 const PROBE_MS = 20
-const DEBUG = process.env.IDV_DEBUG_STREAM === '1'
 
 export function registerStreamRoute (app: TemplatedApp, deps: StreamDeps): void {
   app.post('/v1/verify/stream', (res, req) => { openStream(res, req, deps) })
@@ -149,7 +148,6 @@ class StreamSession {
   #waitingForBudget = false
   #pendingReceipts = 0
   #lastMove = Date.now()
-  readonly #stats = { writable: 0, writes: 0, data: 0, dataWhilePaused: 0 }
   #probe: NodeJS.Timeout | undefined
   #idle: NodeJS.Timeout | undefined
 
@@ -175,7 +173,6 @@ class StreamSession {
     res.onAborted(() => { this.#finish() })
     res.onData((chunk, isLast) => { this.#onData(chunk, isLast) })
     res.onWritable(() => {
-      if (DEBUG) this.#stats.writable++
       // uWS (v20.30) drains its own buffer here only when the handler writes: an empty cork flushes it,
       // and the pump writes the next slice (each write drains what is buffered first).
       this.#moved()
@@ -198,7 +195,6 @@ class StreamSession {
   }
 
   #onData (chunk: ArrayBuffer, isLast: boolean): void {
-    if (DEBUG) { this.#stats.data++; if (this.#paused) this.#stats.dataWhilePaused++ }
     if (this.#closed) return
     this.#moved()
     this.#framer.push(new Uint8Array(chunk))
@@ -295,7 +291,6 @@ class StreamSession {
   }
 
   #write (records: ReadonlyArray<string | Uint8Array>): boolean {
-    if (DEBUG) this.#stats.writes++
     const ok = this.#format === 'ndjson'
       ? this.#res.write(`${records.join('\n')}\n`)
       : this.#res.write(Buffer.concat(records.map((r) => typeof r === 'string' ? Buffer.from(r) : r)))
@@ -350,7 +345,6 @@ class StreamSession {
   }
 
   #finish (): void {
-    if (DEBUG) console.error('stream stats', { ...this.#stats, rows: this.#index, buffered: this.#framer.buffered })
     this.#closed = true
     this.#stopProbe()
     if (this.#idle !== undefined) clearInterval(this.#idle)
