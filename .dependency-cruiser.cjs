@@ -4,7 +4,8 @@
  *   core          src/*.ts, domain/, store/, http/, files/, population/
  *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy),
  *                 merkle/ (RFC 6962 trees, shared by receipts/ and audit/)
- *   capabilities  metrics/, admission/, receipts/, audit/, verify/, chip/: one folder,
+ *   capabilities  metrics/, admission/, receipts/, audit/, verify/, chip/, jobs/:
+ *                 one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
  *   tools         bulk-load/, snapshot/, client/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
@@ -15,7 +16,7 @@
  */
 const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
 const LIBRARIES = '^src/(signatures|parties|merkle)/'
-const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip)/'
+const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip|jobs)/'
 const TOOLS = '^src/(bulk-load|snapshot|client)/'
 
 module.exports = {

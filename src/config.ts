@@ -75,6 +75,16 @@ export interface Config {
   readonly auditCheckpointMs: number
   /** An answer waits for its entry's fdatasync (on), or for its write to the OS (off: fsynced before the next checkpoint). */
   readonly auditSync: boolean
+  /** Close a verification stream on which nothing moved (answers unread, no items sent) for this long. */
+  readonly streamIdleSeconds: number
+  /** Rows per receipt in streams and jobs. */
+  readonly receiptRows: number
+  /** Where jobs keep their uploads and results (beside the data directory by default). */
+  readonly jobsDir: string
+  /** Days a job's files are kept after it was created. */
+  readonly jobRetentionDays: number
+  /** Largest upload chunk of a job, in bytes. */
+  readonly jobChunkBytes: number
 }
 
 export const DEFAULTS = {
@@ -107,8 +117,12 @@ export const DEFAULTS = {
   auditSegmentSeconds: 86_400,
   auditRetentionDays: 183,
   auditCheckpointMs: 1000,
-  auditSync: true
-} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'auditDir' | 'auditNode' | 'auditKeyFile'>
+  auditSync: true,
+  streamIdleSeconds: 30,
+  receiptRows: 10_000,
+  jobRetentionDays: 7,
+  jobChunkBytes: 8 * 1024 * 1024
+} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'auditDir' | 'auditNode' | 'auditKeyFile' | 'jobsDir'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
 export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
@@ -149,7 +163,12 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   auditSegmentSeconds: 'IDV_AUDIT_SEGMENT_SECONDS',
   auditRetentionDays: 'IDV_AUDIT_RETENTION_DAYS',
   auditCheckpointMs: 'IDV_AUDIT_CHECKPOINT_MS',
-  auditSync: 'IDV_AUDIT_SYNC'
+  auditSync: 'IDV_AUDIT_SYNC',
+  streamIdleSeconds: 'IDV_STREAM_IDLE_SECONDS',
+  receiptRows: 'IDV_RECEIPT_ROWS',
+  jobsDir: 'IDV_JOBS_DIR',
+  jobRetentionDays: 'IDV_JOB_RETENTION_DAYS',
+  jobChunkBytes: 'IDV_JOB_CHUNK_BYTES'
 }
 
 /**
@@ -194,7 +213,12 @@ export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
   auditSegmentSeconds: 'seal an audit segment once its first entry is this old (default 86400)',
   auditRetentionDays: 'keep audit entries this many days, whole segments at a time (default 183)',
   auditCheckpointMs: 'sign an audit checkpoint this often while entries arrive (default 1000)',
-  auditSync: 'on | off: an answer waits for its audit entry\'s fdatasync, or only for its write to the OS (fsynced before the next checkpoint) (default on)'
+  auditSync: 'on | off: an answer waits for its audit entry\'s fdatasync, or only for its write to the OS (fsynced before the next checkpoint) (default on)',
+  streamIdleSeconds: 'close a /v1/verify/stream connection idle this long, in seconds (default 30)',
+  receiptRows: 'rows per receipt in streams and jobs (default 10000)',
+  jobsDir: 'directory of bulk jobs (default <data-dir>.jobs)',
+  jobRetentionDays: 'days a job and its results are kept (default 7)',
+  jobChunkBytes: 'largest job upload chunk in bytes (default 8388608)'
 }
 
 /** The command-line flag of a setting: --data-dir for dataDir. */
@@ -323,7 +347,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     auditSegmentSeconds: int('auditSegmentSeconds', DEFAULTS.auditSegmentSeconds, 1, 366 * 86_400),
     auditRetentionDays: int('auditRetentionDays', DEFAULTS.auditRetentionDays, 1, 36_600),
     auditCheckpointMs: int('auditCheckpointMs', DEFAULTS.auditCheckpointMs, 10, 60_000),
-    auditSync: bool('auditSync', DEFAULTS.auditSync)
+    auditSync: bool('auditSync', DEFAULTS.auditSync),
+    streamIdleSeconds: int('streamIdleSeconds', DEFAULTS.streamIdleSeconds, 1, 3600),
+    receiptRows: int('receiptRows', DEFAULTS.receiptRows, 1, 1_000_000),
+    jobsDir: str('jobsDir', besideDataDir(dataDir, 'jobs')),
+    jobRetentionDays: int('jobRetentionDays', DEFAULTS.jobRetentionDays, 1, 3650),
+    jobChunkBytes: int('jobChunkBytes', DEFAULTS.jobChunkBytes, 1024, 1024 ** 3)
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(config.auditNode)) problems.push(`${ENV_NAMES.auditNode} (--audit-node) must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(config.auditNode)}`)
   if (problems.length > 0) throw new ConfigError(problems)

@@ -12,6 +12,7 @@ import { receipts } from '../receipts/index.js'
 import { audit } from '../audit/index.js'
 import { verify } from '../verify/index.js'
 import { chip } from '../chip/index.js'
+import { jobs } from '../jobs/index.js'
 import { catalogueOf } from './runtime.js'
 
 export const CAPABILITIES: readonly AnyCapability[] = [
@@ -20,7 +21,8 @@ export const CAPABILITIES: readonly AnyCapability[] = [
   receipts,
   audit,
   verify,
-  chip
+  chip,
+  jobs
 ]
 
 /** The routes and metric families the list declares: the metrics block's layout, the same in every thread. */

@@ -25,10 +25,11 @@ import { joinCluster, memberConfig, superviseCluster } from './cluster.js'
 import { indexLayout, openStore } from '../store/open.js'
 import type { CitizenRecord } from '../domain/citizen.js'
 import { ensureDemoParty, type DemoParty } from '../parties/demo-party.js'
-import { ReceiptKeyRing, receiptVerifyCommand } from '../receipts/index.js'
+import { ReceiptKeyRing, receiptVerifyCommand, rowsReceiptVerify } from '../receipts/index.js'
 import { auditVerifyCommand, auditWatchCommand } from '../audit/index.js'
 import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from '../parties/party-cli.js'
 import { call } from '../client/call.js'
+import { check, CheckError } from '../client/check.js'
 
 /** Marks an index holding only the demo population, which `idv demo` may rebuild. */
 const DEMO_META = 'demoPopulation'
@@ -316,6 +317,56 @@ program.command('call')
     process.exit(result.status >= 200 && result.status < 300 ? 0 : 1)
   })
 
+program.command('check')
+  .description('verify every row of a file (CSV export or NDJSON items) as a stream or a job, with progress; resumable')
+  .argument('<file>', 'CSV with a header (pin,fullName,dateOfBirth,gender,…; optional ref) or NDJSON {ref, pin, attributes} items')
+  .requiredOption('--key-id <id>', 'the keyid registered for your party')
+  .requiredOption('--key <file>', 'PKCS#8 PEM private key (Ed25519, ECDSA P-256) or HMAC secret (hex)')
+  .option('--url <url>', 'service base URL', 'http://127.0.0.1:8080')
+  .option('--out <file>', 'results file (default FILE.results.ndjson or .csv); receipts go to OUT.receipts.ndjson')
+  .option('--format <format>', 'ndjson | csv', 'ndjson')
+  .option('--resume', 'continue an interrupted run: rows already answered are not sent again')
+  .option('--job', 'upload the file as a job (chunked, resumable) instead of streaming it')
+  .option('--retries <n>', 'reconnections after a lost connection before giving up', int, 5)
+  .option('--no-progress', 'no progress bar')
+  .action(async (file: string, opts: Record<string, unknown>) => {
+    const format = opts.format as string
+    if (format !== 'ndjson' && format !== 'csv') throw new UsageError('--format must be ndjson or csv')
+    const bar = opts.progress === true && process.stderr.isTTY
+      ? new SingleBar({ format: '{bar} {percentage}% | {value}/{total} rows | {speed} rows/s | ETA {eta_formatted} | match {ratio} | errors {errors}', stream: process.stderr, etaBuffer: 50 }, Presets.shades_classic)
+      : undefined
+    const started = Date.now()
+    let first = -1
+    try {
+      const summary = await check({
+        file,
+        url: opts.url as string,
+        keyId: opts.keyId as string,
+        keyFile: opts.key as string,
+        out: opts.out as string | undefined,
+        format,
+        resume: opts.resume === true,
+        job: opts.job === true,
+        retries: opts.retries as number,
+        onProgress (p) {
+          if (bar === undefined) return
+          if (first < 0) { first = p.rows; bar.start(p.total, p.rows, { speed: 0, ratio: '-', errors: 0 }) }
+          const secs = (Date.now() - started) / 1000
+          const answered = p.rows - p.errors
+          bar.update(p.rows, { speed: secs > 0 ? Math.round((p.rows - first) / secs) : 0, ratio: answered > 0 ? `${(100 * p.matches / answered).toFixed(1)}%` : '-', errors: p.errors })
+        }
+      })
+      bar?.stop()
+      const answered = summary.rows - summary.errors
+      console.log(`${summary.rows} rows answered (${summary.resumedFrom > 0 ? `${summary.resumedFrom} before this run, ` : ''}${summary.matches} match, ${answered > 0 ? (100 * summary.matches / answered).toFixed(1) : '0'}% of the valid ones; ${summary.errors} refused) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${summary.out}, receipts ${summary.receipts}`)
+      process.exit(0)
+    } catch (err) {
+      bar?.stop()
+      if (err instanceof CheckError) { console.error(`idv: ${err.message}`); process.exit(err.exitCode) }
+      throw err
+    }
+  })
+
 const receipt = program.command('receipt').description('signed answers: check one offline, rotate the signing key')
 
 receipt.command('verify')
@@ -324,8 +375,16 @@ receipt.command('verify')
   .option('--jwks <file>', 'the keys saved from GET /v1/keys (default: this installation\'s receipt key file)')
   .option('--receipt-key-file <file>', 'the service\'s key ring (IDV_RECEIPT_KEY_FILE), used when no --jwks is given')
   .option('--data-dir <dir>', 'index directory the default key ring sits beside (IDV_DATA_DIR)')
-  .action((file: string, opts: Record<string, unknown>) => {
+  .option('--rows <file>', 'FILE is receipt records of a stream or job (`idv check` writes OUT.receipts.ndjson); check them against these answer records (NDJSON)')
+  .action(async (file: string, opts: Record<string, unknown>) => {
     const config = loadConfig(process.env, { receiptKeyFile: opts.receiptKeyFile as string | undefined, dataDir: opts.dataDir as string | undefined })
+    if (opts.rows !== undefined) {
+      const jwks = opts.jwks !== undefined ? JSON.parse(readFileSync(opts.jwks as string, 'utf8')) as unknown : existsSync(config.receiptKeyFile) ? ReceiptKeyRing.load(config.receiptKeyFile).jwks() : undefined
+      if (jwks === undefined) { console.error('idv: no keys to check against: give --jwks FILE (saved from GET /v1/keys)'); process.exit(2) }
+      const outcome = await rowsReceiptVerify({ file, rowsFile: opts.rows as string, jwks })
+      console.log(outcome.message)
+      process.exit(outcome.exitCode)
+    }
     const outcome = receiptVerifyCommand({
       file,
       jwksFile: opts.jwks as string | undefined,

@@ -15,7 +15,7 @@ import { ATTRIBUTES } from '../domain/record.js'
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../signatures/message-signature.js'
 
 /** Endpoints a party may be allowed. */
-export const PARTY_ENDPOINTS = ['/v1/verify', '/v1/verify/batch', '/v1/chip/verify'] as const
+export const PARTY_ENDPOINTS = ['/v1/verify', '/v1/verify/batch', '/v1/chip/verify', '/v1/verify/stream', '/v1/jobs'] as const
 export const RESULT_DETAILS = ['per-attribute', 'overall-only'] as const
 /** Roles beyond asking about citizens: reading a citizen's access history (src/audit). */
 export const PARTY_ROLES = ['citizen-portal', 'auditor'] as const

@@ -15,6 +15,8 @@ import { Verifier } from './verifier.js'
 
 export { Verifier, type VerifyOutcome } from './verifier.js'
 export { OutcomeRecorder, VERIFY_OUTCOMES, ATTRIBUTE_RESULTS } from './outcomes.js'
+export { parseVerifyRequest, type VerifyRequest } from './verify-request.js'
+export { outcomeJsonFields } from './routes.js'
 
 export const verify: Capability = {
   name: 'verify',

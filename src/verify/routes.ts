@@ -258,7 +258,7 @@ function encodeBatch (results: BatchResult[], requestId: string, type: MediaType
 }
 
 /** JSON of an outcome by concatenation: every string in it comes from a fixed set, so nothing needs escaping. */
-function outcomeJsonFields (o: VerifyOutcome): string {
+export function outcomeJsonFields (o: VerifyOutcome): string {
   let attrs = ''
   for (const name in o.attributes) {
     attrs += `${attrs === '' ? '' : ','}"${name}":"${o.attributes[name as keyof typeof o.attributes]!}"`

@@ -49,9 +49,10 @@ export async function startTestServer (options: TestServerOptions = {}): Promise
   // Removed on close, or after the test file if it is never closed.
   const dataDir = tempDir('idv-test')
   // Unsigned unless a test asks for signatures (test/integration/parties.test.ts does).
+  // Jobs inside the temporary data directory, so close() removes them too.
   const auditDir = tempDir('idv-audit')
   // The audit log gets its own temporary directory (its default sits beside the data directory, outside it).
-  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', auditDir, auditKeyFile: join(auditDir, 'audit-key'), auditNode: 'test', ...options.config })
+  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', auditDir, auditKeyFile: join(auditDir, 'audit-key'), auditNode: 'test', jobsDir: join(dataDir, 'jobs'), ...options.config })
   const hashKey = randomBytes(32)
   const codec = new RecordCodec(hashKey)
   const store = await openStore(config.store, dataDir)

@@ -60,7 +60,12 @@ describe('loadConfig defaults', () => {
       auditSegmentSeconds: 86_400,
       auditRetentionDays: 183,
       auditCheckpointMs: 1000,
-      auditSync: true
+      auditSync: true,
+      streamIdleSeconds: 30,
+      receiptRows: 10_000,
+      jobsDir: resolve('data.jobs'),
+      jobRetentionDays: 7,
+      jobChunkBytes: 8 * 1024 * 1024
     })
     expect(c.hashKeyFile).toBe(resolve('data.hash-key'))
     for (const [k, v] of Object.entries(DEFAULTS)) expect(c[k as keyof typeof c], k).toBe(v)
@@ -124,7 +129,12 @@ describe('environment overrides', () => {
       IDV_AUDIT_SEGMENT_SECONDS: '3600',
       IDV_AUDIT_RETENTION_DAYS: '30',
       IDV_AUDIT_CHECKPOINT_MS: '500',
-      IDV_AUDIT_SYNC: 'off'
+      IDV_AUDIT_SYNC: 'off',
+      IDV_STREAM_IDLE_SECONDS: '5',
+      IDV_RECEIPT_ROWS: '100',
+      IDV_JOBS_DIR: '/srv/idv/jobs',
+      IDV_JOB_RETENTION_DAYS: '30',
+      IDV_JOB_CHUNK_BYTES: '65536'
     })
     expect(c).toEqual({
       host: '0.0.0.0',
@@ -164,7 +174,12 @@ describe('environment overrides', () => {
       auditSegmentSeconds: 3600,
       auditRetentionDays: 30,
       auditCheckpointMs: 500,
-      auditSync: false
+      auditSync: false,
+      streamIdleSeconds: 5,
+      receiptRows: 100,
+      jobsDir: '/srv/idv/jobs',
+      jobRetentionDays: 30,
+      jobChunkBytes: 65536
     })
   })
 
