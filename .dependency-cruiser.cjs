@@ -1,9 +1,10 @@
 /**
  * The layering of src/, checked in `npm test` (dependency-cruiser):
  *
- *   core          src/*.ts, domain/, store/, http/, files/, population/
+ *   core          src/*.ts, domain/, store/, http/, files/, population/,
+ *                 addresses/ (the units table and address reading)
  *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy)
- *   capabilities  metrics/, admission/, receipts/, verify/, chip/: one folder,
+ *   capabilities  metrics/, admission/, receipts/, verify/, chip/, card-qr/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
  *   tools         bulk-load/, client/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
@@ -12,9 +13,9 @@
  * another only through its index.ts, and nothing in src/ imports bench/ or
  * test/. Imports that run back up are listed one by one with their reason.
  */
-const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
+const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/|addresses/)'
 const LIBRARIES = '^src/(signatures|parties)/'
-const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip)/'
+const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip|card-qr)/'
 const TOOLS = '^src/(bulk-load|client)/'
 
 module.exports = {

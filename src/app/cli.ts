@@ -182,9 +182,10 @@ keyOptions(partyFileOptions(party.command('add')))
   .requiredOption('--rate <n>', 'sustained requests per second', positiveInt)
   .option('--burst <n>', 'requests at once after a quiet period (default 2 × rate)', positiveInt)
   .option('--daily-quota <n>', 'verifications per day (a batch counts its items)', positiveInt)
-  .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify)', list)
+  .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify,/v1/card/qr/verify)', list)
   .option('--max-batch <n>', 'items per batch (default 1000)', positiveInt)
   .option('--overall-only', 'answer it with the overall match only, no per-attribute results')
+  .option('--exact-addresses', 'compare its addresses as the same units only: one written in the pre-2025 units is a mismatch, never match_reorganised')
   .option('--hmac', 'generate its HMAC-SHA-256 secret (mode 0600, beside the registry, never overwritten) instead of --public-key or --hmac-secret-file')
   .action((opts: Record<string, unknown>) => {
     const file = partiesFileFrom(opts)
@@ -199,6 +200,7 @@ keyOptions(partyFileOptions(party.command('add')))
       endpoints: opts.endpoints as string[] | undefined,
       maxBatchItems: opts.maxBatch as number | undefined,
       overallOnly: opts.overallOnly as boolean | undefined,
+      exactAddresses: opts.exactAddresses as boolean | undefined,
       hmac: opts.hmac as boolean | undefined,
       ...keySource(opts)
     })

@@ -25,6 +25,7 @@ import type { Admission } from '../admission/index.js'
 import type { OutcomeRecorder } from './outcomes.js'
 import { shapeAnswer } from '../parties/answer-shape.js'
 import { pinToKey } from '../domain/pin.js'
+import type { AddressMatching } from '../addresses/index.js'
 import { encodeWithReceipt, resultsDigest, type ReceiptSigner } from '../receipts/index.js'
 
 export interface VerifyRouteDeps {
@@ -100,7 +101,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         if (batch) {
           const items = batchItems(decoded, deps)
           if (caller !== undefined) deps.admission!.admit(caller, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
-          verifyBatch(items, deps, () => aborted, scope).then((results) => {
+          verifyBatch(items, deps, () => aborted, scope, party?.addressMatching).then((results) => {
             if (results === undefined) { end(); return } // the client went away
             if (party === undefined) { reply(encodeBatch(results, requestId, answerType)); return }
             const seen = results.map((r) => 'error' in r ? r : shapeAnswer(party, r))
@@ -125,7 +126,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         }
         const attributes = request.attributes.map(([name]) => name)
         deps.admission!.admit(caller, { endpoint: '/v1/verify', attributes })
-        const outcome = deps.verifier.verify(request)
+        const outcome = deps.verifier.verify(request, caller.party.addressMatching)
         deps.outcomes.record(scope.party, outcome)
         const seen = shapeAnswer(caller.party, { requestId, ...outcome })
         if (deps.receipts === undefined) { reply(encodeAnswer(seen, answerType)); return }
@@ -191,7 +192,7 @@ function itemKeys (items: readonly unknown[]): number[] {
  * 10,000-item batch (tens of thousands of keyed hashes) never stalls other
  * clients or health probes. Resolves undefined when the client went away.
  */
-async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean, scope: RequestScope): Promise<BatchResult[] | undefined> {
+async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean, scope: RequestScope, addressMatching: AddressMatching = 'reorganisation-aware'): Promise<BatchResult[] | undefined> {
   const results: BatchResult[] = new Array(items.length)
   for (let start = 0; start < items.length; start += BATCH_SLICE) {
     if (start > 0) {
@@ -202,7 +203,7 @@ async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, is
     for (let i = start; i < Math.min(items.length, start + BATCH_SLICE); i++) {
       const request = parseVerifyRequest(items[i], `items[${i}].`)
       if (request instanceof ServiceError) { results[i] = { error: problemFor(request.code, request.detail) }; continue }
-      const outcome = deps.verifier.verify(request)
+      const outcome = deps.verifier.verify(request, addressMatching)
       deps.outcomes.record(scope.party, outcome)
       results[i] = outcome
     }
