@@ -4,7 +4,8 @@
  * Đình, Thành phố Hà Nội" (the form after: ward, province), into the canonical
  * places it can denote: (street part, 2025 ward, 2025 province).
  *
- * - The address is cut at commas (and `;`, ` - `, line breaks) and read from
+ * - The address is cut at commas (and `;`, line breaks; ` - ` when it has no
+ *   comma) and read from
  *   the end: province, then district or ward. A leading type (`Phường`, `P.`,
  *   `Q.`, `TP.`, `TX.`, `H.`, `X.`, `TT.`, `Tỉnh`, `T.`) narrows a unit down;
  *   without one, both readings are tried.
@@ -39,8 +40,14 @@ export interface PlaceReading {
 
 /** Longest address read as units; longer input is compared as text (it is refused before reaching here, at 500). */
 export const MAX_PLACE_CHARS = 500
-/** Segments beyond the last few are street part; a hostile address of 500 commas costs one split. */
-const SEGMENT_SPLIT = /\s*(?:[,;\n\r|]|\s[-–—]\s)\s*/
+/**
+ * Segments beyond the last few are street part; a hostile address of 500
+ * commas costs one split. ` - ` separates only in addresses without commas:
+ * with them it is part of a name (`Bà Rịa - Vũng Tàu`, `Phan Rang - Tháp Chàm`).
+ */
+const SEGMENT_SPLIT = /\s*[,;\n\r|]\s*/
+const DASHED_SPLIT = /\s*(?:[\n\r|]|\s[-–—]\s)\s*/
+const HAS_COMMA = /[,;]/
 const COUNTRY = new Set(['việt nam', 'viet nam', 'vietnam', 'vn'].map(unitKey))
 const UNRESOLVED: PlaceReading = { form: 'unresolved', candidates: [] }
 
@@ -58,13 +65,14 @@ export function storedPlace (input: string): string {
 /** Reads an address into its canonical places (see the header). */
 export function readPlace (input: string, units: AdminUnits = adminUnits()): PlaceReading {
   if (input.length > MAX_PLACE_CHARS) return UNRESOLVED
-  const segments = input.split(SEGMENT_SPLIT).map((s) => s.trim()).filter((s) => s !== '')
-  while (segments.length > 0 && COUNTRY.has(unitKey(segments[segments.length - 1]!))) segments.pop()
+  const segments = input.split(HAS_COMMA.test(input) ? SEGMENT_SPLIT : DASHED_SPLIT).map((s) => s.trim()).filter((s) => s !== '')
+  while (segments.length > 0 && COUNTRY.has(parseUnit(segments[segments.length - 1]!).whole)) segments.pop()
   const n = segments.length
   if (n < 2) return UNRESOLVED
   const province = findProvince(units, parseUnit(segments[n - 1]!))
   if (province === undefined) return UNRESOLVED
   const second = parseUnit(segments[n - 2]!)
+  const third = n >= 3 ? parseUnit(segments[n - 3]!) : undefined
   let found: Found | undefined
   let ambiguous = false
   const offer = (f: Found | undefined | null): void => {
@@ -73,9 +81,9 @@ export function readPlace (input: string, units: AdminUnits = adminUnits()): Pla
     if (found === undefined) found = f
     else if (!sameFound(found, f)) ambiguous = true
   }
-  if (province.before !== undefined && n >= 3 && canBe(second, DISTRICT_TYPES)) {
+  if (province.before !== undefined && third !== undefined && canBe(second, DISTRICT_TYPES)) {
     // Old form with its district: the strongest reading when it resolves.
-    offer(findOldWardInDistrict(province.before.districts.find(second.core), second, parseUnit(segments[n - 3]!), n - 3))
+    offer(findOldWardInDistrict(province.before.districts.find(second.core), second, third, n - 3))
   }
   if (found === undefined && !ambiguous) {
     if (province.now !== undefined && canBe(second, WARD_TYPES)) offer(findNewWard(units, province.now, second, n - 2))
@@ -83,8 +91,8 @@ export function readPlace (input: string, units: AdminUnits = adminUnits()): Pla
     if (province.before !== undefined && province.now === undefined && canBe(second, WARD_TYPES)) {
       offer(oneOldWard(province.before.wards.find(second.core), second, n - 2))
     }
-    if (province.before !== undefined && n >= 3 && canBe(second, DISTRICT_TYPES) && province.before.districts.find(second.core).length === 0) {
-      offer(oneOldWard(province.before.wards.find(parseUnit(segments[n - 3]!).core), parseUnit(segments[n - 3]!), n - 3))
+    if (province.before !== undefined && third !== undefined && canBe(second, DISTRICT_TYPES) && province.before.districts.find(second.core).length === 0) {
+      offer(oneOldWard(province.before.wards.find(third.core), third, n - 3))
     }
   }
   if (found === undefined || ambiguous) return UNRESOLVED
@@ -128,7 +136,24 @@ const TYPE_WORDS: ReadonlyArray<readonly [readonly string[], UnitType]> = ([
 /** `P1`, `Q10`: a type letter glued to a number. */
 const GLUED_NUMBER = /^([pq])(\d+)$/
 
+/**
+ * Segments read so far: unit names recur (`Thành phố Hà Nội`, `Quận Ba Đình`),
+ * so most lookups skip Unicode normalisation. Bounded, since hostile input
+ * could be all distinct segments; long segments are street parts, not cached.
+ */
+const UNITS_READ = new Map<string, UnitText>()
+const MAX_CACHED_SEGMENTS = 16_384
+const MAX_CACHED_SEGMENT_LENGTH = 48
+
 function parseUnit (segment: string): UnitText {
+  const cached = UNITS_READ.get(segment)
+  if (cached !== undefined) return cached
+  const unit = parseUnitText(segment)
+  if (segment.length <= MAX_CACHED_SEGMENT_LENGTH && UNITS_READ.size < MAX_CACHED_SEGMENTS) UNITS_READ.set(segment, unit)
+  return unit
+}
+
+function parseUnitText (segment: string): UnitText {
   const key = unitKey(segment)
   let words = key.split(' ')
   const glued = GLUED_NUMBER.exec(words[0]!)

@@ -74,6 +74,11 @@ export class Lookup<T> {
     push(this.#ascii, asciiKey(core), unit)
   }
 
+  /** Every unit once. */
+  * all (): Iterable<T> {
+    for (const list of this.#exact.values()) yield * list
+  }
+
   /** Every unit called `core` (a unit key without type); with diacritics only exact spellings count. */
   find (core: string): readonly T[] {
     return (hasDiacritics(core) ? this.#exact.get(core) : this.#ascii.get(core)) ?? NONE
@@ -85,7 +90,7 @@ const NONE: readonly never[] = []
 function push<T> (map: Map<string, T[]>, key: string, value: T): void {
   const list = map.get(key)
   if (list === undefined) map.set(key, [value])
-  else if (!list.includes(value)) list.push(value)
+  else list.push(value)
 }
 
 export interface AdminUnits {
