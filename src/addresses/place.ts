@@ -83,16 +83,16 @@ export function readPlace (input: string, units: AdminUnits = adminUnits()): Pla
   }
   if (province.before !== undefined && third !== undefined && canBe(second, DISTRICT_TYPES)) {
     // Old form with its district: the strongest reading when it resolves.
-    offer(findOldWardInDistrict(province.before.districts.find(second.core), second, third, n - 3))
+    offer(findOldWardInDistrict(province.before.districts.find(second.core, second.exact), second, third, n - 3))
   }
   if (found === undefined && !ambiguous) {
     if (province.now !== undefined && canBe(second, WARD_TYPES)) offer(findNewWard(units, province.now, second, n - 2))
     // Old form without its district, or with one the table does not know: only where the province name is pre-2025 only.
     if (province.before !== undefined && province.now === undefined && canBe(second, WARD_TYPES)) {
-      offer(oneOldWard(province.before.wards.find(second.core), second, n - 2))
+      offer(oneOldWard(province.before.wards.find(second.core, second.exact), second, n - 2))
     }
-    if (province.before !== undefined && third !== undefined && canBe(second, DISTRICT_TYPES) && province.before.districts.find(second.core).length === 0) {
-      offer(oneOldWard(province.before.wards.find(third.core), third, n - 3))
+    if (province.before !== undefined && third !== undefined && canBe(second, DISTRICT_TYPES) && province.before.districts.find(second.core, second.exact).length === 0) {
+      offer(oneOldWard(province.before.wards.find(third.core, third.exact), third, n - 3))
     }
   }
   if (found === undefined || ambiguous) return UNRESOLVED
@@ -114,6 +114,8 @@ interface UnitText {
   readonly core: string
   /** The whole segment as a key, for an ASCII segment whose first words may be a name (`phuong lien`). */
   readonly whole: string
+  /** The segment has diacritics (in its type word too): its name compares with them. */
+  readonly exact: boolean
 }
 
 const WARD_TYPES: ReadonlySet<UnitType> = new Set<UnitType>(['phường', 'xã', 'thị trấn', 'đặc khu'])
@@ -165,9 +167,9 @@ function parseUnitText (segment: string): UnitText {
       const w = words[i]!
       ok = w === typeWords[i] || (!hasDiacritics(w) && w === asciiKey(typeWords[i]!))
     }
-    if (ok) return { type, core: words.slice(typeWords.length).join(' '), whole: key }
+    if (ok) return { type, core: words.slice(typeWords.length).join(' '), whole: key, exact: hasDiacritics(key) }
   }
-  return { type: undefined, core: words.join(' '), whole: key }
+  return { type: undefined, core: words.join(' '), whole: key, exact: hasDiacritics(key) }
 }
 
 /** True when a segment may be a unit of these types (its type is one of them, or it has none). */
@@ -177,7 +179,7 @@ function canBe (u: UnitText, types: ReadonlySet<UnitType>): boolean {
 
 function findProvince (units: AdminUnits, u: UnitText): ProvinceEntry | undefined {
   if (!canBe(u, PROVINCE_TYPES)) return undefined
-  const found = units.provinceNames.find(u.core)
+  const found = units.provinceNames.find(u.core, u.exact)
   return found.length === 1 ? found[0] : undefined
 }
 
@@ -200,7 +202,7 @@ function namesOf (u: UnitText): readonly string[] {
 function findNewWard (units: AdminUnits, province: number, u: UnitText, streetEnd: number): Found | undefined | null {
   const lookup = units.provinces[province]!.wards
   const matches = new Set<number>()
-  for (const name of namesOf(u)) for (const w of byType(lookup.find(name), u.type)) matches.add(w.index)
+  for (const name of namesOf(u)) for (const w of byType(lookup.find(name, u.exact), u.type)) matches.add(w.index)
   if (matches.size === 0) return undefined
   if (matches.size > 1) return null
   return { form: 'new', wards: [...matches], streetEnd }
@@ -209,7 +211,7 @@ function findNewWard (units: AdminUnits, province: number, u: UnitText, streetEn
 function findOldWardInDistrict (districts: readonly OldDistrict[], d: UnitText, w: UnitText, streetEnd: number): Found | undefined | null {
   const wards: OldWard[] = []
   for (const district of byType(districts, d.type)) {
-    for (const name of namesOf(w)) for (const ward of byType(district.wards.find(name), w.type)) if (!wards.includes(ward)) wards.push(ward)
+    for (const name of namesOf(w)) for (const ward of byType(district.wards.find(name, w.exact), w.type)) if (!wards.includes(ward)) wards.push(ward)
   }
   return oneOldWard(wards, w, streetEnd, false)
 }

@@ -79,9 +79,13 @@ export class Lookup<T> {
     for (const list of this.#exact.values()) yield * list
   }
 
-  /** Every unit called `core` (a unit key without type); with diacritics only exact spellings count. */
-  find (core: string): readonly T[] {
-    return (hasDiacritics(core) ? this.#exact.get(core) : this.#ascii.get(core)) ?? NONE
+  /**
+   * Every unit called `core` (a unit key without type). `exact` (default: the
+   * core has diacritics) compares with diacritics, so `Thanh An` written in a
+   * Vietnamese address is not `Thạnh An`; otherwise the ASCII keys compare.
+   */
+  find (core: string, exact = hasDiacritics(core)): readonly T[] {
+    return (exact ? this.#exact.get(core) : this.#ascii.get(core)) ?? NONE
   }
 }
 
