@@ -18,7 +18,7 @@ import { describeContent } from '../bulk-load/sniff.js'
 import { createHashKey, readHashKey, readOrCreateHashKey } from '../files/hash-key-file.js'
 import { loadFile, type LoadProgress, type LoadSummary } from '../bulk-load/loader.js'
 import { createLogger, type Logger } from '../log.js'
-import { generateCitizens, writePopulation } from '../population/generate.js'
+import { generatePeople, writePopulation } from '../population/generate.js'
 import { RecordCodec } from '../domain/record.js'
 import { startService } from './service.js'
 import { joinCluster, memberConfig, superviseCluster } from './cluster.js'
@@ -375,10 +375,16 @@ async function ensureDemoPopulation (config: Config, hashKey: Uint8Array): Promi
   }
 }
 
-/** The first active adult with a chip card in the demo population (the generator is deterministic). */
-function sampleCitizen (config: Config): CitizenRecord | undefined {
-  for (const c of generateCitizens(Math.min(config.demoCitizens, 1000), config.demoSeed)) {
-    if (c.status === 'active' && c.cardIssueDate !== undefined) return c
+/**
+ * The first active adult with a chip card in the demo population whose
+ * register address is in the 2025 form, with the same address in the form
+ * before (the generator is deterministic).
+ */
+function sampleCitizen (config: Config): { citizen: CitizenRecord, oldResidence: string } | undefined {
+  for (const { citizen, places } of generatePeople(Math.min(config.demoCitizens, 1000), config.demoSeed)) {
+    if (citizen.status === 'active' && citizen.cardIssueDate !== undefined && citizen.placeOfResidence === places.placeOfResidence.new) {
+      return { citizen, oldResidence: places.placeOfResidence.old }
+    }
   }
   return undefined
 }
@@ -393,19 +399,30 @@ async function serveClusterMember (config: Config, log: Logger): Promise<number 
   return 0
 }
 
-function printDemoBanner (url: string, sample: CitizenRecord | undefined, party: DemoParty | undefined): void {
+function printDemoBanner (url: string, found: { citizen: CitizenRecord, oldResidence: string } | undefined, party: DemoParty | undefined): void {
   const lines = [`\nidv is serving at ${url}`, `  API description: ${url}/openapi.json`]
-  if (sample !== undefined) {
+  if (found !== undefined) {
+    const sample = found.citizen
     const body = JSON.stringify({ pin: sample.pin, attributes: { fullName: sample.fullName, dateOfBirth: sample.dateOfBirth, gender: sample.gender } })
-    lines.push(`  sample citizen (synthetic): ${sample.pin} ${sample.fullName}, born ${sample.dateOfBirth}, ${sample.gender}`, '  try:')
+    // The same address in the units before 1 July 2025: answered `match_reorganised`.
+    const oldForm = JSON.stringify({ pin: sample.pin, attributes: { placeOfResidence: found.oldResidence } })
+    const qr = `${sample.pin}||${sample.fullName}|${sample.dateOfBirth.slice(8, 10)}${sample.dateOfBirth.slice(5, 7)}${sample.dateOfBirth.slice(0, 4)}|${sample.gender === 'male' ? 'Nam' : 'Nữ'}|${found.oldResidence}|${(sample.cardIssueDate ?? '').replace(/^(\d{4})-(\d{2})-(\d{2})$/, '$3$2$1')}`
+    lines.push(
+      `  sample citizen (synthetic): ${sample.pin} ${sample.fullName}, born ${sample.dateOfBirth}, ${sample.gender}`,
+      `    registered at ${sample.placeOfResidence ?? ''} (2025 units)`,
+      `    the same place before 1 July 2025: ${found.oldResidence}`,
+      '  try:'
+    )
+    const calls = [['/v1/verify', body], ['/v1/verify', oldForm], ['/v1/card/qr/verify', JSON.stringify({ qr })]] as const
     if (party !== undefined) {
+      for (const [path, b] of calls) lines.push(`    npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)} ${path} '${b}'`)
       lines.push(
-        `    npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)} /v1/verify '${body}'`,
-        '  (requests are signed with HTTP Message Signatures, RFC 9421, by the demo party\'s Ed25519 key;',
+        '  (the second asks with the old address: placeOfResidence is match_reorganised; the third sends the card\'s QR code;',
+        '   requests are signed with HTTP Message Signatures, RFC 9421, by the demo party\'s Ed25519 key;',
         '   add --save answer.json, then `npx idv receipt verify answer.json` checks the signed answer offline)'
       )
     } else {
-      lines.push(`    curl -s ${url}/v1/verify -H 'content-type: application/json' -d '${body}'`)
+      for (const [path, b] of calls) lines.push(`    curl -s ${url}${path} -H 'content-type: application/json' -d '${b}'`)
     }
   }
   lines.push('  stop with Ctrl-C\n')
