@@ -11,6 +11,7 @@ import { admission } from '../admission/index.js'
 import { receipts } from '../receipts/index.js'
 import { verify } from '../verify/index.js'
 import { chip } from '../chip/index.js'
+import { cardQr } from '../card-qr/index.js'
 import { catalogueOf } from './runtime.js'
 
 export const CAPABILITIES: readonly AnyCapability[] = [
@@ -18,7 +19,8 @@ export const CAPABILITIES: readonly AnyCapability[] = [
   admission,
   receipts,
   verify,
-  chip
+  chip,
+  cardQr
 ]
 
 /** The routes and metric families the list declares: the metrics block's layout, the same in every thread. */
