@@ -27,7 +27,7 @@ import type { CitizenRecord } from '../domain/citizen.js'
 import { ensureDemoParty, type DemoParty } from '../parties/demo-party.js'
 import { ReceiptKeyRing, receiptVerifyCommand } from '../receipts/index.js'
 import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from '../parties/party-cli.js'
-import { call } from '../client/call.js'
+import { call, qrBody } from '../client/call.js'
 
 const program = new Command('idv')
   .description('National identity verification: match / no-match per attribute against the population register')
@@ -246,8 +246,9 @@ function keySource (opts: Record<string, unknown>): KeySource {
 
 program.command('call')
   .description('send one request signed with HTTP Message Signatures (RFC 9421) and print the answer')
-  .argument('<path>', 'e.g. /v1/verify (a path on --url, not a whole URL)')
+  .argument('<path>', 'e.g. /v1/verify or /v1/card/qr/verify (a path on --url, not a whole URL)')
   .argument('[json]', 'request body (JSON); - reads it from standard input')
+  .option('--qr <text>', 'instead of a JSON body: the string scanned from a card\'s QR code, sent as {"qr": "…"} (- reads it from standard input)')
   .requiredOption('--key-id <id>', 'the keyid registered for your party')
   .requiredOption('--key <file>', 'PKCS#8 PEM private key (Ed25519, ECDSA P-256) or HMAC secret (hex)')
   .option('--url <url>', 'service base URL', 'http://127.0.0.1:8080')
@@ -255,7 +256,8 @@ program.command('call')
   .option('--timeout <seconds>', 'give up after this long without a whole answer', positiveInt, 30)
   .option('--save <file>', 'also write the answer to this file (for `idv receipt verify`)')
   .action(async (path: string, json: string | undefined, opts: Record<string, unknown>) => {
-    const body = json === '-' ? readFileSync(0, 'utf8') : json ?? ''
+    if (opts.qr !== undefined && json !== undefined) throw new UsageError('give either --qr or a JSON body, not both')
+    const body = opts.qr !== undefined ? qrBody(opts.qr === '-' ? readFileSync(0, 'utf8') : opts.qr as string) : json === '-' ? readFileSync(0, 'utf8') : json ?? ''
     const result = await call({
       url: opts.url as string,
       keyId: opts.keyId as string,
@@ -415,7 +417,9 @@ function printDemoBanner (url: string, found: { citizen: CitizenRecord, oldResid
     )
     const calls = [['/v1/verify', body], ['/v1/verify', oldForm], ['/v1/card/qr/verify', JSON.stringify({ qr })]] as const
     if (party !== undefined) {
-      for (const [path, b] of calls) lines.push(`    npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)} ${path} '${b}'`)
+      const signed = `npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)}`
+      for (const [path, b] of calls.slice(0, 2)) lines.push(`    ${signed} ${path} '${b}'`)
+      lines.push(`    ${signed} --qr '${qr}' /v1/card/qr/verify`)
       lines.push(
         '  (the second asks with the old address: placeOfResidence is match_reorganised; the third sends the card\'s QR code;',
         '   requests are signed with HTTP Message Signatures, RFC 9421, by the demo party\'s Ed25519 key;',
