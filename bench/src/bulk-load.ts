@@ -21,6 +21,7 @@ import type { EncodeTask } from '../../dist/src/bulk-load/encode-worker.js'
 import { BENCH_KEY } from './lib/dataset.js'
 import { writePopulation } from '../../dist/src/population/generate.js'
 import { existsSync, mkdirSync } from 'node:fs'
+import { RECORD_VERSION } from '../../dist/src/domain/record.js'
 import { packageRoot } from '../../dist/src/paths.js'
 
 const { values } = parseArgs({ options: { citizens: { type: 'string', default: '1000000' }, threads: { type: 'string' } } })
@@ -28,7 +29,7 @@ const citizens = Number(values.citizens)
 const threads = values.threads !== undefined ? Number(values.threads) : availableParallelism()
 const root = join(packageRoot(), '.bench-data')
 mkdirSync(root, { recursive: true })
-const file = join(root, `population-${citizens}-1.ndjson`)
+const file = join(root, `population-${citizens}-1-v${RECORD_VERSION}.ndjson`) // same file as lib/dataset.ts builds
 if (!existsSync(file)) {
   console.error(`generating ${citizens} citizens → ${file}`)
   await writePopulation({ count: citizens, seed: 1, out: file })

@@ -32,6 +32,9 @@ export function hasDiacritics (key: string): boolean {
 }
 
 const HOUSE_NUMBER_WORD = /^(so nha|so) (?=\d)/
+const STREET_DROPPED = /[\u0300-\u036f'’ʼ]/g
+const D_STROKE = /[đð]/g
+const NOT_STREET = /[^a-z0-9/]+/g
 
 /**
  * The street part (house, lane, street, hamlet) as compared: without
@@ -41,17 +44,7 @@ const HOUSE_NUMBER_WORD = /^(so nha|so) (?=\d)/
  * ASCII while the unit names around it are resolved exactly (docs/design/addresses.md).
  */
 export function streetKey (text: string): string {
-  // One pass over the NFD form: marks and apostrophes dropped, đ → d, runs of anything else one space.
-  const s = text.normalize('NFD').toLowerCase()
-  let out = ''
-  let space = false
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if ((c >= 0x300 && c <= 0x36f) || c === 0x27 || c === 0x2019 || c === 0x2bc) continue
-    const keep = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2f
-    if (!keep && c !== 0x111 && c !== 0xf0) { space = out !== ''; continue }
-    if (space) { out += ' '; space = false }
-    out += keep ? s[i] : 'd'
-  }
-  return out.replace(HOUSE_NUMBER_WORD, '')
+  // Native passes over the NFD form (faster than a loop in JavaScript on long input): marks and
+  // apostrophes dropped, đ → d, runs of anything else one space.
+  return text.normalize('NFD').toLowerCase().replace(STREET_DROPPED, '').replace(D_STROKE, 'd').replace(NOT_STREET, ' ').trim().replace(HOUSE_NUMBER_WORD, '')
 }

@@ -45,8 +45,8 @@ export const MAX_PLACE_CHARS = 500
  * commas costs one split. ` - ` separates only in addresses without commas:
  * with them it is part of a name (`Bà Rịa - Vũng Tàu`, `Phan Rang - Tháp Chàm`).
  */
-const SEGMENT_SPLIT = /\s*[,;\n\r|]\s*/
-const DASHED_SPLIT = /\s*(?:[\n\r|]|\s[-–—]\s)\s*/
+const SEGMENT_SPLIT = /[,;\n\r|]/
+const DASHED_SPLIT = /[\n\r|]|\s[-–—]\s/
 const HAS_COMMA = /[,;]/
 const COUNTRY = new Set(['việt nam', 'viet nam', 'vietnam', 'vn'].map(unitKey))
 const UNRESOLVED: PlaceReading = { form: 'unresolved', candidates: [] }
@@ -66,6 +66,7 @@ export function storedPlace (input: string): string {
 export function readPlace (input: string, units: AdminUnits = adminUnits()): PlaceReading {
   if (input.length > MAX_PLACE_CHARS) return UNRESOLVED
   const segments = input.split(HAS_COMMA.test(input) ? SEGMENT_SPLIT : DASHED_SPLIT).map((s) => s.trim()).filter((s) => s !== '')
+  if (segments.length < 2) return UNRESOLVED
   while (segments.length > 0 && COUNTRY.has(parseUnit(segments[segments.length - 1]!).whole)) segments.pop()
   const n = segments.length
   if (n < 2) return UNRESOLVED
@@ -147,7 +148,12 @@ const UNITS_READ = new Map<string, UnitText>()
 const MAX_CACHED_SEGMENTS = 16_384
 const MAX_CACHED_SEGMENT_LENGTH = 48
 
+/** Longer than any unit name with its type (the longest are about 40 characters): not folded, not a unit. */
+const MAX_UNIT_CHARS = 64
+const NOT_A_UNIT: UnitText = { type: undefined, core: '', whole: '', exact: false }
+
 function parseUnit (segment: string): UnitText {
+  if (segment.length > MAX_UNIT_CHARS) return NOT_A_UNIT
   const cached = UNITS_READ.get(segment)
   if (cached !== undefined) return cached
   const unit = parseUnitText(segment)
