@@ -1,11 +1,12 @@
 /**
  * The layering of src/, checked in `npm test` (dependency-cruiser):
  *
- *   core          src/*.ts, domain/, store/, http/, files/, population/
+ *   core          src/*.ts, domain/, store/, http/, files/, population/,
+ *                 addresses/ (the units table and address reading)
  *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy),
  *                 merkle/ (RFC 6962 trees, shared by receipts/ and audit/)
- *   capabilities  metrics/, admission/, receipts/, audit/, verify/, chip/, jobs/:
- *                 one folder,
+ *   capabilities  metrics/, admission/, receipts/, audit/, verify/, chip/, jobs/,
+ *                 card-qr/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
  *   tools         bulk-load/, snapshot/, client/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
@@ -14,9 +15,9 @@
  * another only through its index.ts, and nothing in src/ imports bench/ or
  * test/. Imports that run back up are listed one by one with their reason.
  */
-const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
+const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/|addresses/)'
 const LIBRARIES = '^src/(signatures|parties|merkle)/'
-const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip|jobs)/'
+const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip|jobs|card-qr)/'
 const TOOLS = '^src/(bulk-load|snapshot|client)/'
 
 module.exports = {

@@ -15,7 +15,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Piscina } from 'piscina'
-import { RECORD_BYTES, RecordCodec } from '../../dist/src/domain/record.js'
+import { RECORD_BYTES, RECORD_VERSION, RecordCodec } from '../../dist/src/domain/record.js'
 import { DEFAULT_CHUNK_BYTES, ENCODE_WORKER, loadFile } from '../../dist/src/bulk-load/loader.js'
 import { openExtract } from '../../dist/src/bulk-load/extract.js'
 import { chunkCursor, RunMerger } from '../../dist/src/bulk-load/sorted-runs.js'
@@ -44,7 +44,7 @@ const rows: Row[] = []
 const encodeRates = new Map<number, number>()
 
 async function populationFile (n: number): Promise<string> {
-  const file = join(root, `population-${n}-1.ndjson`)
+  const file = join(root, `population-${n}-1-v${RECORD_VERSION}.ndjson`) // the file lib/dataset.ts builds
   if (!existsSync(file)) {
     console.error(`generating ${n} citizens → ${file}`)
     await writePopulation({ count: n, seed: 1, out: file })

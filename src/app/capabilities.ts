@@ -13,6 +13,7 @@ import { audit } from '../audit/index.js'
 import { verify } from '../verify/index.js'
 import { chip } from '../chip/index.js'
 import { jobs } from '../jobs/index.js'
+import { cardQr } from '../card-qr/index.js'
 import { catalogueOf } from './runtime.js'
 
 export const CAPABILITIES: readonly AnyCapability[] = [
@@ -22,7 +23,8 @@ export const CAPABILITIES: readonly AnyCapability[] = [
   audit,
   verify,
   chip,
-  jobs
+  jobs,
+  cardQr
 ]
 
 /** The routes and metric families the list declares: the metrics block's layout, the same in every thread. */

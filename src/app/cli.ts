@@ -17,7 +17,7 @@ import { describeError } from './cli-errors.js'
 import { createHashKey, readHashKey, readOrCreateHashKey } from '../files/hash-key-file.js'
 import { runLoadCommand } from '../bulk-load/command.js'
 import { createLogger, type Logger } from '../log.js'
-import { generateCitizens, writePopulation } from '../population/generate.js'
+import { generatePeople, writePopulation } from '../population/generate.js'
 import { RECORD_VERSION, RecordCodec } from '../domain/record.js'
 import { createSnapshot, readSnapshotManifest, restoreSnapshot } from '../snapshot/index.js'
 import { startService } from './service.js'
@@ -28,7 +28,7 @@ import { ensureDemoParty, type DemoParty } from '../parties/demo-party.js'
 import { ReceiptKeyRing, receiptVerifyCommand, rowsReceiptVerify } from '../receipts/index.js'
 import { auditVerifyCommand, auditWatchCommand } from '../audit/index.js'
 import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from '../parties/party-cli.js'
-import { call } from '../client/call.js'
+import { call, qrBody } from '../client/call.js'
 import { check, CheckError } from '../client/check.js'
 
 /** Marks an index holding only the demo population, which `idv demo` may rebuild. */
@@ -221,10 +221,11 @@ keyOptions(partyFileOptions(party.command('add')))
   .requiredOption('--rate <n>', 'sustained requests per second', positiveInt)
   .option('--burst <n>', 'requests at once after a quiet period (default 2 × rate)', positiveInt)
   .option('--daily-quota <n>', 'verifications per day (a batch counts its items)', positiveInt)
-  .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify)', list)
+  .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify,/v1/card/qr/verify)', list)
   .option('--max-batch <n>', 'items per batch (default 1000)', positiveInt)
   .option('--overall-only', 'answer it with the overall match only, no per-attribute results')
   .option('--roles <list>', 'roles beyond verifying: citizen-portal, auditor (read citizens\' access histories), comma-separated', list)
+  .option('--exact-addresses', 'compare its addresses as the same units only: one written in the pre-2025 units is a mismatch, never match_reorganised')
   .option('--hmac', 'generate its HMAC-SHA-256 secret (mode 0600, beside the registry, never overwritten) instead of --public-key or --hmac-secret-file')
   .action((opts: Record<string, unknown>) => {
     const file = partiesFileFrom(opts)
@@ -240,6 +241,7 @@ keyOptions(partyFileOptions(party.command('add')))
       maxBatchItems: opts.maxBatch as number | undefined,
       overallOnly: opts.overallOnly as boolean | undefined,
       roles: opts.roles as string[] | undefined,
+      exactAddresses: opts.exactAddresses as boolean | undefined,
       hmac: opts.hmac as boolean | undefined,
       ...keySource(opts)
     })
@@ -285,8 +287,9 @@ function keySource (opts: Record<string, unknown>): KeySource {
 
 program.command('call')
   .description('send one request signed with HTTP Message Signatures (RFC 9421) and print the answer')
-  .argument('<path>', 'e.g. /v1/verify (a path on --url, not a whole URL)')
+  .argument('<path>', 'e.g. /v1/verify or /v1/card/qr/verify (a path on --url, not a whole URL)')
   .argument('[json]', 'request body (JSON); - reads it from standard input')
+  .option('--qr <text>', 'instead of a JSON body: the string scanned from a card\'s QR code, sent as {"qr": "…"} (- reads it from standard input)')
   .requiredOption('--key-id <id>', 'the keyid registered for your party')
   .requiredOption('--key <file>', 'PKCS#8 PEM private key (Ed25519, ECDSA P-256) or HMAC secret (hex)')
   .option('--url <url>', 'service base URL', 'http://127.0.0.1:8080')
@@ -294,7 +297,8 @@ program.command('call')
   .option('--timeout <seconds>', 'give up after this long without a whole answer', positiveInt, 30)
   .option('--save <file>', 'also write the answer to this file (for `idv receipt verify`)')
   .action(async (path: string, json: string | undefined, opts: Record<string, unknown>) => {
-    const body = json === '-' ? readFileSync(0, 'utf8') : json ?? ''
+    if (opts.qr !== undefined && json !== undefined) throw new UsageError('give either --qr or a JSON body, not both')
+    const body = opts.qr !== undefined ? qrBody(opts.qr === '-' ? readFileSync(0, 'utf8') : opts.qr as string) : json === '-' ? readFileSync(0, 'utf8') : json ?? ''
     const result = await call({
       url: opts.url as string,
       keyId: opts.keyId as string,
@@ -472,10 +476,16 @@ async function ensureDemoPopulation (config: Config, hashKey: Uint8Array): Promi
   }
 }
 
-/** The first active adult with a chip card in the demo population (the generator is deterministic). */
-function sampleCitizen (config: Config): CitizenRecord | undefined {
-  for (const c of generateCitizens(Math.min(config.demoCitizens, 1000), config.demoSeed)) {
-    if (c.status === 'active' && c.cardIssueDate !== undefined) return c
+/**
+ * The first active adult with a chip card in the demo population whose
+ * register address is in the 2025 form, with the same address in the form
+ * before (the generator is deterministic).
+ */
+function sampleCitizen (config: Config): { citizen: CitizenRecord, oldResidence: string } | undefined {
+  for (const { citizen, places } of generatePeople(Math.min(config.demoCitizens, 1000), config.demoSeed)) {
+    if (citizen.status === 'active' && citizen.cardIssueDate !== undefined && citizen.placeOfResidence === places.placeOfResidence.new) {
+      return { citizen, oldResidence: places.placeOfResidence.old }
+    }
   }
   return undefined
 }
@@ -490,19 +500,32 @@ async function serveClusterMember (config: Config, log: Logger): Promise<number 
   return 0
 }
 
-function printDemoBanner (url: string, sample: CitizenRecord | undefined, party: DemoParty | undefined): void {
+function printDemoBanner (url: string, found: { citizen: CitizenRecord, oldResidence: string } | undefined, party: DemoParty | undefined): void {
   const lines = [`\nidv is serving at ${url}`, `  API description: ${url}/openapi.json`]
-  if (sample !== undefined) {
+  if (found !== undefined) {
+    const sample = found.citizen
     const body = JSON.stringify({ pin: sample.pin, attributes: { fullName: sample.fullName, dateOfBirth: sample.dateOfBirth, gender: sample.gender } })
-    lines.push(`  sample citizen (synthetic): ${sample.pin} ${sample.fullName}, born ${sample.dateOfBirth}, ${sample.gender}`, '  try:')
+    // The same address in the units before 1 July 2025: answered `match_reorganised`.
+    const oldForm = JSON.stringify({ pin: sample.pin, attributes: { placeOfResidence: found.oldResidence } })
+    const qr = `${sample.pin}||${sample.fullName}|${sample.dateOfBirth.slice(8, 10)}${sample.dateOfBirth.slice(5, 7)}${sample.dateOfBirth.slice(0, 4)}|${sample.gender === 'male' ? 'Nam' : 'Nữ'}|${found.oldResidence}|${(sample.cardIssueDate ?? '').replace(/^(\d{4})-(\d{2})-(\d{2})$/, '$3$2$1')}`
+    lines.push(
+      `  sample citizen (synthetic): ${sample.pin} ${sample.fullName}, born ${sample.dateOfBirth}, ${sample.gender}`,
+      `    registered at ${sample.placeOfResidence ?? ''} (2025 units)`,
+      `    the same place before 1 July 2025: ${found.oldResidence}`,
+      '  try:'
+    )
+    const calls = [['/v1/verify', body], ['/v1/verify', oldForm], ['/v1/card/qr/verify', JSON.stringify({ qr })]] as const
     if (party !== undefined) {
+      const signed = `npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)}`
+      for (const [path, b] of calls.slice(0, 2)) lines.push(`    ${signed} ${path} '${b}'`)
+      lines.push(`    ${signed} --qr '${qr}' /v1/card/qr/verify`)
       lines.push(
-        `    npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)} /v1/verify '${body}'`,
-        '  (requests are signed with HTTP Message Signatures, RFC 9421, by the demo party\'s Ed25519 key;',
+        '  (the second asks with the old address: placeOfResidence is match_reorganised; the third sends the card\'s QR code;',
+        '   requests are signed with HTTP Message Signatures, RFC 9421, by the demo party\'s Ed25519 key;',
         '   add --save answer.json, then `npx idv receipt verify answer.json` checks the signed answer offline)'
       )
     } else {
-      lines.push(`    curl -s ${url}/v1/verify -H 'content-type: application/json' -d '${body}'`)
+      for (const [path, b] of calls) lines.push(`    curl -s ${url}${path} -H 'content-type: application/json' -d '${b}'`)
     }
   }
   lines.push('  stop with Ctrl-C\n')

@@ -27,6 +27,7 @@ import { shapeAnswer } from '../parties/answer-shape.js'
 import { pinToKey } from '../domain/pin.js'
 import { encodeWithReceipt, resultsDigest, type Receipt, type ReceiptSigner } from '../receipts/index.js'
 import type { AuditRecord, AuditTrail } from '../audit/index.js'
+import type { AddressMatching } from '../addresses/index.js'
 
 export interface VerifyRouteDeps {
   readonly verifier: Verifier
@@ -108,7 +109,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         if (batch) {
           const items = batchItems(decoded, deps)
           if (caller !== undefined) deps.admission!.admit(caller, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
-          verifyBatch(items, deps, () => aborted, scope).then((results) => {
+          verifyBatch(items, deps, () => aborted, scope, party?.addressMatching).then((results) => {
             if (results === undefined) { end(); return } // the client went away
             const entries = (receipt: Receipt | undefined): AuditRecord[] => batchEntries(items, results, requestId, party?.id ?? null, deps.audit!, receipt)
             if (party === undefined) { audited(encodeBatch(results, requestId, answerType), entries); return }
@@ -134,7 +135,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
           return
         }
         deps.admission!.admit(caller, { endpoint: '/v1/verify', attributes })
-        const outcome = deps.verifier.verify(request)
+        const outcome = deps.verifier.verify(request, caller.party.addressMatching)
         deps.outcomes.record(scope.party, outcome)
         const seen = shapeAnswer(caller.party, { requestId, ...outcome })
         const entries = (receipt: Receipt | undefined): AuditRecord[] => [oneEntry(requestId, caller.party.id, request.key, attributes, outcome, deps.audit!, receipt)]
@@ -228,7 +229,7 @@ function itemKeys (items: readonly unknown[]): number[] {
  * 10,000-item batch (tens of thousands of keyed hashes) never stalls other
  * clients or health probes. Resolves undefined when the client went away.
  */
-async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean, scope: RequestScope): Promise<BatchResult[] | undefined> {
+async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean, scope: RequestScope, addressMatching: AddressMatching = 'reorganisation-aware'): Promise<BatchResult[] | undefined> {
   const results: BatchResult[] = new Array(items.length)
   for (let start = 0; start < items.length; start += BATCH_SLICE) {
     if (start > 0) {
@@ -239,7 +240,7 @@ async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, is
     for (let i = start; i < Math.min(items.length, start + BATCH_SLICE); i++) {
       const request = parseVerifyRequest(items[i], `items[${i}].`)
       if (request instanceof ServiceError) { results[i] = { error: problemFor(request.code, request.detail) }; continue }
-      const outcome = deps.verifier.verify(request)
+      const outcome = deps.verifier.verify(request, addressMatching)
       deps.outcomes.record(scope.party, outcome)
       results[i] = outcome
     }

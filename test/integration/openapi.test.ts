@@ -82,6 +82,17 @@ it('documents and matches batch answers', async () => {
   await conforms(await post('/v1/verify/batch', '{"items":[]}'), '/v1/verify/batch', 'post')
 })
 
+it('documents and matches card QR answers and errors', async () => {
+  const c = s.citizens.find((x) => x.cardIssueDate !== undefined)!
+  const dmy = (iso: string): string => `${iso.slice(8, 10)}${iso.slice(5, 7)}${iso.slice(0, 4)}`
+  const qr = `${c.pin}|012345678|${c.fullName}|${dmy(c.dateOfBirth)}|${c.gender === 'male' ? 'Nam' : 'Nữ'}|${c.placeOfResidence ?? ''}|${dmy(c.cardIssueDate!)}`
+  await conforms(await post('/v1/card/qr/verify', JSON.stringify({ qr })), '/v1/card/qr/verify', 'post')
+  await conforms(await post('/v1/card/qr/verify', new Packr({ useRecords: false }).pack({ qr }), 'application/vnd.msgpack'), '/v1/card/qr/verify', 'post')
+  await conforms(await post('/v1/card/qr/verify', JSON.stringify({ qr: 'not|a|card' })), '/v1/card/qr/verify', 'post')
+  await conforms(await post('/v1/card/qr/verify', JSON.stringify({ qr }), 'text/plain'), '/v1/card/qr/verify', 'post')
+  await conforms(await fetch(`${s.url}/v1/card/qr/verify`), '/v1/card/qr/verify', 'post')
+})
+
 it('documents and matches the operations routes', async () => {
   for (const path of ['/livez', '/healthz', '/readyz', '/openapi.json', '/errors']) {
     await conforms(await fetch(`${s.url}${path}`), path, 'get')
@@ -128,6 +139,9 @@ it('documents and matches signed answers with receipts, overall-only answers, /v
     await conforms(await signedPost('overall', '/v1/verify', one), '/v1/verify', 'post')
     await conforms(await signedPost('full', '/v1/verify/batch', { items: [one, { pin: 'x' }] }), '/v1/verify/batch', 'post')
     await conforms(await signedPost('overall', '/v1/verify/batch', { items: [one] }), '/v1/verify/batch', 'post')
+    const qr = `${c.pin}||${c.fullName}|${c.dateOfBirth}|${c.gender === 'male' ? 'Nam' : 'Nữ'}|${c.placeOfResidence ?? ''}`
+    await conforms(await signedPost('full', '/v1/card/qr/verify', { qr }), '/v1/card/qr/verify', 'post')
+    await conforms(await signedPost('overall', '/v1/card/qr/verify', { qr }), '/v1/card/qr/verify', 'post')
     await conforms(await fetch(`${signedServer.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(one) }), '/v1/verify', 'post') // 401
     await conforms(await signedPost('tiny', '/v1/verify', one), '/v1/verify', 'post') // 403 attribute
     await conforms(await signedPost('tiny', '/v1/verify', { pin: c.pin, attributes: { gender: c.gender } }), '/v1/verify', 'post')
