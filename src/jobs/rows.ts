@@ -65,7 +65,7 @@ export function verifyRow (bytes: Uint8Array, input: StreamFormat, ctx: RowConte
       if (!party.allowedAttributes.has(name)) return errorRow(ref, new ServiceError('IDV_ERR_ATTRIBUTE_FORBIDDEN', `party ${party.id} may not ask about ${clip(name)}`), format, request.key)
     }
   }
-  const outcome = ctx.verifier.verify(request)
+  const outcome = ctx.verifier.verify(request, party?.addressMatching)
   ctx.outcomes.record(ctx.partySlot, outcome)
   const seen = party === undefined ? outcome : shapeAnswer(party, outcome)
   let record: string | Uint8Array

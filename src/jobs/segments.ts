@@ -13,7 +13,8 @@
  * `idv receipt verify RECEIPTS --rows RESULTS` recomputes the root from a
  * results file (src/receipts/receipt-cli.ts).
  */
-import { leafHash, leafHashOfString, merkleRoot, receiptJson, type Receipt, type ReceiptSigner } from '../receipts/index.js'
+import { leafHash, leafHashOfString, merkleRoot } from '../merkle/rfc6962.js'
+import { receiptJson, type Receipt, type ReceiptSigner } from '../receipts/index.js'
 import type { Verifier } from '../verify/index.js'
 import type { RowResult } from './rows.js'
 

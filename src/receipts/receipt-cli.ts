@@ -12,7 +12,7 @@
  */
 import { createReadStream, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { leafHashOfString, merkleRoot } from './merkle.js'
+import { leafHashOfString, merkleRoot } from '../merkle/rfc6962.js'
 import { canonicalJson, type JsonValue } from './canonical-json.js'
 import type { Jwks } from './keys.js'
 import { resultsDigest, verifyReceipt, type ReceiptCheck } from './receipt.js'
