@@ -35,6 +35,14 @@
  * (--processes 2 --threads 1 measures cluster mode, whose nonces and rate buckets live in LMDB, against
  * --threads 2; the CPU per request then includes the members.)
  * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
+ *
+ * --pin: the pinned mode of issue 24's target 4 instead: each server pinned to
+ * CPU 0 (taskset), Debian's `wrk` on CPU 1 with one fixed body (a generator
+ * that fills the hello-world's core; bench/src/lib/wrk.ts), one server at a
+ * time, interleaved rounds: the uWS hello-world, unsigned POST /v1/verify
+ * (audit on and off) and the Fastify baseline (bench/src/lib/fastify-server.ts)
+ * on the same store; each server's CPU use is printed beside its rate, so a
+ * ratio is only read where the hello-world's core was full.
  */
 import { createSecretKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -53,6 +61,7 @@ import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { runPaced } from './lib/paced-client.js'
 import { cpuSeconds, withChildren } from './lib/proc-cpu.js'
 import { benchScript } from './lib/bench-paths.js'
+import { hasWrk, pinProcess, postScript, runWrk } from './lib/wrk.js'
 
 const CASES = ['hello', 'unsigned', 'hmac', 'ed25519', 'hmac-plain', 'ed25519-plain', 'unsigned-noaudit', 'hmac-noaudit', 'hmac-nosync'] as const
 const { values } = parseArgs({
@@ -65,7 +74,8 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     processes: { type: 'string', default: '1' },
     cases: { type: 'string', default: CASES.join(',') },
-    'cpu-prof': { type: 'string' }
+    'cpu-prof': { type: 'string' },
+    pin: { type: 'boolean', default: false }
   }
 })
 const citizens = Number(values.citizens)
@@ -174,6 +184,72 @@ function rawEd25519 (seconds: number): number {
   let n = 0
   while (performance.now() < end) { for (let i = 0; i < 50; i++) verify(null, data, publicKey, signature); n += 50 }
   return n / seconds
+}
+
+/** Target 4: one server at a time pinned to CPU 0, wrk pinned to CPU 1 (see --pin above). */
+async function pinned (): Promise<void> {
+  if (!hasWrk()) throw new Error('--pin needs wrk and taskset: run .ci/install-debian-packages (apt-get install wrk)')
+  const [serverCpu, loadCpu] = [0, 1]
+  const host = '127.0.0.1'
+  const dataset = await ensureDataset('lmdb', citizens)
+  const stops: Array<() => Promise<void>> = []
+  try {
+    const child = async (args: string[], env: NodeJS.ProcessEnv): Promise<{ pid: number, url: string }> => {
+      const c = await startChild(args, /listening (\d+)/, { HOST: host, PORT: String(await freePort(host)), THREADS: '1', ...env })
+      stops.push(async () => { await c.stop() })
+      return { pid: c.child.pid!, url: `http://${host}:${c.match[1]!}/v1/verify` }
+    }
+    const service = async (env: NodeJS.ProcessEnv): Promise<{ pid: number, url: string }> => {
+      const s = await serve(env)
+      stops.push(async () => { await s.server.stop() })
+      return { pid: s.server.child.pid!, url: `${s.url}/v1/verify` }
+    }
+    const targets: Array<[string, { pid: number, url: string }]> = [
+      ['uWS hello-world', await child([benchScript('lib', 'baseline-server.js')], {})],
+      ['unsigned', await service({ IDV_AUTH: 'none' })],
+      ['unsigned, audit off', await service({ IDV_AUTH: 'none', IDV_AUDIT: 'off' })],
+      ['fastify', await child([benchScript('lib', 'fastify-server.js')], { DATA_DIR: dataset.dataDir, HASH_KEY_FILE: dataset.hashKeyFile })]
+    ]
+    for (const [, t] of targets) pinProcess(t.pid, serverCpu)
+    const script = postScript(dir, 'verify', bodies[0]!)
+    const measure = async (t: { pid: number, url: string }, seconds: number): Promise<{ rps: number, cpuPct: number, micros: number, bad: number }> => {
+      const before = processCpuMicros(t.pid)
+      const started = performance.now()
+      const r = await runWrk(t.url, script, loadCpu, connections, seconds)
+      const cpu = processCpuMicros(t.pid) - before
+      return { rps: r.rps, cpuPct: cpu / ((performance.now() - started) * 1000) * 100, micros: cpu / Math.max(1, r.requests), bad: r.non2xx + r.socketErrors }
+    }
+    for (const [, t] of targets) await measure(t, warmup)
+    const slices = new Map(targets.map(([name]) => [name, [] as Array<Awaited<ReturnType<typeof measure>>>]))
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, t] of round % 2 === 0 ? targets : [...targets].reverse()) slices.get(name)!.push(await measure(t, duration))
+    }
+    console.log(`\nPinned: POST /v1/verify (one fixed body) over ${citizens.toLocaleString('en')} citizens, server on CPU ${serverCpu}, wrk (1 thread, ${connections} connections) on CPU ${loadCpu}, median of ${rounds} interleaved ${duration} s runs`)
+    const m: Record<string, { rps: number, cpuPct: number, micros: number, bad: number }> = {}
+    for (const [name, s] of slices) {
+      const f = { rps: median(s.map((x) => x.rps)), cpuPct: median(s.map((x) => x.cpuPct)), micros: median(s.map((x) => x.micros)), bad: Math.max(...s.map((x) => x.bad)) }
+      m[name] = f
+      console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  server CPU ${f.cpuPct.toFixed(0).padStart(3)}%  ${f.micros.toFixed(1).padStart(6)} µs/request  non-2xx/errors ${f.bad}`)
+    }
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
+    const hello = m['uWS hello-world']!
+    for (const name of ['unsigned', 'unsigned, audit off']) {
+      const f = m[name]!
+      console.log(`  ${name.padEnd(20)} vs hello-world ${pct(f.rps / hello.rps).padStart(6)} (target ≥ 60%), vs Fastify ${(f.rps / m.fastify!.rps).toFixed(2)}× (target ≥ 2.2×)`)
+    }
+    if (hello.cpuPct < 90) console.log(`  (the hello-world used ${hello.cpuPct.toFixed(0)}% of its core: the generator or the machine, not the server, set its rate, so the ratios flatter the service)`)
+  } finally {
+    for (const stop of stops) await stop()
+  }
+}
+
+if (values.pin) {
+  try {
+    await pinned()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.exit(0)
 }
 
 const servers: Array<{ server: Started, url: string }> = []

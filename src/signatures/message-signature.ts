@@ -29,6 +29,7 @@ import './codes.js'
 import { verifyContentDigest } from './content-digest.js'
 import { signatureBase, type SignedRequestInput } from './signature-base.js'
 import { parseSignatureField, parseSignatureInput, type SignatureInputMember } from './structured-fields.js'
+import { parseSignatureFieldFast, parseSignatureInputFast } from './signature-fields-fast.js'
 import { clip } from '../clip.js'
 
 export type { SignedRequestInput } from './signature-base.js'
@@ -122,13 +123,22 @@ export class RequestVerifier {
     if (inputHeader === undefined || sigHeader === undefined) {
       return failure('IDV_ERR_SIGNATURE_MISSING', SIGNATURE_MISSING_DETAIL)
     }
-    const inputs = parseSignatureInput(inputHeader)
-    if (!inputs.ok) return failure('IDV_ERR_SIGNATURE_INVALID', `Signature-Input: ${inputs.reason}`)
-    const signatures = parseSignatureField(sigHeader)
-    if (!signatures.ok) return failure('IDV_ERR_SIGNATURE_INVALID', `Signature: ${signatures.reason}`)
+    // The common canonical forms first (signature-fields-fast.ts), the full RFC 8941 parser for the rest.
+    let inputMembers = parseSignatureInputFast(inputHeader)
+    if (inputMembers === undefined) {
+      const inputs = parseSignatureInput(inputHeader)
+      if (!inputs.ok) return failure('IDV_ERR_SIGNATURE_INVALID', `Signature-Input: ${inputs.reason}`)
+      inputMembers = inputs.value
+    }
+    let signatureMembers = parseSignatureFieldFast(sigHeader)
+    if (signatureMembers === undefined) {
+      const signatures = parseSignatureField(sigHeader)
+      if (!signatures.ok) return failure('IDV_ERR_SIGNATURE_INVALID', `Signature: ${signatures.reason}`)
+      signatureMembers = signatures.value
+    }
 
     const nowMs = this.#now()
-    const chosen = this.#choose(inputs.value, signatures.value, nowMs)
+    const chosen = this.#choose(inputMembers, signatureMembers, nowMs)
     if (!chosen.ok) return chosen
     const { label, member, signature, keyId } = chosen
 
