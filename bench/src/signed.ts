@@ -35,6 +35,9 @@
  * (--processes 2 --threads 1 measures cluster mode, whose nonces and rate buckets live in LMDB, against
  * --threads 2; the CPU per request then includes the members.)
  * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
+ * (--baseline ROOT also measures each chosen case, except hello, on servers started from another
+ * build of the service (ROOT/dist, e.g. a worktree of main), as "before: <case>" rows in the same
+ * interleaved rounds: a before/after comparison that a shared machine's load disturbs alike.)
  *
  * --pin: the pinned mode of issue 24's target 4 instead: each server pinned to
  * CPU 0 (taskset), Debian's `wrk` on CPU 1 with one fixed body (a generator
@@ -75,7 +78,8 @@ const { values } = parseArgs({
     processes: { type: 'string', default: '1' },
     cases: { type: 'string', default: CASES.join(',') },
     'cpu-prof': { type: 'string' },
-    pin: { type: 'boolean', default: false }
+    pin: { type: 'boolean', default: false },
+    baseline: { type: 'string' }
   }
 })
 const citizens = Number(values.citizens)
@@ -154,10 +158,10 @@ async function load (url: string, pid: number, key: SigningKey | undefined, seco
   return { rps: r.achievedRps, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors, ranOut: key !== undefined && r.sent > requests.length, cpuMicrosPerRequest: cpu / Math.max(1, r.completed) }
 }
 
-async function serve (env: NodeJS.ProcessEnv): Promise<{ server: Started, url: string }> {
+async function serve (env: NodeJS.ProcessEnv, from = root): Promise<{ server: Started, url: string }> {
   const dataset = await ensureDataset('lmdb', citizens)
   const server = await startChild(
-    [...profileFlags, join(root, 'dist', 'src', 'app', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', String(values.threads), '--processes', String(values.processes)],
+    [...profileFlags, join(from, 'dist', 'src', 'app', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', String(values.threads), '--processes', String(values.processes)],
     /"url":"([^"]+)"/, { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0', IDV_RECEIPT_KEY_FILE: receiptKeyFile, ...env }
   )
   return { server, url: server.match[1]! }
@@ -282,6 +286,22 @@ try {
     'hmac-nosync': ['hmac + receipts, audit sync off', noSync, hmac, 20_000]
   }
   const cases = chosen.filter(isCase).map((c) => every[c])
+  if (values.baseline !== undefined) {
+    const envs: Record<typeof CASES[number], NodeJS.ProcessEnv> = {
+      hello: {}, unsigned: { IDV_AUTH: 'none' }, hmac: {}, ed25519: {}, 'hmac-plain': { IDV_RECEIPTS: 'off' }, 'ed25519-plain': { IDV_RECEIPTS: 'off' },
+      'unsigned-noaudit': { IDV_AUTH: 'none', IDV_AUDIT: 'off' }, 'hmac-noaudit': { IDV_AUDIT: 'off' }, 'hmac-nosync': { IDV_AUDIT_SYNC: 'off' }
+    }
+    const before = new Map<string, { server: Started, url: string }>()
+    for (const c of chosen.filter(isCase)) {
+      if (c === 'hello') continue
+      const env = envs[c]
+      const k = JSON.stringify(env)
+      let on = before.get(k)
+      if (on === undefined) { on = await serve(env, values.baseline); servers.push(on); before.set(k, on) }
+      const [name, , key, expected] = every[c]
+      cases.push([`before: ${name}`, on, key, expected])
+    }
+  }
   for (const [, on, key, expected] of cases) await load(on.url, on.server.child.pid!, key, warmup, expected)
   const slices = new Map<string, Figures[]>(cases.map(([name]) => [name, []]))
   const rawSlices: number[] = []
@@ -299,7 +319,7 @@ try {
   }
   const rawMicros = 1e6 / raw
   console.log(`  raw Ed25519 verify     ${Math.round(raw).toString().padStart(7)} /s (one thread) = ${rawMicros.toFixed(1)} µs each`)
-  if (cases.length < CASES.length) console.log('  (the ratios need every case; --cases left some out)')
+  if (chosen.length < CASES.length) console.log('  (the ratios need every case; --cases left some out)')
   else {
     const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
     const f = (name: string): Figures => all[name]!

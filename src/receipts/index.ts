@@ -14,7 +14,7 @@ import { send } from '../http/respond.js'
 import { ServiceReceiptKeys } from './keys.js'
 import { ReceiptSigner } from './receipt.js'
 
-export { ReceiptSigner, receiptJson, resultsDigest, verifyReceipt, type Receipt, type ReceiptLeaf } from './receipt.js'
+export { ReceiptSigner, receiptJson, receiptLeafHash, resultsDigest, verifyReceipt, type Receipt, type ReceiptLeaf } from './receipt.js'
 export { encodeWithReceipt, type AnswerFacts } from './answer-receipt.js'
 export { ReceiptKeyRing } from './keys.js'
 export { receiptVerifyCommand, rowsReceiptVerify } from './receipt-cli.js'

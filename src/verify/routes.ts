@@ -25,7 +25,7 @@ import type { Admission } from '../admission/index.js'
 import type { OutcomeRecorder } from './outcomes.js'
 import { shapeAnswer } from '../parties/answer-shape.js'
 import { pinToKey } from '../domain/pin.js'
-import { encodeWithReceipt, resultsDigest, type Receipt, type ReceiptSigner } from '../receipts/index.js'
+import { encodeWithReceipt, receiptLeafHash, resultsDigest, type Receipt, type ReceiptSigner } from '../receipts/index.js'
 import type { AuditRecord, AuditTrail } from '../audit/index.js'
 import type { AddressMatching } from '../addresses/index.js'
 
@@ -138,7 +138,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         const outcome = deps.verifier.verify(request, caller.party.addressMatching)
         deps.outcomes.record(scope.party, outcome)
         const seen = shapeAnswer(caller.party, { requestId, ...outcome })
-        const entries = (receipt: Receipt | undefined): AuditRecord[] => [oneEntry(requestId, caller.party.id, request.key, attributes, outcome, deps.audit!, receipt)]
+        const entries = (receipt: Receipt | undefined): AuditRecord[] => [oneEntry(requestId, caller.party.id, request.key, attributes, outcome, deps.audit!, receipt === undefined ? undefined : receiptLeafHash(receipt))]
         if (deps.receipts === undefined) { audited(encodeAnswer(seen, answerType), entries); return }
         encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash(caller.party.id, [request.key]), attributes }, answerType, (answer, receipt) => { audited(answer, entries, receipt) }, fail)
       } catch (err) {
@@ -157,28 +157,30 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
 }
 
 /** The audit entry of one verification: the outcome in full (an overall-only party's answer hides which attribute differed; the log does not). */
-function oneEntry (requestId: string, partyId: string | null, key: number, attributes: string[], outcome: VerifyOutcome, audit: AuditTrail, receipt: Receipt | undefined, item?: number): AuditRecord {
+function oneEntry (requestId: string, partyId: string | null, key: number, attributes: string[], outcome: VerifyOutcome, audit: AuditTrail, leafHash: string | undefined, item?: number): AuditRecord {
   const entry: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = {
     requestId, partyId, endpoint: item === undefined ? '/v1/verify' : '/v1/verify/batch', pinHash: audit.pinHash(key), attributes, results: outcome as unknown as Record<string, unknown>
   }
   if (item !== undefined) entry.item = item
-  if (receipt !== undefined) entry.receiptLeafHash = audit.receiptLeafHash(receipt.leaf)
+  if (leafHash !== undefined) entry.receiptLeafHash = leafHash
   return entry
 }
 
 /** One entry per batch item: its outcome, or the code of its error (an item without a valid PIN names no citizen). */
 function batchEntries (items: readonly unknown[], results: readonly BatchResult[], requestId: string, partyId: string | null, audit: AuditTrail, receipt: Receipt | undefined): AuditRecord[] {
   const keys = itemKeys(items)
+  // One receipt covers the whole batch: its leaf hash is the batch signer's, read once.
+  const leafHash = receipt === undefined ? undefined : receiptLeafHash(receipt)
   return results.map((r, i) => {
     if (!('error' in r)) {
       const attrs = (items[i] as { attributes: Record<string, unknown> }).attributes
-      return oneEntry(requestId, partyId, keys[i]!, Object.keys(attrs), r, audit, receipt, i)
+      return oneEntry(requestId, partyId, keys[i]!, Object.keys(attrs), r, audit, leafHash, i)
     }
     const key = keys[i]!
     const entry: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = {
       requestId, partyId, endpoint: '/v1/verify/batch', item: i, pinHash: key >= 0 ? audit.pinHash(key) : null, attributes: [], results: { error: r.error.code }
     }
-    if (receipt !== undefined) entry.receiptLeafHash = audit.receiptLeafHash(receipt.leaf)
+    if (leafHash !== undefined) entry.receiptLeafHash = leafHash
     return entry
   })
 }
