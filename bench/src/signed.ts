@@ -35,6 +35,8 @@
  * (--processes 2 --threads 1 measures cluster mode, whose nonces and rate buckets live in LMDB, against
  * --threads 2; the CPU per request then includes the members.)
  * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
+ * (--thread-detail prints, per case, the server's busiest threads over all slices: CPU and voluntary /
+ * involuntary context switches per request, from /proc/<pid>/task (issue 24's cluster-mode question).)
  * (--baseline ROOT also measures each chosen case, except hello, on servers started from another
  * build of the service (ROOT/dist, e.g. a worktree of main), as "before: <case>" rows in the same
  * interleaved rounds: a before/after comparison that a shared machine's load disturbs alike.)
@@ -62,7 +64,7 @@ import { freePort } from '../../dist/src/app/service.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { runPaced } from './lib/paced-client.js'
-import { cpuSeconds, withChildren } from './lib/proc-cpu.js'
+import { cpuSeconds, threadCounters, withChildren, type ThreadCounters } from './lib/proc-cpu.js'
 import { benchScript } from './lib/bench-paths.js'
 import { hasWrk, pinProcess, postScript, runWrk } from './lib/wrk.js'
 
@@ -79,7 +81,8 @@ const { values } = parseArgs({
     cases: { type: 'string', default: CASES.join(',') },
     'cpu-prof': { type: 'string' },
     pin: { type: 'boolean', default: false },
-    baseline: { type: 'string' }
+    baseline: { type: 'string' },
+    'thread-detail': { type: 'boolean', default: false }
   }
 })
 const citizens = Number(values.citizens)
@@ -136,6 +139,9 @@ function prebuilt (key: SigningKey | undefined, count: number, authority: string
   return out
 }
 
+/** --thread-detail: per server (by URL), the requests answered and each thread's counters, summed over the measured slices. */
+const threadTotals = new Map<string, { requests: number, threads: Map<string, ThreadCounters> }>()
+
 interface Figures { rps: number, p50: number, p99: number, non2xx: number, errors: number, ranOut: boolean, cpuMicrosPerRequest: number }
 
 /** CPU time (user + system) of a server so far, in µs: its members too in cluster mode. */
@@ -153,8 +159,19 @@ async function load (url: string, pid: number, key: SigningKey | undefined, seco
   // Signed: one fresh request per send at up to 1.5× the expected rate; unsigned: any few thousand, cycled.
   const requests = prebuilt(key, key === undefined ? bodies.length : Math.ceil(seconds * expectedRps * 1.5), authority)
   const cpuBefore = processCpuMicros(pid)
+  const threadsBefore = values['thread-detail'] ? threadCounters(withChildren([pid])) : undefined
   const r = await runPaced({ host: '127.0.0.1', port: Number(new URL(url).port), connections, rate: 0, durationSeconds: seconds, requests })
   const cpu = processCpuMicros(pid) - cpuBefore
+  if (threadsBefore !== undefined) {
+    const totals = threadTotals.get(url) ?? { requests: 0, threads: new Map<string, ThreadCounters>() }
+    totals.requests += r.completed
+    for (const [id, after] of threadCounters(withChildren([pid]))) {
+      const b = threadsBefore.get(id) ?? { name: after.name, cpu: 0, voluntary: 0, involuntary: 0 }
+      const t = totals.threads.get(id) ?? { name: after.name, cpu: 0, voluntary: 0, involuntary: 0 }
+      totals.threads.set(id, { name: after.name, cpu: t.cpu + after.cpu - b.cpu, voluntary: t.voluntary + after.voluntary - b.voluntary, involuntary: t.involuntary + after.involuntary - b.involuntary })
+    }
+    threadTotals.set(url, totals)
+  }
   return { rps: r.achievedRps, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors, ranOut: key !== undefined && r.sent > requests.length, cpuMicrosPerRequest: cpu / Math.max(1, r.completed) }
 }
 
@@ -303,6 +320,7 @@ try {
     }
   }
   for (const [, on, key, expected] of cases) await load(on.url, on.server.child.pid!, key, warmup, expected)
+  threadTotals.clear() // the warm-up does not count
   const slices = new Map<string, Figures[]>(cases.map(([name]) => [name, []]))
   const rawSlices: number[] = []
   for (let round = 0; round < rounds; round++) {
@@ -316,6 +334,17 @@ try {
   console.log(`\nPOST /v1/verify over ${citizens.toLocaleString('en')} citizens, ${connections} connections, ${values.processes === '1' ? '' : `${values.processes} processes × `}${values.threads} server thread(s), median of ${rounds} interleaved ${duration} s slices`)
   for (const [name, f] of Object.entries(all)) {
     console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  ${f.cpuMicrosPerRequest.toFixed(1).padStart(6)} µs server CPU/request  p50 ${f.p50.toFixed(2)} ms  p99 ${f.p99.toFixed(2)} ms  non-2xx ${f.non2xx}  errors ${f.errors}${f.ranOut ? '  (pre-signed requests ran out: replays refused)' : ''}`)
+  }
+  if (values['thread-detail']) {
+    for (const [name, on] of cases) {
+      const t = threadTotals.get(on.url)
+      if (t === undefined) continue
+      const busiest = [...t.threads].sort((a, b) => b[1].cpu - a[1].cpu).slice(0, 8)
+      const per = (x: number): string => (x / Math.max(1, t.requests)).toFixed(3)
+      const all = [...t.threads.values()].reduce((a, x) => ({ v: a.v + x.voluntary, i: a.i + x.involuntary }), { v: 0, i: 0 })
+      console.log(`  ${name}: ${t.threads.size} threads; per request: context switches ${per(all.v)} voluntary, ${per(all.i)} involuntary; busiest:`)
+      for (const [id, x] of busiest) console.log(`    ${id.padEnd(14)} ${x.name.padEnd(16)} ${(x.cpu * 1e6 / Math.max(1, t.requests)).toFixed(1).padStart(6)} µs CPU  ${per(x.voluntary)} vol  ${per(x.involuntary)} invol per request`)
+    }
   }
   const rawMicros = 1e6 / raw
   console.log(`  raw Ed25519 verify     ${Math.round(raw).toString().padStart(7)} /s (one thread) = ${rawMicros.toFixed(1)} µs each`)
