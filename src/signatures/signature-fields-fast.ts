@@ -116,7 +116,9 @@ export function parseSignatureInputFast (value: string): Map<string, SignatureIn
     params.set(key, item)
   }
   const member: SignatureInputMember = { components: shape.components, params, serialized: value.slice(shape.label.length + 1) }
-  return new Map([[shape.label, member]])
+  const members = new Map<string, SignatureInputMember>()
+  members.set(shape.label, member)
+  return members
 }
 
 /**
@@ -142,5 +144,7 @@ export function parseSignatureFieldFast (value: string): Map<string, Uint8Array>
   const pad = stop - i
   if (pad > 2) return undefined
   for (; i < stop; i++) if (value.charCodeAt(i) !== 0x3d) return undefined
-  return new Map([[label, Buffer.from(value.slice(start, stop), 'base64')]])
+  const members = new Map<string, Uint8Array>()
+  members.set(label, Buffer.from(value.slice(start, stop), 'base64'))
+  return members
 }
