@@ -32,8 +32,9 @@ function addParty (id: string, roles?: string[]): void {
   partyAdd({ file: partiesFile, id, name: `${id} display`, attributes: ATTRS, rate: 1_000_000, burst: 1_000_000, publicKey: pub, keyId: `${id}-k1`, roles })
 }
 
-async function signedFetch (party: string, method: string, path: string, headers: Record<string, string> = {}, body?: Uint8Array): Promise<Response> {
-  const signed = signRequest({ method, path, authority: new URL(server.url).host, scheme: 'http', headers, body: body ?? new Uint8Array(0) }, keys[party]!)
+/** `headOnly`: the signature covers the request's head, not its body (a stream's: see src/jobs/stream-route.ts). */
+async function signedFetch (party: string, method: string, path: string, headers: Record<string, string> = {}, body?: Uint8Array, headOnly = false): Promise<Response> {
+  const signed = signRequest({ method, path, authority: new URL(server.url).host, scheme: 'http', headers, body: headOnly || body === undefined ? new Uint8Array(0) : body }, keys[party]!)
   return await fetch(`${server.url}${path}`, { method, headers: signed, ...(body !== undefined ? { body } : {}) })
 }
 
@@ -107,4 +108,86 @@ describe('POST /v1/card/qr/verify', () => {
     expect(res.status).toBe(400)
     expect(segmentEntries(logDir()).length).toBe(before)
   })
+})
+
+/** N rows about the active citizens in turn (every 7th with a wrong birth date), plus one row without a valid PIN. */
+function rows (n: number): { text: string, about: CitizenRecord[] } {
+  const cs = server.citizens.filter((c) => c.status === 'active')
+  const about: CitizenRecord[] = []
+  let text = ''
+  for (let i = 0; i < n - 1; i++) {
+    const c = cs[i % cs.length]!
+    about.push(c)
+    text += `${JSON.stringify({ ref: i, pin: c.pin, attributes: { fullName: c.fullName, dateOfBirth: i % 7 === 0 ? '1900-01-01' : c.dateOfBirth } })}\n`
+  }
+  text += `${JSON.stringify({ ref: n - 1, pin: 'not-a-pin', attributes: { gender: 'male' } })}\n`
+  return { text, about }
+}
+
+describe('POST /v1/verify/stream', () => {
+  it('records every row (item = its row number) before sending it; the citizen\'s history shows a stream row', async () => {
+    const N = 1234
+    const { text, about } = rows(N)
+    const res = await signedFetch('telco', 'POST', '/v1/verify/stream?from=10', { 'content-type': 'application/x-ndjson' }, Buffer.from(text), true)
+    expect(res.status).toBe(200)
+    const requestId = res.headers.get('x-request-id')!
+    const records = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as any)
+    const answers = records.filter((r) => 'ref' in r)
+    expect(answers).toHaveLength(N)
+    expect(records.at(-1)).toEqual({ end: { rows: N, matches: expect.any(Number), errors: 1 } })
+    // Every receipt record comes after every row it signs for.
+    records.forEach((r, at) => {
+      if (!('receipt' in r)) return
+      const { firstRow, rows: count } = JSON.parse(r.receipt.leaf).results
+      expect(records.slice(0, at).filter((x) => 'ref' in x).length).toBeGreaterThanOrEqual(firstRow - 10 + count)
+    })
+    const entries = segmentEntries(logDir()).filter((e) => e.requestId === requestId)
+    expect(entries).toHaveLength(N)
+    expect(entries.map((e) => e.item)).toEqual(Array.from({ length: N }, (_, i) => 10 + i))
+    expect(new Set(entries.map((e) => e.endpoint))).toEqual(new Set(['/v1/verify/stream']))
+    entries.forEach((e, i) => {
+      if (i === N - 1) { expect(e).toMatchObject({ pinHash: null, attributes: [], results: { error: 'IDV_ERR_INVALID_PIN' } }); return }
+      expect(e).toMatchObject({ partyId: 'telco', attributes: ['fullName', 'dateOfBirth'], results: { match: answers[i].match, citizen: 'active' } })
+      expect(e.receiptLeafHash).toBeUndefined()
+    })
+    expect(JSON.stringify(entries)).not.toContain(about[1]!.pin)
+    // The citizen of row 1 is asked about in every row that cycles back to them: each is in their history.
+    const times = about.filter((c) => c.pin === about[1]!.pin).length
+    await eventually(async () => {
+      const seen = (await history(about[1]!)).filter((a) => a.endpoint === '/v1/verify/stream')
+      expect(seen).toHaveLength(times)
+      for (const a of seen) expect(a).toMatchObject({ party: { id: 'telco' }, attributes: ['fullName', 'dateOfBirth'], results: { citizen: 'active' } })
+    })
+  }, 30_000)
+})
+
+describe('/v1/jobs', () => {
+  it('records every row, with its segment receipt\'s leaf hash, before it is in the results; the citizen\'s history shows a job row', async () => {
+    const N = 345
+    const { text, about } = rows(N)
+    const created = await signedFetch('telco', 'POST', '/v1/jobs', { 'content-type': 'application/json', 'idempotency-key': 'audit-1' }, Buffer.from('{"format":"ndjson"}'))
+    expect(created.status).toBe(201)
+    const id = ((await created.json()) as { id: string }).id
+    const put = await signedFetch('telco', 'PUT', `/v1/jobs/${id}/input`, { 'content-type': 'application/x-ndjson', 'upload-offset': '0', 'upload-complete': '?1' }, Buffer.from(text))
+    expect(put.status).toBe(200)
+    await eventually(async () => {
+      expect(((await (await signedFetch('telco', 'GET', `/v1/jobs/${id}`)).json()) as any).state).toBe('done')
+    })
+    const results = (await (await signedFetch('telco', 'GET', `/v1/jobs/${id}/results`)).text()).trim().split('\n').map((l) => JSON.parse(l) as any)
+    const receipts = (await (await signedFetch('telco', 'GET', `/v1/jobs/${id}/receipts`)).text()).trim().split('\n').map((l) => (JSON.parse(l) as any).receipt)
+    expect(results).toHaveLength(N)
+    expect(receipts.map((r) => JSON.parse(r.leaf).results.rows)).toEqual([100, 100, 100, 45])
+    const entries = segmentEntries(logDir()).filter((e) => e.requestId === `job/${id}`)
+    expect(entries).toHaveLength(N)
+    expect(entries.map((e) => e.item)).toEqual(Array.from({ length: N }, (_, i) => i))
+    entries.forEach((e, i) => {
+      expect(e).toMatchObject({ endpoint: '/v1/jobs', partyId: 'telco', receiptLeafHash: leafHash(receipts[Math.floor(i / 100)].leaf) })
+      if (i < N - 1) expect(e.results.match).toBe(results[i].match)
+    })
+    await eventually(async () => {
+      const seen = (await history(about[2]!)).filter((a) => a.endpoint === '/v1/jobs')
+      expect(seen).toHaveLength(about.filter((c) => c.pin === about[2]!.pin).length)
+      expect(seen[0]).toMatchObject({ party: { id: 'telco' }, attributes: ['fullName', 'dateOfBirth'], results: { citizen: 'active' } })
+    })
+  }, 30_000)
 })
