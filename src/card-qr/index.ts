@@ -4,12 +4,14 @@
  * register through the verify capability's Verifier, under the party's
  * policy. A separate capability because it is a separate question (one
  * scanned string, not chosen attributes) with its own parser and error code;
- * it needs nothing but a thread part.
+ * it needs nothing but a thread part. Its answers are recorded in the audit
+ * log (AUDIT) before they are sent, exactly as /v1/verify's.
  */
 import type { Capability } from '../capability.js'
 import { RecordCodec } from '../domain/record.js'
 import { ADMISSION } from '../admission/index.js'
 import { RECEIPTS } from '../receipts/index.js'
+import { AUDIT } from '../audit/index.js'
 import { ATTRIBUTE_RESULTS, OutcomeRecorder, VERIFY_OUTCOMES, Verifier } from '../verify/index.js'
 import { CARD_QR_PATH, registerCardQrRoute } from './route.js'
 
@@ -29,7 +31,9 @@ export const cardQr: Capability = {
       // Counted with /v1/verify's verdicts and attribute results (declared by verify, listed before).
       outcomes: new OutcomeRecorder(ctx.counter(VERIFY_OUTCOMES), ctx.counter(ATTRIBUTE_RESULTS)),
       admission: ctx.use(ADMISSION),
-      receipts: ctx.use(RECEIPTS)
+      receipts: ctx.use(RECEIPTS),
+      // Every answer is an audit entry before it leaves (docs/design/audit.md), as on /v1/verify.
+      audit: ctx.use(AUDIT)
     })
     return undefined
   }

@@ -24,7 +24,8 @@ import type { AttributeName } from '../domain/record.js'
 import type { Admission } from '../admission/index.js'
 import type { Party } from '../parties/registry.js'
 import { shapeAnswer } from '../parties/answer-shape.js'
-import { encodeWithReceipt, type ReceiptSigner } from '../receipts/index.js'
+import { encodeWithReceipt, type Receipt, type ReceiptSigner } from '../receipts/index.js'
+import type { AuditRecord, AuditTrail } from '../audit/index.js'
 import type { OutcomeRecorder, Verifier, VerifyOutcome } from '../verify/index.js'
 import { parseCardQr, type CardQr } from './qr-code.js'
 
@@ -40,6 +41,8 @@ export interface CardQrRouteDeps {
   readonly outcomes: OutcomeRecorder
   readonly admission: Admission | undefined
   readonly receipts: ReceiptSigner | undefined
+  /** Records every answer before it is sent; undefined when the audit log is off. */
+  readonly audit: AuditTrail | undefined
 }
 
 export type NotChecked = 'not_held' | 'not_allowed'
@@ -102,6 +105,11 @@ function handle (res: HttpResponse, req: HttpRequest, deps: CardQrRouteDeps): vo
     if (!aborted) res.cork(() => { send(res, 200, CONTENT_TYPES[answerType], answer, requestId) })
     end()
   }
+  // As on /v1/verify: the answer leaves only once its audit entry is durable; if it cannot be, the 503 goes instead.
+  const audited = (answer: string | Uint8Array, entry: (receipt: Receipt | undefined) => AuditRecord, receipt?: Receipt): void => {
+    if (deps.audit === undefined) { reply(answer); return }
+    deps.audit.record([entry(receipt)], () => { reply(answer) }, fail)
+  }
   readBody(res, req.getHeader('content-length'), deps.maxBodyBytes, {
     onBody (body) {
       if (deps.lifecycle.stopped) {
@@ -126,10 +134,11 @@ function handle (res: HttpResponse, req: HttpRequest, deps: CardQrRouteDeps): vo
         if (caller !== undefined) deps.admission!.admit(caller, { endpoint: CARD_QR_PATH, attributes: (asked.length > 0 ? asked : all).map(([name]) => name) })
         const answer = answerQr(requestId, parsed.qr, deps.verifier, party, asked, refused)
         deps.outcomes.record(scope.party, answer)
-        if (party === undefined) { reply(encode(answer, answerType)); return }
+        const entry = (receipt: Receipt | undefined): AuditRecord => qrEntry(requestId, party?.id ?? null, parsed.qr.key, asked, answer, deps.audit!, receipt)
+        if (party === undefined) { audited(encode(answer, answerType), entry); return }
         const seen = shapeAnswer(party, answer)
-        if (deps.receipts === undefined) { reply(encode(seen, answerType)); return }
-        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, [parsed.qr.key]), attributes: asked.map(([name]) => name) }, answerType, reply, fail)
+        if (deps.receipts === undefined) { audited(encode(seen, answerType), entry); return }
+        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, [parsed.qr.key]), attributes: asked.map(([name]) => name) }, answerType, (answer, receipt) => { audited(answer, entry, receipt) }, fail)
       } catch (err) {
         fail(err)
       }
@@ -143,6 +152,20 @@ function handle (res: HttpResponse, req: HttpRequest, deps: CardQrRouteDeps): vo
       end()
     }
   })
+}
+
+/**
+ * The audit entry of a QR verification, as /v1/verify's: the outcome in full
+ * (not as shaped for an overall-only party), plus which QR fields were not
+ * checked and why. The QR string itself (PIN, name, address) is never written.
+ */
+function qrEntry (requestId: string, partyId: string | null, key: number, asked: ReadonlyArray<readonly [AttributeName, string]>, answer: CardQrAnswer, audit: AuditTrail, receipt: Receipt | undefined): AuditRecord {
+  const { match, citizen, attributes, notChecked } = answer
+  const entry: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = {
+    requestId, partyId, endpoint: CARD_QR_PATH, pinHash: audit.pinHash(key), attributes: asked.map(([name]) => name), results: { match, citizen, attributes, notChecked }
+  }
+  if (receipt !== undefined) entry.receiptLeafHash = audit.receiptLeafHash(receipt.leaf)
+  return entry
 }
 
 function encode (answer: object, type: MediaType): string | Uint8Array {

@@ -93,6 +93,9 @@ export function canonicalValue (attribute: AttributeName, value: string): string
  * Builds and reads records with one hash key. Holds scratch buffers: one
  * instance per thread.
  */
+/** Places of origin a loader worker's codec keeps read (at most a few MB). */
+const MAX_PLACES_KEPT = 65_536
+
 export class RecordCodec {
   readonly #hasher: KeyedHasher
   #message = Buffer.allocUnsafe(1024)
@@ -101,9 +104,31 @@ export class RecordCodec {
   #citizenKey = -1
   readonly #citizenMessage = Buffer.alloc(CITIZEN_TAG.length + 5)
 
-  constructor (hashKey: Uint8Array) {
+  /**
+   * Places of origin already read (`places: true`, the bulk loader's workers
+   * only): a place of origin is a commune, shared by thousands of citizens, and
+   * reading an address costs more than hashing it (a residence, with its street,
+   * is mostly unique: not kept). The server keeps none, so no request's address
+   * outlives its request. Cleared when full.
+   */
+  readonly #places: Map<string, string> | undefined
+
+  constructor (hashKey: Uint8Array, options: { places?: boolean } = {}) {
     this.#hasher = new KeyedHasher(hashKey)
     this.#citizenMessage.set(CITIZEN_TAG)
+    this.#places = options.places === true ? new Map() : undefined
+  }
+
+  #storedPlace (place: string): string {
+    const places = this.#places
+    if (places === undefined) return storedPlace(place)
+    let stored = places.get(place)
+    if (stored === undefined) {
+      stored = storedPlace(place)
+      if (places.size >= MAX_PLACES_KEPT) places.clear()
+      places.set(place, stored)
+    }
+    return stored
   }
 
   /** Writes the keyed hash of `canonical` for `slot` of citizen `key` into out[offset..offset+16). */
@@ -153,7 +178,7 @@ export class RecordCodec {
     put(Slot.fullNameAscii, asciiName(name))
     put(Slot.dateOfBirth, citizen.dateOfBirth)
     put(Slot.gender, citizen.gender)
-    put(Slot.placeOfOrigin, citizen.placeOfOrigin === undefined ? undefined : storedPlace(citizen.placeOfOrigin))
+    put(Slot.placeOfOrigin, citizen.placeOfOrigin === undefined ? undefined : this.#storedPlace(citizen.placeOfOrigin))
     put(Slot.placeOfResidence, citizen.placeOfResidence === undefined ? undefined : storedPlace(citizen.placeOfResidence))
     put(Slot.cardIssueDate, citizen.cardIssueDate)
     put(Slot.cardExpiryDate, citizen.cardExpiryDate)

@@ -11,13 +11,15 @@
  * policy, counted against its rate budget in rows (budget.ts), and signed
  * for by one receipt per segment of rows (segments.ts).
  *
- * Audit hook: rows.ts `verifyRow` is where each row's answer is made; the
- * audit log (a later capability) appends there, through `ctx.use(AUDIT)`.
+ * Every row is an audit entry (row-audit.ts) before its answer leaves: a
+ * stream's before its record is written to the socket, a job's before it is
+ * appended to the results file (docs/design/jobs.md, "Audit").
  */
 import type { Capability } from '../capability.js'
 import { RecordCodec } from '../domain/record.js'
 import { ADMISSION } from '../admission/index.js'
 import { RECEIPTS } from '../receipts/index.js'
+import { AUDIT } from '../audit/index.js'
 import { ATTRIBUTE_RESULTS, OutcomeRecorder, VERIFY_OUTCOMES, Verifier } from '../verify/index.js'
 import { registerStreamRoute } from './stream-route.js'
 import { registerJobRoutes } from './job-routes.js'
@@ -43,12 +45,13 @@ export const jobs: Capability = {
     const outcomes = new OutcomeRecorder(ctx.counter(VERIFY_OUTCOMES), ctx.counter(ATTRIBUTE_RESULTS))
     const admission = ctx.use(ADMISSION)
     const receipts = ctx.use(RECEIPTS)
+    const audit = ctx.use(AUDIT)
     const limits = { maxItemBytes: ctx.config.maxBodyBytes, streamIdleSeconds: ctx.config.streamIdleSeconds, receiptRows: ctx.config.receiptRows }
-    registerStreamRoute(ctx.app, { verifier, outcomes, admission, receipts, ids: ctx.ids, log: ctx.log, lifecycle: ctx.lifecycle, route: ctx.route('/v1/verify/stream'), limits })
+    registerStreamRoute(ctx.app, { verifier, outcomes, admission, receipts, audit, ids: ctx.ids, log: ctx.log, lifecycle: ctx.lifecycle, route: ctx.route('/v1/verify/stream'), limits })
     const store = new JobStore(ctx.config.jobsDir, ctx.config.jobRetentionDays)
     registerJobRoutes(ctx.app, { store, admission, ids: ctx.ids, log: ctx.log, lifecycle: ctx.lifecycle, route: ctx.route('/v1/jobs'), maxChunkBytes: ctx.config.jobChunkBytes })
     // One runner per jobs directory: the main thread's, when it wins the directory's lock (one process of a cluster).
-    const runner = ctx.main ? JobRunner.start({ store, verifier, outcomes, admission, receipts, log: ctx.log, receiptRows: ctx.config.receiptRows }) : undefined
+    const runner = ctx.main ? JobRunner.start({ store, verifier, outcomes, admission, receipts, audit, log: ctx.log, receiptRows: ctx.config.receiptRows }) : undefined
     return { close: async () => { await runner?.stop() } }
   }
 }

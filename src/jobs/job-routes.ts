@@ -158,11 +158,12 @@ function chunk (res: HttpResponse, partyId: string, body: Uint8Array, c: { reque
 export function status (store: JobStore, job: JobInfo): Record<string, unknown> {
   const upload = store.upload(job.id)
   const p = store.progress(job.id)
-  const state = p.state !== 'running' ? p.state : upload.complete ? 'running' : 'uploading'
+  // Running with an error: paused, because the audit log cannot be written (job-runner.ts); it goes on by itself.
+  const state = p.state !== 'running' ? p.state : p.error !== undefined ? 'paused' : upload.complete ? 'running' : 'uploading'
   const elapsed = p.startedAt === undefined ? 0 : ((p.finishedAt ?? p.updatedAt) - p.startedAt) / 1000
   const bytesPerSecond = elapsed > 0 ? p.inputBytes / elapsed : 0
   const total = upload.complete ? upload.bytes : job.bytes
-  const eta = state === 'done' || state === 'failed' ? 0 : total === undefined || bytesPerSecond === 0 ? null : Math.ceil((total - p.inputBytes) / bytesPerSecond)
+  const eta = state === 'done' || state === 'failed' ? 0 : state === 'paused' ? null : total === undefined || bytesPerSecond === 0 ? null : Math.ceil((total - p.inputBytes) / bytesPerSecond)
   return {
     id: job.id,
     state,

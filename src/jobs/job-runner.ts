@@ -12,16 +12,27 @@
  * progress, and at the end. After a crash it starts again from the last
  * checkpoint: bytes past it are cut off, the rows after it are verified again,
  * so every row is answered exactly once in the results.
+ *
+ * Audit: the rows of a checkpoint are entries in the audit log, with their
+ * segment receipt's leaf hash, before they are appended to results.ndjson
+ * (row-audit.ts). If the log cannot be written the job pauses: nothing of the
+ * checkpoint is written, progress.json keeps the last checkpoint with the
+ * error (GET /v1/jobs/{id} says `paused`), and the runner tries again from
+ * that checkpoint every AUDIT_RETRY_MS; rows verified again then are
+ * recorded again (a row may have several entries, never none).
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Admission } from '../admission/index.js'
 import type { ReceiptSigner, Receipt } from '../receipts/index.js'
+import type { AuditTrail } from '../audit/index.js'
+import { ServiceError } from '../errors.js'
 import type { OutcomeRecorder, Verifier } from '../verify/index.js'
 import type { Logger } from '../log.js'
 import type { Party } from '../parties/registry.js'
 import { FramingError, ItemFramer, NEED_MORE } from './framing.js'
-import { verifyRow } from './rows.js'
+import { verifyRow, type RowResult } from './rows.js'
+import { rowEntries } from './row-audit.js'
 import { SegmentReceipts, receiptRecord } from './segments.js'
 import { RowBudget } from './budget.js'
 import type { JobInfo, JobStore, Progress } from './job-store.js'
@@ -32,6 +43,8 @@ export interface RunnerDeps {
   readonly outcomes: OutcomeRecorder
   readonly admission: Admission | undefined
   readonly receipts: ReceiptSigner | undefined
+  /** Records every row before it is appended to the results; undefined when the audit log is off. */
+  readonly audit: AuditTrail | undefined
   readonly log: Logger
   readonly receiptRows: number
   /** Longest item; default 64 KiB. */
@@ -44,6 +57,8 @@ const TURN_MS = 2
 const READ_BYTES = 1024 * 1024
 const TICK_MS = 100
 const SWEEP_MS = 3_600_000
+/** A job paused because the audit log could not be written is tried again after this long. */
+const AUDIT_RETRY_MS = 1000
 
 export class JobRunner {
   readonly #deps: RunnerDeps
@@ -54,6 +69,8 @@ export class JobRunner {
   #stopping = false
   /** Jobs waiting on their upload: nothing to do until it grows. */
   readonly #waiting = new Map<string, number>()
+  /** Jobs paused by the audit log: not before this time (ms since the epoch). */
+  readonly #paused = new Map<string, number>()
 
   private constructor (deps: RunnerDeps, lock: string) {
     this.#deps = deps
@@ -97,6 +114,7 @@ export class JobRunner {
       for (const job of this.#deps.store.list()) {
         const p = this.#deps.store.progress(job.id)
         if (p.state !== 'running') continue
+        if ((this.#paused.get(job.id) ?? 0) > Date.now()) continue
         const upload = this.#deps.store.upload(job.id)
         if (!upload.complete && this.#waiting.get(job.id) === upload.bytes) continue
         next = job
@@ -135,6 +153,8 @@ export class JobRunner {
       const outcome = await work.run(() => this.#stopping)
       if (outcome.waitingAt !== undefined) this.#waiting.set(job.id, outcome.waitingAt)
       else this.#waiting.delete(job.id)
+      if (outcome.paused === true) this.#paused.set(job.id, Date.now() + AUDIT_RETRY_MS)
+      else this.#paused.delete(job.id)
     } finally {
       closeSync(results)
       closeSync(receipts)
@@ -158,7 +178,8 @@ class JobWork {
   readonly #segments: SegmentReceipts | undefined
   #p: Progress
   #fed: number
-  #out: string[] = []
+  /** Rows verified since the last checkpoint. */
+  #out: RowResult[] = []
   #open = 0
   #matches = 0
   #errors = 0
@@ -178,7 +199,20 @@ class JobWork {
       : new SegmentReceipts({ signer: deps.receipts, verifier: deps.verifier, partyId: party.id, requestId: `job/${job.id}`, rowsPerSegment: deps.receiptRows, firstRow: start.rows })
   }
 
-  async run (stopping: () => boolean): Promise<{ waitingAt?: number }> {
+  async run (stopping: () => boolean): Promise<{ waitingAt?: number, paused?: boolean }> {
+    try {
+      return await this.#work(stopping)
+    } catch (err) {
+      if (!(err instanceof ServiceError) || err.code !== 'IDV_ERR_AUDIT_UNAVAILABLE') throw err
+      // Paused: the last checkpoint stands, with the reason; the runner comes back from it (module comment).
+      this.#deps.log.warn({ job: this.#job.id, detail: err.detail }, 'job paused: the audit log cannot be written')
+      const p: Progress = { ...this.#p, error: { code: err.code, detail: err.detail ?? err.message }, updatedAt: Date.now() }
+      if (this.#deps.store.exists(this.#job.id)) this.#deps.store.saveProgress(this.#job.id, p)
+      return { paused: true }
+    }
+  }
+
+  async #work (stopping: () => boolean): Promise<{ waitingAt?: number }> {
     const { store } = this.#deps
     const ctx = { verifier: this.#deps.verifier, outcomes: this.#deps.outcomes, party: this.#party, partySlot: 0 }
     for (;;) {
@@ -203,7 +237,7 @@ class JobWork {
         }
         // Results files are NDJSON whatever the input format.
         const row = verifyRow(item, this.#job.format, ctx, 'ndjson')
-        this.#out.push(row.record as string)
+        this.#out.push(row)
         const done = this.#segments?.add(row)
         if (done !== undefined) this.#segmentReceipt = done
         this.#open++
@@ -244,21 +278,38 @@ class JobWork {
   /** The receipt of a segment that filled up, to be written at the next checkpoint. */
   #segmentReceipt: Promise<Receipt> | undefined
 
-  /** Appends the records since the last checkpoint and their segment's receipt, fsyncs, and records the checkpoint. */
+  /**
+   * Records the rows since the last checkpoint in the audit log, appends
+   * them and their segment's receipt, fsyncs, and records the checkpoint.
+   * Throws IDV_ERR_AUDIT_UNAVAILABLE (nothing written) if the log cannot take them.
+   */
   async #checkpoint (state: Progress['state'] = 'running', error?: Progress['error']): Promise<void> {
     let receipt: Receipt | undefined
     const pending = this.#segmentReceipt ?? this.#segments?.close()
     this.#segmentReceipt = undefined
     if (pending !== undefined) receipt = await pending
+    const audit = this.#deps.audit
+    if (audit !== undefined && this.#out.length > 0) {
+      const entries = rowEntries(audit, this.#out, {
+        requestId: `job/${this.#job.id}`,
+        partyId: this.#party?.id ?? null,
+        endpoint: '/v1/jobs',
+        firstRow: this.#p.rows,
+        ...(receipt !== undefined ? { receiptLeafHash: audit.receiptLeafHash(receipt.leaf) } : {})
+      })
+      await new Promise<void>((resolve, reject) => { audit.record(entries, resolve, reject) })
+    }
     const now = Date.now()
     let resultBytes = this.#p.resultBytes
     let receiptBytes = this.#p.receiptBytes
-    if (this.#out.length > 0) resultBytes += writeAll(this.#results, `${this.#out.join('\n')}\n`)
+    if (this.#out.length > 0) resultBytes += writeAll(this.#results, `${this.#out.map((r) => r.record as string).join('\n')}\n`)
     if (receipt !== undefined) receiptBytes += writeAll(this.#receipts, `${receiptRecord(receipt)}\n`)
     fsyncSync(this.#results)
     fsyncSync(this.#receipts)
+    // A pause's reason goes once a checkpoint is made again.
+    const { error: _paused, ...last } = this.#p
     this.#p = {
-      ...this.#p,
+      ...last,
       inputBytes: this.#fed - this.#framer.buffered,
       rows: this.#p.rows + this.#open,
       matches: this.#p.matches + this.#matches,

@@ -24,6 +24,9 @@ export interface RowResult {
   readonly key: number
   readonly match: boolean
   readonly error: boolean
+  /** For the row's audit entry (row-audit.ts): the attribute names asked, and the outcome in full or `{error: code}`. */
+  readonly attributes: readonly string[]
+  readonly results: Readonly<Record<string, unknown>>
 }
 
 export interface RowContext {
@@ -72,11 +75,11 @@ export function verifyRow (bytes: Uint8Array, input: StreamFormat, ctx: RowConte
   if (format === 'msgpack-seq') record = packr.pack({ ref, ...seen })
   else if (seen === outcome) record = `{"ref":${JSON.stringify(ref)},${outcomeJsonFields(outcome)}}`
   else record = `{"ref":${JSON.stringify(ref)},"match":${seen.match}}`
-  return { record, key: request.key, match: outcome.match, error: false }
+  return { record, key: request.key, match: outcome.match, error: false, attributes: request.attributes.map(([name]) => name), results: outcome as unknown as Record<string, unknown> }
 }
 
 function errorRow (ref: string | number | null, err: ServiceError, format: StreamFormat, key = -1): RowResult {
   const error = { code: err.code, detail: err.detail ?? err.message }
   const record = format === 'msgpack-seq' ? packr.pack({ ref, error }) : JSON.stringify({ ref, error })
-  return { record, key, match: false, error: true }
+  return { record, key, match: false, error: true, attributes: [], results: { error: err.code } }
 }

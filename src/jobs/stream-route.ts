@@ -21,11 +21,22 @@
  *   paused again), and it closes the connection itself once nothing has moved
  *   for `streamIdleSeconds`.
  *
+ * Audit: every row is an entry in the audit log before its record is written
+ * (row-audit.ts). The rows verified in one event-loop turn are recorded as one
+ * batch (the log group-commits them with other answers) and their records
+ * wait, in order, in an output queue until the batch is durable; receipt
+ * records and the end record take their place in that queue, so nothing
+ * overtakes the rows it follows. Verification goes on while a batch is being
+ * written, up to AUDIT_HELD_ROWS rows held.
+ *
  * Errors: a bad item is its own error record and the stream goes on; a framing
  * error (a line over the limit, bytes that are not MessagePack), the daily
  * quota running out or the service shutting down end the stream with a final
  * `{"error": {code, detail}, "index": N}` record (N: the first item not
- * answered); everything before it stands.
+ * answered) after the records of every item before it; everything before it
+ * stands. If the audit log cannot be written, the stream ends at once with an
+ * `IDV_ERR_AUDIT_UNAVAILABLE` error record whose index is the first row not
+ * sent: rows whose entries were not durable are never sent.
  *
  * Authentication: the signature covers the request line and headers only (no
  * Content-Digest: the body's length and digest are unknown until it ends, and
@@ -43,10 +54,13 @@ import { packr } from '../http/media.js'
 import type { Logger } from '../log.js'
 import type { Admission } from '../admission/index.js'
 import type { ReceiptSigner, Receipt } from '../receipts/index.js'
+import type { AuditTrail } from '../audit/index.js'
+import type { Party } from '../parties/registry.js'
 import type { OutcomeRecorder, Verifier } from '../verify/index.js'
 import { clip } from '../clip.js'
 import { FramingError, ItemFramer, NEED_MORE, STREAM_TYPES, streamFormat, type StreamFormat } from './framing.js'
-import { verifyRow, type RowContext } from './rows.js'
+import { verifyRow, type RowContext, type RowResult } from './rows.js'
+import { rowEntries } from './row-audit.js'
 import { SegmentReceipts, receiptRecord } from './segments.js'
 import { RowBudget } from './budget.js'
 import './codes.js'
@@ -56,6 +70,8 @@ export interface StreamDeps {
   readonly outcomes: OutcomeRecorder
   readonly admission: Admission | undefined
   readonly receipts: ReceiptSigner | undefined
+  /** Records every row before it is sent; undefined when the audit log is off. */
+  readonly audit: AuditTrail | undefined
   readonly ids: RequestIds
   readonly log: Logger
   readonly lifecycle: Lifecycle
@@ -72,8 +88,10 @@ export interface StreamLimits {
   readonly receiptRows: number
 }
 
-/** Items verified between writes. */
+/** Items verified between budget grants. */
 const SLICE = 64
+/** Rows verified and waiting for their audit entries to be durable, past which verification waits (bounds the output held). */
+const AUDIT_HELD_ROWS = 2048
 /** CPU time one stream may take per event-loop turn before yielding, so it never starves the other clients of its thread (portals' p99). */
 const TURN_MS = 2
 /** Unverified input held before the upload is paused. */
@@ -116,7 +134,7 @@ function openStream (res: HttpResponse, req: HttpRequest, deps: StreamDeps): voi
     sendFailure(res, err, requestId)
     return
   }
-  const session = new StreamSession(res, scope, deps, format, requestId, party === undefined ? undefined : { party, fromRow })
+  const session = new StreamSession(res, scope, deps, format, requestId, party, fromRow)
   noteResponse(res, 200)
   res.writeStatus(statusLine(200)).writeHeader('content-type', STREAM_TYPES[format]).writeHeader('cache-control', 'no-store').writeHeader('x-request-id', requestId)
   // Tells a resuming client that rows are signed for in segments of this many (idv check resumes from the last signed row).
@@ -135,32 +153,44 @@ class StreamSession {
   readonly #budget: RowBudget
   readonly #segments: SegmentReceipts | undefined
   readonly #end: () => void
+  readonly #requestId: string
+  readonly #fromRow: number
+  /** Records verified and not yet written, in order: rows waiting for their audit entries, receipts for their signature, the last record. */
+  readonly #queue: OutputPiece[] = []
+  /** Items verified. */
   #index = 0
+  /** Items whose records were written. */
+  #sent = 0
+  /** Rows waiting for their audit entries. */
+  #held = 0
   #matches = 0
   #errors = 0
   #inputDone = false
-  /** Every item of the body has been answered. */
+  /** Every item of the body has been verified. */
   #exhausted = false
+  /** The last record is queued: nothing more is verified. */
+  #ending = false
   #closed = false
   #paused = false
   #blocked = false
   #scheduled = false
   #waitingForBudget = false
-  #pendingReceipts = 0
   #lastMove = Date.now()
   #probe: NodeJS.Timeout | undefined
   #idle: NodeJS.Timeout | undefined
 
-  constructor (res: HttpResponse, scope: RequestScope, deps: StreamDeps, format: StreamFormat, requestId: string, signed: { party: import('../parties/registry.js').Party, fromRow: number } | undefined) {
+  constructor (res: HttpResponse, scope: RequestScope, deps: StreamDeps, format: StreamFormat, requestId: string, party: Party | undefined, fromRow: number) {
     this.#res = res
     this.#deps = deps
     this.#format = format
+    this.#requestId = requestId
+    this.#fromRow = fromRow
     this.#framer = new ItemFramer(format, deps.limits.maxItemBytes)
-    this.#rows = { verifier: deps.verifier, outcomes: deps.outcomes, party: signed?.party, partySlot: scope.party }
-    this.#budget = new RowBudget(deps.admission, signed?.party)
-    this.#segments = signed === undefined || deps.receipts === undefined
+    this.#rows = { verifier: deps.verifier, outcomes: deps.outcomes, party, partySlot: scope.party }
+    this.#budget = new RowBudget(deps.admission, party)
+    this.#segments = party === undefined || deps.receipts === undefined
       ? undefined
-      : new SegmentReceipts({ signer: deps.receipts, verifier: deps.verifier, partyId: signed.party.id, requestId, rowsPerSegment: deps.limits.receiptRows, firstRow: signed.fromRow })
+      : new SegmentReceipts({ signer: deps.receipts, verifier: deps.verifier, partyId: party.id, requestId, rowsPerSegment: deps.limits.receiptRows, firstRow: fromRow })
     this.#end = deps.lifecycle.begin(scope)
   }
 
@@ -249,45 +279,103 @@ class StreamSession {
     })
   }
 
-  /** Verifies what has arrived, a slice at a time, until the input runs dry, the socket pushes back, or the budget says wait. */
+  /** One turn: verify what has arrived, record the turn's rows in the audit log, queue their records, write what is ready. */
   #pump (): void {
+    const turn: Turn = { rows: [], receipts: [], last: undefined }
+    const more = this.#verifyTurn(turn)
+    this.#queueTurn(turn)
+    this.#flush()
+    if (more) this.#schedule()
+  }
+
+  /**
+   * Verifies a slice at a time until the turn's CPU time is used (true: go on
+   * next turn), the input runs dry, the socket pushes back, the budget says
+   * wait, too many rows wait for the audit log, or the stream must end
+   * (turn.last: queued after the turn's rows).
+   */
+  #verifyTurn (turn: Turn): boolean {
     const started = performance.now()
     while (performance.now() - started < TURN_MS) {
-      if (this.#closed || this.#blocked || this.#waitingForBudget) return
-      if (this.#deps.lifecycle.stopped) { this.#fail(new ServiceError('IDV_ERR_NOT_READY', 'the service is shutting down')); return }
+      if (this.#closed || this.#ending || this.#blocked || this.#waitingForBudget || this.#held >= AUDIT_HELD_ROWS) return false
+      if (this.#deps.lifecycle.stopped) { turn.last = new ServiceError('IDV_ERR_NOT_READY', 'the service is shutting down'); return false }
       const grant = this.#budget.grant(SLICE)
-      if ('stop' in grant) { this.#fail(grant.stop); return }
+      if ('stop' in grant) { turn.last = grant.stop; return false }
       if ('waitMs' in grant) {
         this.#waitingForBudget = true
         setTimeout(() => { this.#waitingForBudget = false; this.#moved(); this.#schedule() }, grant.waitMs)
-        return
+        return false
       }
-      const out: Array<string | Uint8Array> = []
       let n = 0
-      let framingError: FramingError | undefined
       while (n < grant.rows) {
         const item = this.#framer.next()
         if (item === NEED_MORE) break
-        if (item instanceof FramingError) { framingError = item; break }
+        if (item instanceof FramingError) { turn.last = new ServiceError('IDV_ERR_STREAM_FRAMING', `item ${this.#index}: ${item.detail}`); return false }
         const row = verifyRow(item, this.#format, this.#rows)
-        out.push(row.record)
+        turn.rows.push(row)
         if (row.error) this.#errors++
         else if (row.match) this.#matches++
         this.#index++
         n++
         const receipt = this.#segments?.add(row)
-        if (receipt !== undefined) this.#awaitReceipt(receipt)
+        if (receipt !== undefined) turn.receipts.push(receipt)
       }
       // Tokens granted and not used (the input ran dry) are simply not spent; the bucket was charged for them.
-      if (out.length > 0 && !this.#write(out)) this.#blocked = true
-      if (framingError !== undefined) { this.#fail(new ServiceError('IDV_ERR_STREAM_FRAMING', `item ${this.#index}: ${framingError.detail}`)); return }
       if (n < grant.rows) {
-        if (this.#inputDone) { this.#exhausted = true; this.#complete() }
+        if (this.#inputDone) this.#exhausted = true
         else if (this.#paused && !this.#blocked && this.#framer.buffered < INPUT_HIGH) this.#resume()
-        return
+        return false
       }
     }
-    this.#schedule()
+    return true
+  }
+
+  /** Queues the turn's rows (ready once their audit entries are durable), then its receipts, then the last record if the stream ends. */
+  #queueTurn (turn: Turn): void {
+    if (turn.rows.length > 0) {
+      const piece: OutputPiece = { records: turn.rows.map((r) => r.record), rows: turn.rows.length, ready: this.#deps.audit === undefined }
+      this.#queue.push(piece)
+      if (this.#deps.audit !== undefined) this.#audit(turn.rows, piece)
+    }
+    for (const receipt of turn.receipts) this.#awaitReceipt(receipt)
+    if (turn.last !== undefined) this.#queueLast(this.#record({ error: { code: turn.last.code, detail: turn.last.detail ?? turn.last.message }, index: this.#index }))
+    else if (this.#exhausted) this.#complete()
+  }
+
+  #audit (rows: RowResult[], piece: OutputPiece): void {
+    const audit = this.#deps.audit!
+    this.#held += rows.length
+    const entries = rowEntries(audit, rows, {
+      requestId: this.#requestId, partyId: this.#rows.party?.id ?? null, endpoint: '/v1/verify/stream', firstRow: this.#fromRow + this.#index - rows.length
+    })
+    audit.record(entries, () => {
+      this.#held -= rows.length
+      piece.ready = true
+      if (this.#closed) return
+      // Rows going out are movement: a stream is not idle while it waits on the audit log.
+      this.#moved()
+      this.#corked(() => { this.#flush() })
+      this.#schedule()
+    }, (err) => {
+      this.#held -= rows.length
+      if (!this.#closed) this.#corked(() => { this.#fail(err) })
+    })
+  }
+
+  /** Writes the queue's ready head, in order. */
+  #flush (): void {
+    while (!this.#closed && this.#queue.length > 0 && this.#queue[0]!.ready) {
+      const piece = this.#queue.shift()!
+      if (piece.records.length > 0 && !this.#write(piece.records)) this.#blocked = true
+      this.#sent += piece.rows
+      if (piece.last === true) {
+        this.#closed = true
+        // A plain end: uWS v20.30 writes `Connection: close` after the chunks already sent (breaking the framing)
+        // when asked to close here. Whatever of the body still comes is read and dropped (#onData), a chunk at a time.
+        this.#res.end()
+        this.#finish()
+      }
+    }
   }
 
   #write (records: ReadonlyArray<string | Uint8Array>): boolean {
@@ -303,52 +391,63 @@ class StreamSession {
     return this.#format === 'ndjson' ? JSON.stringify(o) : packr.pack(o)
   }
 
+  /** Queues a segment's receipt record, written once signed and once every row before it is written. */
   #awaitReceipt (p: Promise<Receipt>): void {
-    this.#pendingReceipts++
+    const piece: OutputPiece = { records: [], rows: 0, ready: false }
+    this.#queue.push(piece)
     p.then((r) => {
-      this.#pendingReceipts--
-      if (this.#closed) return
-      this.#corked(() => {
-        const ok = this.#write([this.#format === 'ndjson' ? receiptRecord(r) : packr.pack({ receipt: r })])
-        if (!ok) this.#blocked = true
-        // Only once every item is answered: a receipt can come back while later rows are still being verified.
-        if (this.#exhausted && this.#pendingReceipts === 0) this.#complete()
-      })
+      piece.records = [this.#format === 'ndjson' ? receiptRecord(r) : packr.pack({ receipt: r })]
+      piece.ready = true
+      if (!this.#closed) this.#corked(() => { this.#flush() })
     }, (err: unknown) => {
-      this.#pendingReceipts--
       this.#deps.log.error({ err }, 'signing a stream receipt failed')
       if (!this.#closed) this.#corked(() => { this.#fail(new ServiceError('IDV_ERR_INTERNAL', 'a receipt could not be signed')) })
     })
   }
 
-  /** All input answered: the last segment's receipt, then the end record. */
+  /** All input verified: the last segment's receipt, then the end record, each after what precedes it. */
   #complete (): void {
-    if (this.#closed || !this.#exhausted) return
+    if (this.#ending) return
     const last = this.#segments?.close()
-    if (last !== undefined) { this.#awaitReceipt(last); return }
-    if (this.#pendingReceipts > 0) return
-    this.#write([this.#record({ end: { rows: this.#index, matches: this.#matches, errors: this.#errors } })])
-    this.#closed = true
-    this.#res.end()
-    this.#finish()
+    if (last !== undefined) this.#awaitReceipt(last)
+    this.#queueLast(this.#record({ end: { rows: this.#index, matches: this.#matches, errors: this.#errors } }))
   }
 
-  /** Ends the stream with a final error record naming the first item not answered. */
+  #queueLast (record: string | Uint8Array): void {
+    this.#ending = true
+    this.#queue.push({ records: [record], rows: 0, ready: true, last: true })
+  }
+
+  /** Ends the stream at once with a final error record naming the first item whose record was not written. */
   #fail (err: ServiceError): void {
     if (this.#closed) return
-    this.#write([this.#record({ error: { code: err.code, detail: err.detail ?? err.message }, index: this.#index })])
+    this.#write([this.#record({ error: { code: err.code, detail: err.detail ?? err.message }, index: this.#sent })])
     this.#closed = true
-    // A plain end: uWS v20.30 writes `Connection: close` after the chunks already sent (breaking the framing)
-    // when asked to close here. Whatever of the body still comes is read and dropped (#onData), a chunk at a time.
     this.#res.end()
     this.#finish()
   }
 
   #finish (): void {
     this.#closed = true
+    this.#queue.length = 0
     this.#stopProbe()
     if (this.#idle !== undefined) clearInterval(this.#idle)
     this.#idle = undefined
     this.#end()
   }
+}
+
+/** What one turn verified: its rows, the receipts of segments they completed, and the error that ends the stream, if any. */
+interface Turn {
+  rows: RowResult[]
+  receipts: Array<Promise<Receipt>>
+  last: ServiceError | undefined
+}
+
+/** Records waiting to be written in order; `rows`: how many items they answer. */
+interface OutputPiece {
+  records: Array<string | Uint8Array>
+  readonly rows: number
+  ready: boolean
+  readonly last?: boolean
 }
