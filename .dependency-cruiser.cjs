@@ -1,9 +1,12 @@
 /**
  * The layering of src/, checked in `npm test` (dependency-cruiser):
  *
- *   core          src/*.ts, domain/, store/, http/, files/, population/
- *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy)
- *   capabilities  metrics/, admission/, receipts/, verify/, chip/, replication/: one folder,
+ *   core          src/*.ts, domain/, store/, http/, files/, population/,
+ *                 addresses/ (the units table and address reading)
+ *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy),
+ *                 merkle/ (RFC 6962 trees, shared by receipts/ and audit/)
+ *   capabilities  metrics/, admission/, receipts/, audit/, verify/, chip/, jobs/,
+ *                 card-qr/, replication/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
  *   tools         bulk-load/, snapshot/, client/, fleet/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
@@ -12,9 +15,9 @@
  * another only through its index.ts, and nothing in src/ imports bench/ or
  * test/. Imports that run back up are listed one by one with their reason.
  */
-const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/)'
-const LIBRARIES = '^src/(signatures|parties)/'
-const CAPABILITIES = '^src/(metrics|admission|receipts|verify|chip|replication)/'
+const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/|addresses/)'
+const LIBRARIES = '^src/(signatures|parties|merkle)/'
+const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip|jobs|card-qr|replication)/'
 const TOOLS = '^src/(bulk-load|snapshot|client|fleet)/'
 
 module.exports = {

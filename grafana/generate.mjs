@@ -233,7 +233,12 @@ const storePool = dashboard('idv-store-workers', 'idv: store and worker pool', '
   panel('stat', 'Crypto pool threads', [['idv_crypto_pool_threads', 'threads']], { w: 6 }),
   panel('timeseries', 'Utilisation', [['idv_crypto_pool_utilization_ratio', 'utilisation']], { unit: 'percentunit', min: 0, max: 1, w: 18 }),
   panel('timeseries', 'Tasks completed per second', [[`rate(idv_crypto_pool_tasks_total[${RI}])`, 'tasks']], { unit: 'ops' }),
-  panel('timeseries', 'Task run p99 and wait p99', [['idv_crypto_pool_task_run_seconds{quantile="0.99"}', 'run p99'], ['idv_crypto_pool_task_wait_seconds{quantile="0.99"}', 'wait p99']], { unit: 's' })
+  panel('timeseries', 'Task run p99 and wait p99', [['idv_crypto_pool_task_run_seconds{quantile="0.99"}', 'run p99'], ['idv_crypto_pool_task_wait_seconds{quantile="0.99"}', 'wait p99']], { unit: 's' }),
+  row('Audit log'),
+  panel('timeseries', 'Audit entries and bytes written per second', [[`sum(rate(idv_audit_entries_total[${RI}]))`, 'entries/s'], [`sum(rate(idv_audit_bytes_total[${RI}]))`, 'bytes/s']], { unit: 'short' }),
+  panel('timeseries', 'Checkpoint age (entries waiting for a checkpoint)', [['max by (instance) (idv_audit_checkpoint_age_seconds)', '{{instance}}']], { unit: 's', min: 0, threshold: 10, description: 'Seconds since the oldest entry no signed checkpoint covers was written; 0 when the newest covers the log. Alert: IdvAuditCheckpointStale.' }),
+  panel('timeseries', 'Audit write failures (answers refused with 503)', [[`sum(rate(idv_audit_write_failures_total[${RI}]))`, 'failures/s']], { unit: 'ops', threshold: 0 }),
+  panel('stat', 'Audit bytes per entry', [['sum(idv_audit_bytes_total) / sum(idv_audit_entries_total)', 'bytes/entry']], { unit: 'bytes' })
 ])
 
 // ---------- rules ----------
@@ -280,6 +285,10 @@ const rules = {
         alert('IdvCryptoPoolNearlyFull', 'idv_crypto_pool_queued_chips / idv_crypto_pool_queued_chips_limit > 0.8', '5m', 'ticket', 'The crypto pool is above 80% of its admission limit; chips will soon get 503 IDV_ERR_OVERLOADED.'),
         alert('IdvCryptoPoolRefusing', 'rate(idv_crypto_pool_rejected_chips_total[5m]) > 0', '5m', 'page', 'The crypto pool is refusing chips (503 IDV_ERR_OVERLOADED): add cores or raise IDV_CRYPTO_THREADS.'),
         alert('IdvFileDescriptorsNearLimit', 'process_open_fds / process_max_fds > 0.8', '5m', 'page', 'More than 80% of the open-file limit is used; new connections will be refused.'),
+        alert('IdvAuditCheckpointStale', 'max by (instance) (idv_audit_checkpoint_age_seconds) > 10', '30s', 'page',
+          'Audit entries on {{ $labels.instance }} have waited more than 10 s for a signed checkpoint: the log cannot sign or sync (see the service log); witnesses see nothing new.'),
+        alert('IdvAuditWriteFailing', 'sum by (instance) (rate(idv_audit_write_failures_total[5m])) > 0', '1m', 'page',
+          'The audit log on {{ $labels.instance }} cannot be written (disk full or I/O errors): verification answers are refused with 503 IDV_ERR_AUDIT_UNAVAILABLE.'),
         alert('IdvPartyLabelTableNearlyFull', 'idv_metrics_party_slots_used / idv_metrics_party_slots_limit > 0.9', '1h', 'ticket', 'Relying parties beyond the metrics label table are counted as party="other".')
       ]
     },

@@ -58,6 +58,33 @@ export interface Config {
   readonly allowEmpty: boolean
   /** Share the port with another process on purpose (SO_REUSEPORT); otherwise a port another process serves is refused. */
   readonly reusePort: boolean
+  /** Whether every answer is recorded in the tamper-evident audit log first (src/audit). */
+  readonly audit: boolean
+  /** Directory of the audit logs: one per node (or cluster member) in `<auditDir>/<auditNode>`. */
+  readonly auditDir: string
+  /** This node's name in its log, its entries and its checkpoints' origin. */
+  readonly auditNode: string
+  /** The Ed25519 note key that signs checkpoints (created on first start). */
+  readonly auditKeyFile: string
+  /** A segment is sealed at this many entries, or once its first entry is auditSegmentSeconds old. */
+  readonly auditSegmentEntries: number
+  readonly auditSegmentSeconds: number
+  /** Entries older than this are removed, whole segments at a time. */
+  readonly auditRetentionDays: number
+  /** How often a new checkpoint is signed while entries arrive. */
+  readonly auditCheckpointMs: number
+  /** An answer waits for its entry's fdatasync (on), or for its write to the OS (off: fsynced before the next checkpoint). */
+  readonly auditSync: boolean
+  /** Close a verification stream on which nothing moved (answers unread, no items sent) for this long. */
+  readonly streamIdleSeconds: number
+  /** Rows per receipt in streams and jobs. */
+  readonly receiptRows: number
+  /** Where jobs keep their uploads and results (beside the data directory by default). */
+  readonly jobsDir: string
+  /** Days a job's files are kept after it was created. */
+  readonly jobRetentionDays: number
+  /** Largest upload chunk of a job, in bytes. */
+  readonly jobChunkBytes: number
   /** NATS servers of the change feed, comma-separated (nats://a:4222,nats://b:4222); '' serves a single node with no feed. */
   readonly replicate: string
   /** This node's name in the fleet: its durable consumer and its entry in `idv fleet status` (default: host name and data directory). */
@@ -91,9 +118,19 @@ export const DEFAULTS = {
   demoSeed: 1,
   allowEmpty: false,
   reusePort: false,
+  audit: true,
+  auditSegmentEntries: 1 << 20,
+  auditSegmentSeconds: 86_400,
+  auditRetentionDays: 183,
+  auditCheckpointMs: 1000,
+  auditSync: true,
+  streamIdleSeconds: 30,
+  receiptRows: 10_000,
+  jobRetentionDays: 7,
+  jobChunkBytes: 8 * 1024 * 1024,
   replicate: '',
   maxLagSeconds: 5
-} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'nodeId'>
+} as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'auditDir' | 'auditNode' | 'auditKeyFile' | 'jobsDir' | 'nodeId'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
 export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
@@ -126,6 +163,20 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   demoSeed: 'IDV_DEMO_SEED',
   allowEmpty: 'IDV_ALLOW_EMPTY',
   reusePort: 'IDV_REUSE_PORT',
+  audit: 'IDV_AUDIT',
+  auditDir: 'IDV_AUDIT_DIR',
+  auditNode: 'IDV_AUDIT_NODE',
+  auditKeyFile: 'IDV_AUDIT_KEY_FILE',
+  auditSegmentEntries: 'IDV_AUDIT_SEGMENT_ENTRIES',
+  auditSegmentSeconds: 'IDV_AUDIT_SEGMENT_SECONDS',
+  auditRetentionDays: 'IDV_AUDIT_RETENTION_DAYS',
+  auditCheckpointMs: 'IDV_AUDIT_CHECKPOINT_MS',
+  auditSync: 'IDV_AUDIT_SYNC',
+  streamIdleSeconds: 'IDV_STREAM_IDLE_SECONDS',
+  receiptRows: 'IDV_RECEIPT_ROWS',
+  jobsDir: 'IDV_JOBS_DIR',
+  jobRetentionDays: 'IDV_JOB_RETENTION_DAYS',
+  jobChunkBytes: 'IDV_JOB_CHUNK_BYTES',
   replicate: 'IDV_REPLICATE',
   nodeId: 'IDV_NODE_ID',
   maxLagSeconds: 'IDV_MAX_LAG_SECONDS'
@@ -165,6 +216,20 @@ export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
   demoSeed: 'seed of the demo population (default 1)',
   allowEmpty: 'serve an index with no citizens (a replica that fills from a feed)',
   reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)',
+  audit: 'on | off: record every answer in the audit log before sending it (default on)',
+  auditDir: 'audit logs directory (default <data-dir>.audit)',
+  auditNode: 'this node\'s name in the audit log (default the host name; cluster members add -<i>)',
+  auditKeyFile: 'Ed25519 note key signing audit checkpoints (default <data-dir>.audit-key; created if missing)',
+  auditSegmentEntries: 'entries per audit segment file (default 1048576)',
+  auditSegmentSeconds: 'seal an audit segment once its first entry is this old (default 86400)',
+  auditRetentionDays: 'keep audit entries this many days, whole segments at a time (default 183)',
+  auditCheckpointMs: 'sign an audit checkpoint this often while entries arrive (default 1000)',
+  auditSync: 'on | off: an answer waits for its audit entry\'s fdatasync, or only for its write to the OS (fsynced before the next checkpoint) (default on)',
+  streamIdleSeconds: 'close a /v1/verify/stream connection idle this long, in seconds (default 30)',
+  receiptRows: 'rows per receipt in streams and jobs (default 10000)',
+  jobsDir: 'directory of bulk jobs (default <data-dir>.jobs)',
+  jobRetentionDays: 'days a job and its results are kept (default 7)',
+  jobChunkBytes: 'largest job upload chunk in bytes (default 8388608)',
   replicate: 'NATS servers of the change feed, comma-separated: apply it to this index (default: none, a single node)',
   nodeId: 'this node\'s name in the fleet (default: <host name>-<data directory name>)',
   maxLagSeconds: 'not ready once this far behind the change feed (default 5)'
@@ -293,10 +358,25 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     demoSeed: int('demoSeed', DEFAULTS.demoSeed, 0, 2 ** 32 - 1),
     allowEmpty: bool('allowEmpty', DEFAULTS.allowEmpty),
     reusePort: bool('reusePort', DEFAULTS.reusePort),
+    audit: bool('audit', DEFAULTS.audit),
+    auditDir: str('auditDir', besideDataDir(dataDir, 'audit')),
+    auditNode: str('auditNode', hostname()),
+    auditKeyFile: str('auditKeyFile', besideDataDir(dataDir, 'audit-key')),
+    auditSegmentEntries: int('auditSegmentEntries', DEFAULTS.auditSegmentEntries, 2, 1 << 24),
+    auditSegmentSeconds: int('auditSegmentSeconds', DEFAULTS.auditSegmentSeconds, 1, 366 * 86_400),
+    auditRetentionDays: int('auditRetentionDays', DEFAULTS.auditRetentionDays, 1, 36_600),
+    auditCheckpointMs: int('auditCheckpointMs', DEFAULTS.auditCheckpointMs, 10, 60_000),
+    auditSync: bool('auditSync', DEFAULTS.auditSync),
+    streamIdleSeconds: int('streamIdleSeconds', DEFAULTS.streamIdleSeconds, 1, 3600),
+    receiptRows: int('receiptRows', DEFAULTS.receiptRows, 1, 1_000_000),
+    jobsDir: str('jobsDir', besideDataDir(dataDir, 'jobs')),
+    jobRetentionDays: int('jobRetentionDays', DEFAULTS.jobRetentionDays, 1, 3650),
+    jobChunkBytes: int('jobChunkBytes', DEFAULTS.jobChunkBytes, 1024, 1024 ** 3),
     replicate: str('replicate', DEFAULTS.replicate),
     nodeId: str('nodeId', defaultNodeId(dataDir)),
     maxLagSeconds: int('maxLagSeconds', DEFAULTS.maxLagSeconds, 1, 86_400)
   }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(config.auditNode)) problems.push(`${ENV_NAMES.auditNode} (--audit-node) must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(config.auditNode)}`)
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.nodeId)) problems.push(`${ENV_NAMES.nodeId} (--node-id) must be 1-64 letters, digits, - or _ (it names a durable consumer), got ${JSON.stringify(config.nodeId)}`)
   if (config.replicate !== '' && processes > 1) problems.push(`${ENV_NAMES.replicate} (--replicate) runs one applier per index: use --processes 1 (threads share the index)`)
   if (problems.length > 0) throw new ConfigError(problems)

@@ -45,8 +45,11 @@ import { parseRunOptions } from './suite/run-options.js'
 import { runScenario } from './suite/scenario-run.js'
 import { serverPhases } from './suite/server-phases.js'
 import { reportSweep, runSweep } from './suite/sweep.js'
+import { runTelcoStream } from './suite/telco-stream.js'
 
 export async function runBenchCli (argv: string[]): Promise<number> {
+  // A bulk job is not request traffic: its own runner (bench/src/suite/telco-stream.ts).
+  if (argv[0] === 'telco-stream') return await runTelcoStream(argv.slice(1))
   const log = (s: string): void => { console.error(s) }
   const options = await parseRunOptions(argv, log)
   if (typeof options === 'number') return options

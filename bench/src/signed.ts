@@ -8,8 +8,12 @@
  *  - the uWS hello-world (bench/src/lib/baseline-server.ts: reads the body, answers
  *    a constant) under the same load: what any request costs before the
  *    service does anything, to set beside what each target leaves per request.
+ *  - the same with the audit log off (IDV_AUDIT=off; issue 22): every other
+ *    server records each answer in its audit log before sending it (and one
+ *    with IDV_AUDIT_SYNC=off: answers wait for the write, not the fdatasync);
  * Targets: HMAC + receipts ≥ 70% of unsigned; Ed25519 + receipts ≥ 80% of the
- * raw Ed25519 verify rate; receipts cost ≤ 10% of throughput at full load.
+ * raw Ed25519 verify rate; receipts cost ≤ 10% of throughput at full load; the
+ * audit log costs ≤ 10% (its bytes per entry on disk are printed too).
  *
  * Every request carries its own nonce, as in production: requests are signed
  * before each measurement (the traffic generator then only sends them), each is
@@ -31,9 +35,22 @@
  * (--processes 2 --threads 1 measures cluster mode, whose nonces and rate buckets live in LMDB, against
  * --threads 2; the CPU per request then includes the members.)
  * (--cpu-prof writes each server's V8 CPU profile to DIR, to see where the time goes.)
+ * (--thread-detail prints, per case, the server's busiest threads over all slices: CPU and voluntary /
+ * involuntary context switches per request, from /proc/<pid>/task (issue 24's cluster-mode question).)
+ * (--baseline ROOT also measures each chosen case, except hello, on servers started from another
+ * build of the service (ROOT/dist, e.g. a worktree of main), as "before: <case>" rows in the same
+ * interleaved rounds: a before/after comparison that a shared machine's load disturbs alike.)
+ *
+ * --pin: the pinned mode of issue 24's target 4 instead: each server pinned to
+ * CPU 0 (taskset), Debian's `wrk` on CPU 1 with one fixed body (a generator
+ * that fills the hello-world's core; bench/src/lib/wrk.ts), one server at a
+ * time, interleaved rounds: the uWS hello-world, unsigned POST /v1/verify
+ * (audit on and off) and the Fastify baseline (bench/src/lib/fastify-server.ts)
+ * on the same store; each server's CPU use is printed beside its rate, so a
+ * ratio is only read where the hello-world's core was full.
  */
 import { createSecretKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -47,10 +64,11 @@ import { freePort } from '../../dist/src/app/service.js'
 import { startChild, type Started } from './lib/child.js'
 import { ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { runPaced } from './lib/paced-client.js'
-import { cpuSeconds, withChildren } from './lib/proc-cpu.js'
+import { cpuSeconds, threadCounters, withChildren, type ThreadCounters } from './lib/proc-cpu.js'
 import { benchScript } from './lib/bench-paths.js'
+import { hasWrk, pinProcess, postScript, runWrk } from './lib/wrk.js'
 
-const CASES = ['hello', 'unsigned', 'hmac', 'ed25519', 'hmac-plain', 'ed25519-plain'] as const
+const CASES = ['hello', 'unsigned', 'hmac', 'ed25519', 'hmac-plain', 'ed25519-plain', 'unsigned-noaudit', 'hmac-noaudit', 'hmac-nosync'] as const
 const { values } = parseArgs({
   options: {
     citizens: { type: 'string', default: '1000000' },
@@ -61,7 +79,10 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     processes: { type: 'string', default: '1' },
     cases: { type: 'string', default: CASES.join(',') },
-    'cpu-prof': { type: 'string' }
+    'cpu-prof': { type: 'string' },
+    pin: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
+    'thread-detail': { type: 'boolean', default: false }
   }
 })
 const citizens = Number(values.citizens)
@@ -118,6 +139,9 @@ function prebuilt (key: SigningKey | undefined, count: number, authority: string
   return out
 }
 
+/** --thread-detail: per server (by URL), the requests answered and each thread's counters, summed over the measured slices. */
+const threadTotals = new Map<string, { requests: number, threads: Map<string, ThreadCounters> }>()
+
 interface Figures { rps: number, p50: number, p99: number, non2xx: number, errors: number, ranOut: boolean, cpuMicrosPerRequest: number }
 
 /** CPU time (user + system) of a server so far, in µs: its members too in cluster mode. */
@@ -135,15 +159,26 @@ async function load (url: string, pid: number, key: SigningKey | undefined, seco
   // Signed: one fresh request per send at up to 1.5× the expected rate; unsigned: any few thousand, cycled.
   const requests = prebuilt(key, key === undefined ? bodies.length : Math.ceil(seconds * expectedRps * 1.5), authority)
   const cpuBefore = processCpuMicros(pid)
+  const threadsBefore = values['thread-detail'] ? threadCounters(withChildren([pid])) : undefined
   const r = await runPaced({ host: '127.0.0.1', port: Number(new URL(url).port), connections, rate: 0, durationSeconds: seconds, requests })
   const cpu = processCpuMicros(pid) - cpuBefore
+  if (threadsBefore !== undefined) {
+    const totals = threadTotals.get(url) ?? { requests: 0, threads: new Map<string, ThreadCounters>() }
+    totals.requests += r.completed
+    for (const [id, after] of threadCounters(withChildren([pid]))) {
+      const b = threadsBefore.get(id) ?? { name: after.name, cpu: 0, voluntary: 0, involuntary: 0 }
+      const t = totals.threads.get(id) ?? { name: after.name, cpu: 0, voluntary: 0, involuntary: 0 }
+      totals.threads.set(id, { name: after.name, cpu: t.cpu + after.cpu - b.cpu, voluntary: t.voluntary + after.voluntary - b.voluntary, involuntary: t.involuntary + after.involuntary - b.involuntary })
+    }
+    threadTotals.set(url, totals)
+  }
   return { rps: r.achievedRps, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors, ranOut: key !== undefined && r.sent > requests.length, cpuMicrosPerRequest: cpu / Math.max(1, r.completed) }
 }
 
-async function serve (env: NodeJS.ProcessEnv): Promise<{ server: Started, url: string }> {
+async function serve (env: NodeJS.ProcessEnv, from = root): Promise<{ server: Started, url: string }> {
   const dataset = await ensureDataset('lmdb', citizens)
   const server = await startChild(
-    [...profileFlags, join(root, 'dist', 'src', 'app', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', String(values.threads), '--processes', String(values.processes)],
+    [...profileFlags, join(from, 'dist', 'src', 'app', 'cli.js'), 'serve', '--data-dir', dataset.dataDir, '--hash-key-file', dataset.hashKeyFile, '--port', '0', '--parties-file', partiesFile, '--threads', String(values.threads), '--processes', String(values.processes)],
     /"url":"([^"]+)"/, { IDV_LOG_LEVEL: 'info', IDV_METRICS_PORT: '0', IDV_RECEIPT_KEY_FILE: receiptKeyFile, ...env }
   )
   return { server, url: server.match[1]! }
@@ -172,6 +207,72 @@ function rawEd25519 (seconds: number): number {
   return n / seconds
 }
 
+/** Target 4: one server at a time pinned to CPU 0, wrk pinned to CPU 1 (see --pin above). */
+async function pinned (): Promise<void> {
+  if (!hasWrk()) throw new Error('--pin needs wrk and taskset: run .ci/install-debian-packages (apt-get install wrk)')
+  const [serverCpu, loadCpu] = [0, 1]
+  const host = '127.0.0.1'
+  const dataset = await ensureDataset('lmdb', citizens)
+  const stops: Array<() => Promise<void>> = []
+  try {
+    const child = async (args: string[], env: NodeJS.ProcessEnv): Promise<{ pid: number, url: string }> => {
+      const c = await startChild(args, /listening (\d+)/, { HOST: host, PORT: String(await freePort(host)), THREADS: '1', ...env })
+      stops.push(async () => { await c.stop() })
+      return { pid: c.child.pid!, url: `http://${host}:${c.match[1]!}/v1/verify` }
+    }
+    const service = async (env: NodeJS.ProcessEnv): Promise<{ pid: number, url: string }> => {
+      const s = await serve(env)
+      stops.push(async () => { await s.server.stop() })
+      return { pid: s.server.child.pid!, url: `${s.url}/v1/verify` }
+    }
+    const targets: Array<[string, { pid: number, url: string }]> = [
+      ['uWS hello-world', await child([benchScript('lib', 'baseline-server.js')], {})],
+      ['unsigned', await service({ IDV_AUTH: 'none' })],
+      ['unsigned, audit off', await service({ IDV_AUTH: 'none', IDV_AUDIT: 'off' })],
+      ['fastify', await child([benchScript('lib', 'fastify-server.js')], { DATA_DIR: dataset.dataDir, HASH_KEY_FILE: dataset.hashKeyFile })]
+    ]
+    for (const [, t] of targets) pinProcess(t.pid, serverCpu)
+    const script = postScript(dir, 'verify', bodies[0]!)
+    const measure = async (t: { pid: number, url: string }, seconds: number): Promise<{ rps: number, cpuPct: number, micros: number, bad: number }> => {
+      const before = processCpuMicros(t.pid)
+      const started = performance.now()
+      const r = await runWrk(t.url, script, loadCpu, connections, seconds)
+      const cpu = processCpuMicros(t.pid) - before
+      return { rps: r.rps, cpuPct: cpu / ((performance.now() - started) * 1000) * 100, micros: cpu / Math.max(1, r.requests), bad: r.non2xx + r.socketErrors }
+    }
+    for (const [, t] of targets) await measure(t, warmup)
+    const slices = new Map(targets.map(([name]) => [name, [] as Array<Awaited<ReturnType<typeof measure>>>]))
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, t] of round % 2 === 0 ? targets : [...targets].reverse()) slices.get(name)!.push(await measure(t, duration))
+    }
+    console.log(`\nPinned: POST /v1/verify (one fixed body) over ${citizens.toLocaleString('en')} citizens, server on CPU ${serverCpu}, wrk (1 thread, ${connections} connections) on CPU ${loadCpu}, median of ${rounds} interleaved ${duration} s runs`)
+    const m: Record<string, { rps: number, cpuPct: number, micros: number, bad: number }> = {}
+    for (const [name, s] of slices) {
+      const f = { rps: median(s.map((x) => x.rps)), cpuPct: median(s.map((x) => x.cpuPct)), micros: median(s.map((x) => x.micros)), bad: Math.max(...s.map((x) => x.bad)) }
+      m[name] = f
+      console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  server CPU ${f.cpuPct.toFixed(0).padStart(3)}%  ${f.micros.toFixed(1).padStart(6)} µs/request  non-2xx/errors ${f.bad}`)
+    }
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
+    const hello = m['uWS hello-world']!
+    for (const name of ['unsigned', 'unsigned, audit off']) {
+      const f = m[name]!
+      console.log(`  ${name.padEnd(20)} vs hello-world ${pct(f.rps / hello.rps).padStart(6)} (target ≥ 60%), vs Fastify ${(f.rps / m.fastify!.rps).toFixed(2)}× (target ≥ 2.2×)`)
+    }
+    if (hello.cpuPct < 90) console.log(`  (the hello-world used ${hello.cpuPct.toFixed(0)}% of its core: the generator or the machine, not the server, set its rate, so the ratios flatter the service)`)
+  } finally {
+    for (const stop of stops) await stop()
+  }
+}
+
+if (values.pin) {
+  try {
+    await pinned()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.exit(0)
+}
+
 const servers: Array<{ server: Started, url: string }> = []
 try {
   const started = async (env: NodeJS.ProcessEnv): Promise<{ server: Started, url: string }> => {
@@ -187,16 +288,39 @@ try {
   const unsigned = await started({ IDV_AUTH: 'none' })
   const receipts = await started({})
   const plain = await started({ IDV_RECEIPTS: 'off' })
+  const unsignedNoAudit = await started({ IDV_AUTH: 'none', IDV_AUDIT: 'off' })
+  const noAudit = await started({ IDV_AUDIT: 'off' })
+  const noSync = await started({ IDV_AUDIT_SYNC: 'off' })
   const every: Record<typeof CASES[number], [string, { server: Started, url: string }, SigningKey | undefined, number]> = {
     hello: ['uWS hello-world', hello, undefined, 0],
     unsigned: ['unsigned', unsigned, undefined, 0],
     hmac: ['hmac + receipts', receipts, hmac, 20_000],
     ed25519: ['ed25519 + receipts', receipts, ed, 12_000],
     'hmac-plain': ['hmac, no receipts', plain, hmac, 20_000],
-    'ed25519-plain': ['ed25519, no receipts', plain, ed, 12_000]
+    'ed25519-plain': ['ed25519, no receipts', plain, ed, 12_000],
+    'unsigned-noaudit': ['unsigned, audit off', unsignedNoAudit, undefined, 0],
+    'hmac-noaudit': ['hmac + receipts, no audit', noAudit, hmac, 20_000],
+    'hmac-nosync': ['hmac + receipts, audit sync off', noSync, hmac, 20_000]
   }
   const cases = chosen.filter(isCase).map((c) => every[c])
+  if (values.baseline !== undefined) {
+    const envs: Record<typeof CASES[number], NodeJS.ProcessEnv> = {
+      hello: {}, unsigned: { IDV_AUTH: 'none' }, hmac: {}, ed25519: {}, 'hmac-plain': { IDV_RECEIPTS: 'off' }, 'ed25519-plain': { IDV_RECEIPTS: 'off' },
+      'unsigned-noaudit': { IDV_AUTH: 'none', IDV_AUDIT: 'off' }, 'hmac-noaudit': { IDV_AUDIT: 'off' }, 'hmac-nosync': { IDV_AUDIT_SYNC: 'off' }
+    }
+    const before = new Map<string, { server: Started, url: string }>()
+    for (const c of chosen.filter(isCase)) {
+      if (c === 'hello') continue
+      const env = envs[c]
+      const k = JSON.stringify(env)
+      let on = before.get(k)
+      if (on === undefined) { on = await serve(env, values.baseline); servers.push(on); before.set(k, on) }
+      const [name, , key, expected] = every[c]
+      cases.push([`before: ${name}`, on, key, expected])
+    }
+  }
   for (const [, on, key, expected] of cases) await load(on.url, on.server.child.pid!, key, warmup, expected)
+  threadTotals.clear() // the warm-up does not count
   const slices = new Map<string, Figures[]>(cases.map(([name]) => [name, []]))
   const rawSlices: number[] = []
   for (let round = 0; round < rounds; round++) {
@@ -211,9 +335,20 @@ try {
   for (const [name, f] of Object.entries(all)) {
     console.log(`  ${name.padEnd(22)} ${Math.round(f.rps).toString().padStart(7)} req/s  ${f.cpuMicrosPerRequest.toFixed(1).padStart(6)} µs server CPU/request  p50 ${f.p50.toFixed(2)} ms  p99 ${f.p99.toFixed(2)} ms  non-2xx ${f.non2xx}  errors ${f.errors}${f.ranOut ? '  (pre-signed requests ran out: replays refused)' : ''}`)
   }
+  if (values['thread-detail']) {
+    for (const [name, on] of cases) {
+      const t = threadTotals.get(on.url)
+      if (t === undefined) continue
+      const busiest = [...t.threads].sort((a, b) => b[1].cpu - a[1].cpu).slice(0, 8)
+      const per = (x: number): string => (x / Math.max(1, t.requests)).toFixed(3)
+      const all = [...t.threads.values()].reduce((a, x) => ({ v: a.v + x.voluntary, i: a.i + x.involuntary }), { v: 0, i: 0 })
+      console.log(`  ${name}: ${t.threads.size} threads; per request: context switches ${per(all.v)} voluntary, ${per(all.i)} involuntary; busiest:`)
+      for (const [id, x] of busiest) console.log(`    ${id.padEnd(14)} ${x.name.padEnd(16)} ${(x.cpu * 1e6 / Math.max(1, t.requests)).toFixed(1).padStart(6)} µs CPU  ${per(x.voluntary)} vol  ${per(x.involuntary)} invol per request`)
+    }
+  }
   const rawMicros = 1e6 / raw
   console.log(`  raw Ed25519 verify     ${Math.round(raw).toString().padStart(7)} /s (one thread) = ${rawMicros.toFixed(1)} µs each`)
-  if (cases.length < CASES.length) console.log('  (the ratios need every case; --cases left some out)')
+  if (chosen.length < CASES.length) console.log('  (the ratios need every case; --cases left some out)')
   else {
     const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
     const f = (name: string): Figures => all[name]!
@@ -222,7 +357,10 @@ try {
       ['HMAC-signed + receipts vs unsigned', f('hmac + receipts').rps / f('unsigned').rps, f('unsigned').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≥ 70%'],
       ['Ed25519-signed + receipts vs raw verify', f('ed25519 + receipts').rps / raw, rawMicros / f('ed25519 + receipts').cpuMicrosPerRequest, '≥ 80%'],
       ['receipt cost (HMAC)', 1 - f('hmac + receipts').rps / f('hmac, no receipts').rps, 1 - f('hmac, no receipts').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≤ 10%'],
-      ['receipt cost (Ed25519)', 1 - f('ed25519 + receipts').rps / f('ed25519, no receipts').rps, 1 - f('ed25519, no receipts').cpuMicrosPerRequest / f('ed25519 + receipts').cpuMicrosPerRequest, '≤ 10%']
+      ['receipt cost (Ed25519)', 1 - f('ed25519 + receipts').rps / f('ed25519, no receipts').rps, 1 - f('ed25519, no receipts').cpuMicrosPerRequest / f('ed25519 + receipts').cpuMicrosPerRequest, '≤ 10%'],
+      ['audit log cost (HMAC + receipts)', 1 - f('hmac + receipts').rps / f('hmac + receipts, no audit').rps, 1 - f('hmac + receipts, no audit').cpuMicrosPerRequest / f('hmac + receipts').cpuMicrosPerRequest, '≤ 10%'],
+      ['audit log cost, IDV_AUDIT_SYNC=off (HMAC)', 1 - f('hmac + receipts, audit sync off').rps / f('hmac + receipts, no audit').rps, 1 - f('hmac + receipts, no audit').cpuMicrosPerRequest / f('hmac + receipts, audit sync off').cpuMicrosPerRequest, '≤ 10%'],
+      ['audit log cost (unsigned)', 1 - f('unsigned').rps / f('unsigned, audit off').rps, 1 - f('unsigned, audit off').cpuMicrosPerRequest / f('unsigned').cpuMicrosPerRequest, '≤ 10%']
     ]
     for (const [what, byRps, byCpu, target] of rows) console.log(`  ${what.padEnd(42)} ${pct(byRps).padStart(6)} by req/s, ${pct(byCpu).padStart(6)} by server CPU  (target ${target})`)
     // What each target leaves per request, in server CPU, beside what this run measured.
@@ -230,6 +368,16 @@ try {
     const µs = (x: number): string => `${x.toFixed(1)} µs`
     console.log(`  Ed25519 ≥ 80% of raw leaves ${µs(rawMicros / 0.8 - rawMicros)} per request besides the verify; the hello-world alone used ${µs(us('uWS hello-world'))}, unsigned /v1/verify ${µs(us('unsigned'))}, Ed25519 + receipts ${µs(us('ed25519 + receipts') - rawMicros)}`)
     console.log(`  HMAC ≥ 70% of unsigned leaves ${µs(us('unsigned') / 0.7 - us('unsigned'))} per request for authentication and receipts; they used ${µs(us('hmac + receipts') - us('unsigned'))} (receipts ${µs(us('hmac + receipts') - us('hmac, no receipts'))})`)
+    console.log(`  latency the audit log adds (answers wait for their batch's fdatasync): p50 ${(f('hmac + receipts').p50 - f('hmac + receipts, no audit').p50).toFixed(2)} ms, p99 ${(f('hmac + receipts').p99 - f('hmac + receipts, no audit').p99).toFixed(2)} ms (HMAC + receipts)`)
+  }
+  // Bytes per audit entry on disk, in the log of the server that answered the signed cases with receipts.
+  if (receipts.server.auditDir !== undefined && (chosen.includes('hmac') || chosen.includes('ed25519'))) {
+    await new Promise((resolve) => setTimeout(resolve, 1500)) // the next checkpoint covers every entry
+    const size = Number((await (await fetch(`${receipts.url}/v1/audit/checkpoint`)).text()).split('\n')[1])
+    const logDir = join(receipts.server.auditDir, readdirSync(receipts.server.auditDir).find((n) => !n.endsWith('.key'))!)
+    const segments = readdirSync(join(logDir, 'segments')).reduce((n, f) => n + statSync(join(logDir, 'segments', f)).size, 0)
+    const index = statSync(join(logDir, 'index', 'data.mdb')).blocks * 512
+    console.log(`  audit log: ${size.toLocaleString('en')} entries, ${(segments / size).toFixed(0)} bytes/entry in segments + ${(index / size).toFixed(0)} bytes/entry in its index (hashes, citizen keys, usage)`)
   }
 } finally {
   for (const { server } of servers) await server.stop()

@@ -9,6 +9,12 @@
  * A closed loop at saturation always shows latency ≈ connections / throughput,
  * so the p99 target is judged on the paced run.
  *
+ * Addresses (issue 25): the same requests with `placeOfResidence` added (half
+ * in the units before 1 July 2025, half as the register holds it) run against
+ * the same server in the same run, and an in-process section times the
+ * verifier per request with and without the address (the mapping's CPU cost,
+ * free of the network's noise) and the reading of the worst addresses.
+ *
  * Usage: npm run bench:verify -- [--citizens N] [--duration S] [--connections C] [--rate R] [--threads 1,2]
  * The servers run as child processes; the load runs here, so on 2 cores the
  * server and the traffic generator each have one. With `--threads 1,2` the
@@ -22,7 +28,12 @@ import { parseArgs } from 'node:util'
 import { execSync } from 'node:child_process'
 import autocannon from 'autocannon'
 import { packageRoot } from '../../dist/src/paths.js'
-import { ensureDataset, sampleCitizens } from './lib/dataset.js'
+import { BENCH_KEY, ensureDataset, samplePeople } from './lib/dataset.js'
+import { RecordCodec } from '../../dist/src/domain/record.js'
+import { pinToKey } from '../../dist/src/domain/pin.js'
+import { readPlace } from '../../dist/src/addresses/index.js'
+import { Verifier } from '../../dist/src/verify/index.js'
+import type { StorageCore } from '../../dist/src/store/types.js'
 import { startChild } from './lib/child.js'
 import { rawPost, runPaced, type PacedResult } from './lib/paced-client.js'
 import { benchScript, RESULTS_DIR } from './lib/bench-paths.js'
@@ -63,24 +74,82 @@ async function measure (url: string, requests: autocannon.Request[], seconds: nu
   }
 }
 
-/** 70% full matches, 20% a wrong birth date, 10% unknown PINs: each a prebuilt request. */
-function verifyRequests (): autocannon.Request[] {
-  const sample = sampleCitizens(Math.min(citizens, 5000))
-  return sample.map((c, i) => {
-    const kind = i % 10
-    const pin = kind === 9 ? `${c.pin.slice(0, 6)}${String((Number(c.pin.slice(6)) + 500_000) % 1_000_000).padStart(6, '0')}` : c.pin
-    const dateOfBirth = kind >= 7 && kind < 9 ? '1900-01-01' : c.dateOfBirth
-    return {
-      method: 'POST',
-      path: '/v1/verify',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ pin, attributes: { fullName: c.fullName, dateOfBirth, gender: c.gender } })
-    }
+const people = samplePeople(Math.min(citizens, 5000))
+
+/** The attributes of request i: 70% full matches, 20% a wrong birth date, 10% unknown PINs. */
+function attributesOf (i: number, withAddress: boolean): { pin: string, attributes: Record<string, string> } {
+  const { citizen: c, places } = people[i]!
+  const kind = i % 10
+  const pin = kind === 9 ? `${c.pin.slice(0, 6)}${String((Number(c.pin.slice(6)) + 500_000) % 1_000_000).padStart(6, '0')}` : c.pin
+  const dateOfBirth = kind >= 7 && kind < 9 ? '1900-01-01' : c.dateOfBirth
+  const attributes: Record<string, string> = { fullName: c.fullName, dateOfBirth, gender: c.gender }
+  // Half the addresses in the old units (read, then mapped to 1–3 candidates), half as the register holds them.
+  if (withAddress) attributes.placeOfResidence = i % 2 === 0 ? places.placeOfResidence.old : (c.placeOfResidence ?? places.placeOfResidence.new)
+  return { pin, attributes }
+}
+
+/** Prebuilt requests, the same mix with or without the address. */
+function verifyRequests (withAddress = false): autocannon.Request[] {
+  return people.map((_, i) => ({
+    method: 'POST',
+    path: '/v1/verify',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(attributesOf(i, withAddress))
+  }))
+}
+
+/** Microseconds per call of fn over the sample, median of 5 rounds (each after a warm-up pass). */
+function microseconds (fn: (i: number) => unknown, n: number): number {
+  const rounds: number[] = []
+  for (let r = 0; r < 6; r++) {
+    const t = process.hrtime.bigint()
+    for (let k = 0; k < 20_000; k++) fn(k % n)
+    if (r > 0) rounds.push(Number(process.hrtime.bigint() - t) / 20_000 / 1000)
+  }
+  return rounds.sort((a, b) => a - b)[2]!
+}
+
+/**
+ * The mapping's CPU cost in process: the verifier over a Map of the sample's
+ * records (as the index holds them), per request with and without the address.
+ */
+function addressCost () {
+  const codec = new RecordCodec(BENCH_KEY)
+  const records = new Map<number, Uint8Array>()
+  for (const { citizen } of people) records.set(pinToKey(citizen.pin), codec.encode(pinToKey(citizen.pin), citizen))
+  const store = { getFast: (key: number) => records.get(key) } as unknown as StorageCore
+  const verifier = new Verifier(store, codec)
+  const asks = (withAddress: boolean, form?: 'old' | 'registered'): Array<{ key: number, attributes: Array<readonly [never, string]> }> => people.map((p, i) => {
+    const a = attributesOf(i, false)
+    const attributes = Object.entries(a.attributes) as Array<[never, string]>
+    if (withAddress) attributes.push(['placeOfResidence' as never, form === 'old' ? p.places.placeOfResidence.old : p.citizen.placeOfResidence!])
+    return { key: pinToKey(a.pin), attributes }
   })
+  const plain = asks(false); const old = asks(true, 'old'); const registered = asks(true, 'registered')
+  const n = people.length
+  const worst = [
+    'Phường Điện Biên, '.repeat(600), // 10 KB: refused at 500 characters before the verifier; read here directly
+    ','.repeat(499) + 'x',
+    'Phường '.repeat(71),
+    'a' + '\u0301'.repeat(499),
+    ('Рhường Кim Mã, ').repeat(33),
+    ('Số 12 Ngõ 5 Phố Kim Mã ').repeat(21) + ', P. Kim Mã, Q. Ba Đình, TP. Hà Nội',
+    ('Phường Kim Mã, Quận Ba Đình, ').repeat(16) + 'Hà Nội'
+  ].map((w) => w.length > 1000 ? w : w.slice(0, 500)) // what the API accepts is at most 500 characters
+  const worstTimes = worst.map((w) => microseconds(() => readPlace(w), 1))
+  return {
+    verifyWithoutAddress: microseconds((i) => verifier.verify(plain[i]! as never), n),
+    verifyWithRegisteredFormAddress: microseconds((i) => verifier.verify(registered[i]! as never), n),
+    verifyWithOldFormAddress: microseconds((i) => verifier.verify(old[i]! as never), n),
+    readPlaceOldForm: microseconds((i) => readPlace(people[i]!.places.placeOfResidence.old), n),
+    readPlaceNewForm: microseconds((i) => readPlace(people[i]!.places.placeOfResidence.new), n),
+    readPlaceWorst: Math.max(...worstTimes)
+  }
 }
 
 const dataset = await ensureDataset('lmdb', citizens)
 const requests = verifyRequests()
+const addressRequests = verifyRequests(true)
 
 const hello = await startChild([benchScript('hello-world.js')], /listening (\d+)/)
 const helloUrl = `http://127.0.0.1:${hello.match[1]!}`
@@ -95,6 +164,7 @@ const service = await startService(1)
 const serviceUrl = service.url
 let helloFig: Figures
 let verifyFig: Figures
+let addressFig: Figures
 let helloPaced: PacedResult
 let verifyPaced: PacedResult
 const moreThreads: Array<{ threads: number, figures: Figures }> = []
@@ -104,8 +174,10 @@ const paced = async (url: string): Promise<PacedResult> =>
 try {
   await measure(helloUrl, requests, warmup)
   await measure(serviceUrl, requests, warmup)
+  await measure(serviceUrl, addressRequests, warmup)
   helloFig = await measure(helloUrl, requests, duration)
   verifyFig = await measure(serviceUrl, requests, duration)
+  addressFig = await measure(serviceUrl, addressRequests, duration)
   helloPaced = await paced(helloUrl)
   verifyPaced = await paced(serviceUrl)
 } finally {
@@ -123,6 +195,7 @@ for (const threads of threadCounts.slice(1)) {
 }
 
 const ratio = verifyFig.rps / helloFig.rps
+const cost = addressCost()
 const slo = {
   ratioTarget: 0.5,
   p99TargetMs: 5,
@@ -140,6 +213,7 @@ const result = {
   verify: verifyFig,
   paced: { rate, helloWorld: helloPaced, verify: verifyPaced },
   threads: moreThreads.map((t) => ({ threads: t.threads, verify: t.figures, vsOneThread: t.figures.rps / verifyFig.rps })),
+  addresses: { verify: addressFig, vsWithout: addressFig.rps / verifyFig.rps, inProcessMicroseconds: cost },
   ratio,
   slo
 }
@@ -151,6 +225,10 @@ const fmtPaced = (p: PacedResult): string => `${Math.round(p.achievedRps).toStri
 console.log(`  paced at ${rate} req/s (open loop, latency from intended send time):`)
 console.log(`  hello-world ${fmtPaced(helloPaced)}`)
 console.log(`  verify      ${fmtPaced(verifyPaced)}`)
+console.log(`  + address   ${fmt(addressFig)}  (${(addressFig.rps / verifyFig.rps * 100).toFixed(0)}% of the same requests without it; half old form, half as registered)`)
+const us = (x: number): string => `${x.toFixed(2)} µs`
+console.log(`  in process, per request: verify ${us(cost.verifyWithoutAddress)}; + address as registered ${us(cost.verifyWithRegisteredFormAddress)}; + address in the old units ${us(cost.verifyWithOldFormAddress)}`)
+console.log(`  reading an address: old form ${us(cost.readPlaceOldForm)}, new form ${us(cost.readPlaceNewForm)}, worst hostile input ${us(cost.readPlaceWorst)} (target < 50 µs)`)
 for (const t of moreThreads) console.log(`  verify, ${t.threads} server threads ${fmt(t.figures)}  (${(t.figures.rps / verifyFig.rps * 100).toFixed(0)}% of 1 thread)`)
 console.log(`  verify / hello-world = ${(ratio * 100).toFixed(1)}% (target ≥ 50%), paced p99 ${verifyPaced.latency.p99} ms (target < 5 ms): ${slo.pass ? 'PASS' : 'FAIL'}`)
 const dir = RESULTS_DIR

@@ -55,6 +55,8 @@ interface SharedState {
   /** For the verifier; absent when `admit` remembers nonces itself. */
   readonly nonces: NonceMemory | undefined
   admit (caller: Caller, quota: number): Exclude<RememberResult, 'fresh'> | RateDecision
+  /** Takes `rows` tokens and quota units at once (streamed rows), both or neither. */
+  take (party: Party, rows: number): RateDecision
   readonly handle: AdmissionHandle
   close (): void
 }
@@ -157,6 +159,20 @@ export class Admission {
     if (!decision.ok) throw new ServiceError(decision.code, decision.detail, decision.retryAfterSeconds)
   }
 
+  /**
+   * Counts streamed rows against the party's budget: `rows` tokens from its
+   * rate bucket and `rows` units of its daily quota, both or neither. A refusal
+   * is a value (the stream waits for the bucket to refill, or ends on quota).
+   */
+  takeRows (party: Party, rows: number): RateDecision {
+    return this.#state.take(party, rows)
+  }
+
+  /** The party as the registry holds it now (undefined once removed): a job runs under its creator's current policy. */
+  party (id: string): Party | undefined {
+    return this.#registry.get(id)
+  }
+
   /** Re-reads the registry now (SIGHUP); a broken file keeps the previous one. */
   reload (): ReturnType<PartyRegistry['reload']> {
     return this.#registry.reload()
@@ -172,6 +188,7 @@ function threadState (replay: ReplayGuard, rate: RateLimiter): SharedState {
   return {
     nonces: replay,
     admit: (caller, quota) => rate.consume(caller.party.id, caller.party.rate, { quota }),
+    take: (party, rows) => rate.consume(party.id, party.rate, { tokens: rows, quota: rows }),
     handle: { replay: replay.shareHandle(), rate: rate.shareHandle() },
     close: () => {}
   }
@@ -182,6 +199,7 @@ function nodeState (path: string, slots: number): SharedState {
   return {
     nonces: undefined,
     admit: (caller, quota) => state.rememberAndConsume(caller.party.id, caller.nonce, caller.nonceExpiresAt, caller.party.rate, { quota }),
+    take: (party, rows) => state.consume(party.id, party.rate, { tokens: rows, quota: rows }),
     handle: { nodeStatePath: path },
     // lmdb-js shares one environment per path within a process; closing it as the thread stops is enough.
     close: () => { void state.close() }

@@ -14,6 +14,7 @@ import { Admission, type AdmissionHandle, type AdmissionOptions } from './admiss
 import { ClusterState } from './cluster-state.js'
 
 export { Admission, type AdmissionHandle, type Caller, type CapturedRequest } from './admission.js'
+export type { RateDecision } from './rate-limiter.js'
 
 /** The service the /v1 routes ask to authenticate and admit their requests. */
 export const ADMISSION = serviceKey<Admission>('admission')

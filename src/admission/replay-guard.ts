@@ -99,10 +99,11 @@ export class ReplayGuard {
    * remember it until expiresAtSec and answer 'fresh'. `hash` needs 12 bytes.
    */
   rememberHash (hash: Uint8Array, expiresAtSec: number, nowSec: number): RememberResult {
-    const view = new DataView(hash.buffer, hash.byteOffset, hash.byteLength)
-    const hi = view.getInt32(0)
-    const lo = view.getInt32(4)
-    const bucket = view.getUint32(8) % this.#buckets
+    if (hash.length < 12) throw new RangeError('a nonce hash needs 12 bytes')
+    // Big-endian words read by hand: a DataView per request was a measurable share of the signed path's garbage.
+    const hi = (hash[0]! << 24) | (hash[1]! << 16) | (hash[2]! << 8) | hash[3]!
+    const lo = (hash[4]! << 24) | (hash[5]! << 16) | (hash[6]! << 8) | hash[7]!
+    const bucket = (((hash[8]! << 24) | (hash[9]! << 16) | (hash[10]! << 8) | hash[11]!) >>> 0) % this.#buckets
     const now = nowSec >>> 0
     const cells = this.#cells
     const first = this.#slotBase + bucket * this.#perBucket * CELLS_PER_SLOT

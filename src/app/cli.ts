@@ -17,7 +17,7 @@ import { describeError } from './cli-errors.js'
 import { createHashKey, readHashKey, readOrCreateHashKey } from '../files/hash-key-file.js'
 import { runLoadCommand } from '../bulk-load/command.js'
 import { createLogger, type Logger } from '../log.js'
-import { generateCitizens, writePopulation } from '../population/generate.js'
+import { generatePeople, writePopulation } from '../population/generate.js'
 import { RECORD_VERSION, RecordCodec } from '../domain/record.js'
 import { createSnapshot, readSnapshotManifest, restoreSnapshot } from '../snapshot/index.js'
 import { startService } from './service.js'
@@ -25,9 +25,11 @@ import { joinCluster, memberConfig, superviseCluster } from './cluster.js'
 import { indexLayout, openStore } from '../store/open.js'
 import type { CitizenRecord } from '../domain/citizen.js'
 import { ensureDemoParty, type DemoParty } from '../parties/demo-party.js'
-import { ReceiptKeyRing, receiptVerifyCommand } from '../receipts/index.js'
+import { ReceiptKeyRing, receiptVerifyCommand, rowsReceiptVerify } from '../receipts/index.js'
+import { auditVerifyCommand, auditWatchCommand } from '../audit/index.js'
 import { formatPartyList, generatedSecretFile, partyAdd, partyDisable, partyEnable, partyList, partyRotateKey, type KeySource } from '../parties/party-cli.js'
-import { call } from '../client/call.js'
+import { call, qrBody } from '../client/call.js'
+import { check, CheckError } from '../client/check.js'
 import { prepareReplica } from '../fleet/bootstrap.js'
 import { publishChanges } from '../fleet/publish.js'
 import { publishSnapshot } from '../fleet/snapshots.js'
@@ -284,9 +286,11 @@ keyOptions(partyFileOptions(party.command('add')))
   .requiredOption('--rate <n>', 'sustained requests per second', positiveInt)
   .option('--burst <n>', 'requests at once after a quiet period (default 2 × rate)', positiveInt)
   .option('--daily-quota <n>', 'verifications per day (a batch counts its items)', positiveInt)
-  .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify)', list)
+  .option('--endpoints <list>', 'endpoints it may call (default all: /v1/verify,/v1/verify/batch,/v1/chip/verify,/v1/card/qr/verify)', list)
   .option('--max-batch <n>', 'items per batch (default 1000)', positiveInt)
   .option('--overall-only', 'answer it with the overall match only, no per-attribute results')
+  .option('--roles <list>', 'roles beyond verifying: citizen-portal, auditor (read citizens\' access histories), comma-separated', list)
+  .option('--exact-addresses', 'compare its addresses as the same units only: one written in the pre-2025 units is a mismatch, never match_reorganised')
   .option('--hmac', 'generate its HMAC-SHA-256 secret (mode 0600, beside the registry, never overwritten) instead of --public-key or --hmac-secret-file')
   .action((opts: Record<string, unknown>) => {
     const file = partiesFileFrom(opts)
@@ -301,6 +305,8 @@ keyOptions(partyFileOptions(party.command('add')))
       endpoints: opts.endpoints as string[] | undefined,
       maxBatchItems: opts.maxBatch as number | undefined,
       overallOnly: opts.overallOnly as boolean | undefined,
+      roles: opts.roles as string[] | undefined,
+      exactAddresses: opts.exactAddresses as boolean | undefined,
       hmac: opts.hmac as boolean | undefined,
       ...keySource(opts)
     })
@@ -346,8 +352,9 @@ function keySource (opts: Record<string, unknown>): KeySource {
 
 program.command('call')
   .description('send one request signed with HTTP Message Signatures (RFC 9421) and print the answer')
-  .argument('<path>', 'e.g. /v1/verify (a path on --url, not a whole URL)')
+  .argument('<path>', 'e.g. /v1/verify or /v1/card/qr/verify (a path on --url, not a whole URL)')
   .argument('[json]', 'request body (JSON); - reads it from standard input')
+  .option('--qr <text>', 'instead of a JSON body: the string scanned from a card\'s QR code, sent as {"qr": "…"} (- reads it from standard input)')
   .requiredOption('--key-id <id>', 'the keyid registered for your party')
   .requiredOption('--key <file>', 'PKCS#8 PEM private key (Ed25519, ECDSA P-256) or HMAC secret (hex)')
   .option('--url <url>', 'service base URL', 'http://127.0.0.1:8080')
@@ -355,7 +362,8 @@ program.command('call')
   .option('--timeout <seconds>', 'give up after this long without a whole answer', positiveInt, 30)
   .option('--save <file>', 'also write the answer to this file (for `idv receipt verify`)')
   .action(async (path: string, json: string | undefined, opts: Record<string, unknown>) => {
-    const body = json === '-' ? readFileSync(0, 'utf8') : json ?? ''
+    if (opts.qr !== undefined && json !== undefined) throw new UsageError('give either --qr or a JSON body, not both')
+    const body = opts.qr !== undefined ? qrBody(opts.qr === '-' ? readFileSync(0, 'utf8') : opts.qr as string) : json === '-' ? readFileSync(0, 'utf8') : json ?? ''
     const result = await call({
       url: opts.url as string,
       keyId: opts.keyId as string,
@@ -378,6 +386,56 @@ program.command('call')
     process.exit(result.status >= 200 && result.status < 300 ? 0 : 1)
   })
 
+program.command('check')
+  .description('verify every row of a file (CSV export or NDJSON items) as a stream or a job, with progress; resumable')
+  .argument('<file>', 'CSV with a header (pin,fullName,dateOfBirth,gender,…; optional ref) or NDJSON {ref, pin, attributes} items')
+  .requiredOption('--key-id <id>', 'the keyid registered for your party')
+  .requiredOption('--key <file>', 'PKCS#8 PEM private key (Ed25519, ECDSA P-256) or HMAC secret (hex)')
+  .option('--url <url>', 'service base URL', 'http://127.0.0.1:8080')
+  .option('--out <file>', 'results file (default FILE.results.ndjson or .csv); receipts go to OUT.receipts.ndjson')
+  .option('--format <format>', 'ndjson | csv', 'ndjson')
+  .option('--resume', 'continue an interrupted run: rows already answered are not sent again')
+  .option('--job', 'upload the file as a job (chunked, resumable) instead of streaming it')
+  .option('--retries <n>', 'reconnections after a lost connection before giving up', int, 5)
+  .option('--no-progress', 'no progress bar')
+  .action(async (file: string, opts: Record<string, unknown>) => {
+    const format = opts.format as string
+    if (format !== 'ndjson' && format !== 'csv') throw new UsageError('--format must be ndjson or csv')
+    const bar = opts.progress === true && process.stderr.isTTY
+      ? new SingleBar({ format: '{bar} {percentage}% | {value}/{total} rows | {speed} rows/s | ETA {eta_formatted} | match {ratio} | errors {errors}', stream: process.stderr, etaBuffer: 50 }, Presets.shades_classic)
+      : undefined
+    const started = Date.now()
+    let first = -1
+    try {
+      const summary = await check({
+        file,
+        url: opts.url as string,
+        keyId: opts.keyId as string,
+        keyFile: opts.key as string,
+        out: opts.out as string | undefined,
+        format,
+        resume: opts.resume === true,
+        job: opts.job === true,
+        retries: opts.retries as number,
+        onProgress (p) {
+          if (bar === undefined) return
+          if (first < 0) { first = p.rows; bar.start(p.total, p.rows, { speed: 0, ratio: '-', errors: 0 }) }
+          const secs = (Date.now() - started) / 1000
+          const answered = p.rows - p.errors
+          bar.update(p.rows, { speed: secs > 0 ? Math.round((p.rows - first) / secs) : 0, ratio: answered > 0 ? `${(100 * p.matches / answered).toFixed(1)}%` : '-', errors: p.errors })
+        }
+      })
+      bar?.stop()
+      const answered = summary.rows - summary.errors
+      console.log(`${summary.rows} rows answered (${summary.resumedFrom > 0 ? `${summary.resumedFrom} before this run, ` : ''}${summary.matches} match, ${answered > 0 ? (100 * summary.matches / answered).toFixed(1) : '0'}% of the valid ones; ${summary.errors} refused) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${summary.out}, receipts ${summary.receipts}`)
+      process.exit(0)
+    } catch (err) {
+      bar?.stop()
+      if (err instanceof CheckError) { console.error(`idv: ${err.message}`); process.exit(err.exitCode) }
+      throw err
+    }
+  })
+
 const receipt = program.command('receipt').description('signed answers: check one offline, rotate the signing key')
 
 receipt.command('verify')
@@ -386,8 +444,16 @@ receipt.command('verify')
   .option('--jwks <file>', 'the keys saved from GET /v1/keys (default: this installation\'s receipt key file)')
   .option('--receipt-key-file <file>', 'the service\'s key ring (IDV_RECEIPT_KEY_FILE), used when no --jwks is given')
   .option('--data-dir <dir>', 'index directory the default key ring sits beside (IDV_DATA_DIR)')
-  .action((file: string, opts: Record<string, unknown>) => {
+  .option('--rows <file>', 'FILE is receipt records of a stream or job (`idv check` writes OUT.receipts.ndjson); check them against these answer records (NDJSON)')
+  .action(async (file: string, opts: Record<string, unknown>) => {
     const config = loadConfig(process.env, { receiptKeyFile: opts.receiptKeyFile as string | undefined, dataDir: opts.dataDir as string | undefined })
+    if (opts.rows !== undefined) {
+      const jwks = opts.jwks !== undefined ? JSON.parse(readFileSync(opts.jwks as string, 'utf8')) as unknown : existsSync(config.receiptKeyFile) ? ReceiptKeyRing.load(config.receiptKeyFile).jwks() : undefined
+      if (jwks === undefined) { console.error('idv: no keys to check against: give --jwks FILE (saved from GET /v1/keys)'); process.exit(2) }
+      const outcome = await rowsReceiptVerify({ file, rowsFile: opts.rows as string, jwks })
+      console.log(outcome.message)
+      process.exit(outcome.exitCode)
+    }
     const outcome = receiptVerifyCommand({
       file,
       jwksFile: opts.jwks as string | undefined,
@@ -414,6 +480,32 @@ receipt.command('rotate-key')
     const key = ring.rotate()
     ring.save(file)
     console.log(`rotated: new answers are signed with ${key.kid}; send SIGHUP to running services to pick it up`)
+  })
+
+const auditCmd = program.command('audit').description('the tamper-evident audit log: check a log on disk, witness nodes\' checkpoints')
+
+auditCmd.command('verify')
+  .description('recompute a node\'s audit log and check it against its checkpoints (exit 0 verified, 1 a bad entry or checkpoint, named, 2 cannot check)')
+  .argument('<dir>', 'the node\'s log directory (<audit-dir>/<node>)')
+  .option('--key <vkey>', 'the log\'s verifier key (the text of GET /v1/audit/key) or a file holding it (default: DIR/verifier.key)')
+  .action((dir: string, opts: { key?: string }) => {
+    const outcome = auditVerifyCommand({ dir, key: opts.key })
+    if (outcome.exitCode === 2) console.error(`idv: ${outcome.message}`)
+    else console.log(outcome.message)
+    process.exit(outcome.exitCode)
+  })
+
+auditCmd.command('watch')
+  .description('poll nodes\' checkpoints and check each against the last one seen (exit 1, printing both, on an inconsistency)')
+  .argument('<url...>', 'service base URLs')
+  .option('--key <vkey...>', 'verifier keys to trust (default: each node\'s key as first fetched)')
+  .option('--interval <ms>', 'between polls', (v) => Number(v), 1000)
+  .option('--polls <n>', 'stop after this many rounds (default: never)', (v) => Number(v))
+  .option('--state <file>', 'remember the last checkpoint of each node here between runs')
+  .action(async (urls: string[], opts: { key?: string[], interval: number, polls?: number, state?: string }) => {
+    const outcome = await auditWatchCommand({ urls, keys: opts.key, intervalMs: opts.interval, polls: opts.polls, stateFile: opts.state, out: (line) => { console.log(line) } })
+    console.log(outcome.message)
+    process.exit(outcome.exitCode)
   })
 
 function progressBar (format: string): SingleBar {
@@ -449,10 +541,16 @@ async function ensureDemoPopulation (config: Config, hashKey: Uint8Array): Promi
   }
 }
 
-/** The first active adult with a chip card in the demo population (the generator is deterministic). */
-function sampleCitizen (config: Config): CitizenRecord | undefined {
-  for (const c of generateCitizens(Math.min(config.demoCitizens, 1000), config.demoSeed)) {
-    if (c.status === 'active' && c.cardIssueDate !== undefined) return c
+/**
+ * The first active adult with a chip card in the demo population whose
+ * register address is in the 2025 form, with the same address in the form
+ * before (the generator is deterministic).
+ */
+function sampleCitizen (config: Config): { citizen: CitizenRecord, oldResidence: string } | undefined {
+  for (const { citizen, places } of generatePeople(Math.min(config.demoCitizens, 1000), config.demoSeed)) {
+    if (citizen.status === 'active' && citizen.cardIssueDate !== undefined && citizen.placeOfResidence === places.placeOfResidence.new) {
+      return { citizen, oldResidence: places.placeOfResidence.old }
+    }
   }
   return undefined
 }
@@ -474,19 +572,32 @@ async function serveClusterMember (config: Config, log: Logger): Promise<number 
   return 0
 }
 
-function printDemoBanner (url: string, sample: CitizenRecord | undefined, party: DemoParty | undefined): void {
+function printDemoBanner (url: string, found: { citizen: CitizenRecord, oldResidence: string } | undefined, party: DemoParty | undefined): void {
   const lines = [`\nidv is serving at ${url}`, `  API description: ${url}/openapi.json`]
-  if (sample !== undefined) {
+  if (found !== undefined) {
+    const sample = found.citizen
     const body = JSON.stringify({ pin: sample.pin, attributes: { fullName: sample.fullName, dateOfBirth: sample.dateOfBirth, gender: sample.gender } })
-    lines.push(`  sample citizen (synthetic): ${sample.pin} ${sample.fullName}, born ${sample.dateOfBirth}, ${sample.gender}`, '  try:')
+    // The same address in the units before 1 July 2025: answered `match_reorganised`.
+    const oldForm = JSON.stringify({ pin: sample.pin, attributes: { placeOfResidence: found.oldResidence } })
+    const qr = `${sample.pin}||${sample.fullName}|${sample.dateOfBirth.slice(8, 10)}${sample.dateOfBirth.slice(5, 7)}${sample.dateOfBirth.slice(0, 4)}|${sample.gender === 'male' ? 'Nam' : 'Nữ'}|${found.oldResidence}|${(sample.cardIssueDate ?? '').replace(/^(\d{4})-(\d{2})-(\d{2})$/, '$3$2$1')}`
+    lines.push(
+      `  sample citizen (synthetic): ${sample.pin} ${sample.fullName}, born ${sample.dateOfBirth}, ${sample.gender}`,
+      `    registered at ${sample.placeOfResidence ?? ''} (2025 units)`,
+      `    the same place before 1 July 2025: ${found.oldResidence}`,
+      '  try:'
+    )
+    const calls = [['/v1/verify', body], ['/v1/verify', oldForm], ['/v1/card/qr/verify', JSON.stringify({ qr })]] as const
     if (party !== undefined) {
+      const signed = `npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)}`
+      for (const [path, b] of calls.slice(0, 2)) lines.push(`    ${signed} ${path} '${b}'`)
+      lines.push(`    ${signed} --qr '${qr}' /v1/card/qr/verify`)
       lines.push(
-        `    npx idv call --url ${url} --key-id ${party.keyId} --key ${relative(process.cwd(), party.keyFile)} /v1/verify '${body}'`,
-        '  (requests are signed with HTTP Message Signatures, RFC 9421, by the demo party\'s Ed25519 key;',
+        '  (the second asks with the old address: placeOfResidence is match_reorganised; the third sends the card\'s QR code;',
+        '   requests are signed with HTTP Message Signatures, RFC 9421, by the demo party\'s Ed25519 key;',
         '   add --save answer.json, then `npx idv receipt verify answer.json` checks the signed answer offline)'
       )
     } else {
-      lines.push(`    curl -s ${url}/v1/verify -H 'content-type: application/json' -d '${body}'`)
+      for (const [path, b] of calls) lines.push(`    curl -s ${url}${path} -H 'content-type: application/json' -d '${b}'`)
     }
   }
   lines.push('  stop with Ctrl-C\n')

@@ -40,7 +40,8 @@ export function memberConfig (config: Config): { readonly config: Config, readon
   const orders = JSON.parse(raw) as Orders
   const metricsPort = config.metricsPort === 0 ? 0 : config.metricsPort + orders.index
   // Members share the port with each other by design; the supervisor checked it was free.
-  return { index: orders.index, config: { ...config, port: orders.port, metricsPort, reusePort: true } }
+  // Each member writes its own audit log (one writer per log): <node>-<index>.
+  return { index: orders.index, config: { ...config, port: orders.port, metricsPort, reusePort: true, auditNode: `${config.auditNode}-${orders.index}` } }
 }
 
 /** In a member, once it serves: tell the supervisor, and stop when it says so or is gone. */

@@ -40,19 +40,19 @@ export function registerOpsRoutes (app: TemplatedApp, deps: OpsDeps): void {
   app.get('/healthz', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', alive) })
   app.get('/readyz', (res, req) => {
     if (refuseBadFraming(res, req)) return
-    const reason = deps.lifecycle.notReadyReason()
-    if (reason === undefined) send(res, 200, 'application/json', ready)
-    else sendError(res, 'IDV_ERR_NOT_READY', reason)
+    const why = deps.lifecycle.notReady()
+    if (why === undefined) send(res, 200, 'application/json', ready)
+    else sendError(res, 'IDV_ERR_NOT_READY', why)
   })
   // Probes that use HEAD get the status and headers of GET, Content-Length included, without a body (RFC 9110 §9.3.2).
   const aliveLength = Buffer.byteLength(alive)
   for (const path of ['/livez', '/healthz']) app.head(path, (res, req) => { if (!refuseBadFraming(res, req)) head(res, 200, 'application/json', aliveLength) })
   app.head('/readyz', (res, req) => {
     if (refuseBadFraming(res, req)) return
-    const reason = deps.lifecycle.notReadyReason()
+    const why = deps.lifecycle.notReady()
     // What GET /readyz would answer (no request id: the same bytes), for HEAD's Content-Length.
-    if (reason === undefined) head(res, 200, 'application/json', Buffer.byteLength(ready))
-    else head(res, 503, PROBLEM_JSON, Buffer.byteLength(JSON.stringify(problemFor('IDV_ERR_NOT_READY', reason))))
+    if (why === undefined) head(res, 200, 'application/json', Buffer.byteLength(ready))
+    else head(res, 503, PROBLEM_JSON, Buffer.byteLength(JSON.stringify(problemFor('IDV_ERR_NOT_READY', why))))
   })
   app.get('/openapi.json', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', openApi) })
   app.get('/errors', (res, req) => { if (!refuseBadFraming(res, req)) send(res, 200, 'application/json', errors) })

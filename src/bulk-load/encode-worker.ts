@@ -20,7 +20,7 @@ let codecKey = ''
 export default function encode (task: EncodeTask): EncodedChunk {
   const keyHex = Buffer.from(task.hashKey).toString('hex')
   if (codec === undefined || keyHex !== codecKey) {
-    codec = new RecordCodec(task.hashKey)
+    codec = new RecordCodec(task.hashKey, { places: true })
     codecKey = keyHex
   }
   // The result is structured-cloned back (about 7 MiB a chunk: cheap next to the hashing).

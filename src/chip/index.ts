@@ -12,6 +12,7 @@ import type { Config } from '../config.js'
 import { RecordCodec } from '../domain/record.js'
 import { ADMISSION } from '../admission/index.js'
 import { RECEIPTS } from '../receipts/index.js'
+import { AUDIT } from '../audit/index.js'
 import { Verifier } from '../verify/index.js'
 import { ChipPool } from './pool.js'
 import { CHIP_VERDICTS, poolFamilies } from './pool-metrics.js'
@@ -65,7 +66,8 @@ export const chip: Capability<ChipShare> = {
       route: ctx.route('/v1/chip/verify'),
       verdicts: ctx.counter(CHIP_VERDICTS),
       admission: ctx.use(ADMISSION),
-      receipts: ctx.use(RECEIPTS)
+      receipts: ctx.use(RECEIPTS),
+      audit: ctx.use(AUDIT)
     })
     return { close: () => { relay?.close() } }
   }

@@ -27,7 +27,8 @@ import type { Counter } from '../capability.js'
 import { verdictIndex } from './pool-metrics.js'
 import type { Admission } from '../admission/index.js'
 import type { Party } from '../parties/registry.js'
-import { encodeWithReceipt, type ReceiptSigner } from '../receipts/index.js'
+import { encodeWithReceipt, type Receipt, type ReceiptSigner } from '../receipts/index.js'
+import type { AuditRecord, AuditTrail } from '../audit/index.js'
 
 export interface ChipRouteDeps {
   readonly verifier: Verifier
@@ -45,6 +46,8 @@ export interface ChipRouteDeps {
   readonly admission: Admission | undefined
   /** Signs answers to parties; undefined when receipts are off. */
   readonly receipts: ReceiptSigner | undefined
+  /** Records every answer before it is sent; undefined when the audit log is off. */
+  readonly audit: AuditTrail | undefined
 }
 
 export interface ChipAnswer {
@@ -123,13 +126,19 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
       pending.then(async (result) => {
         deps.verdicts.add(scope.party, verdictIndex(result.valid ? undefined : result.reason ?? 'other'))
         const reply = buildAnswer(requestId, result, deps.verifier, party)
+        let receipt: Receipt | undefined
         const encoded = party === undefined || deps.receipts === undefined
           ? (answerType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply))
           : await new Promise<string | Uint8Array>((resolve, reject) => {
             const pin = result.valid ? result.identity?.pin : undefined
             const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
-            encodeWithReceipt(deps.receipts!, reply, facts, answerType, resolve, reject)
+            encodeWithReceipt(deps.receipts!, reply, facts, answerType, (e, r) => { receipt = r; resolve(e) }, reject)
           })
+        // Sent only once its audit entry is durable (src/audit); if it cannot be, the 503 goes instead.
+        const refused = deps.audit === undefined
+          ? undefined
+          : await new Promise<ServiceError | undefined>((resolve) => { deps.audit!.record([chipEntry(requestId, party?.id ?? null, result, reply, deps.audit!, receipt)], () => { resolve(undefined) }, resolve) })
+        if (refused !== undefined) { answer(() => { sendFailure(res, refused, requestId) }); return }
         answer(() => { send(res, 200, CONTENT_TYPES[answerType], encoded, requestId) })
       }).catch((err: unknown) => {
         const code = err instanceof ChipPoolError ? err.code : undefined
@@ -149,6 +158,18 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
       end()
     }
   })
+}
+
+/** The audit entry of a chip check: the verdict and the register's answer, about the chip's citizen when the chip verified. */
+function chipEntry (requestId: string, partyId: string | null, result: ChipResult, answer: ChipAnswer, audit: AuditTrail, receipt: Receipt | undefined): AuditRecord {
+  const pin = result.valid ? result.identity?.pin : undefined
+  const key = pin === undefined ? -1 : pinToKey(pin)
+  const results: Record<string, unknown> = { match: answer.match, valid: result.valid }
+  if (result.reason !== undefined) results.reason = result.reason
+  if (answer.registry !== null) results.registry = answer.registry
+  const entry: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = { requestId, partyId, endpoint: '/v1/chip/verify', pinHash: key >= 0 ? audit.pinHash(key) : null, attributes: ['chip'], results }
+  if (receipt !== undefined) entry.receiptLeafHash = audit.receiptLeafHash(receipt.leaf)
+  return entry
 }
 
 /** The answer to a chip: the verdict, each check, and the register match (also the Fastify baseline's answer). */

@@ -53,6 +53,15 @@ function algorithmOf (key: KeyObject, file: string): SignatureAlgorithm {
   throw new UsageError(`--key ${file} is a ${key.asymmetricKeyType ?? 'unknown'} key; use Ed25519 or ECDSA P-256`)
 }
 
+/**
+ * The body of POST /v1/card/qr/verify for a scanned QR string. A scanner that
+ * types into a terminal ends it with a line break: only that is removed, the
+ * service reads the rest liberally itself.
+ */
+export function qrBody (scanned: string): string {
+  return JSON.stringify({ qr: scanned.replace(/\r?\n$/, '') })
+}
+
 export async function call (o: CallOptions): Promise<CallResult> {
   // new URL(path, base) lets an absolute path replace the base: a typo would then silently call another host.
   if (/^[a-z][a-z0-9+.-]*:/i.test(o.path) || o.path.startsWith('//')) throw new UsageError(`${o.path} is a URL, not a path: give the path (e.g. /v1/verify) and the service in --url`)

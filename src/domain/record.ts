@@ -1,8 +1,8 @@
 /**
  * The stored record: keyed hashes of a citizen's attributes, never the attributes.
  *
- * Layout 2 (RECORD_BYTES = 131):
- *   [0]      layout version (2)
+ * Layout 3 (RECORD_BYTES = 131):
+ *   [0]      layout version (3)
  *   [1]      status: 0 active, 1 deceased, 2 revoked
  *   [2]      presence bitmap, bit i set when slot i holds a hash
  *   [3 + 16·i] slot i: the first 16 bytes of F(S_c, slot ‖ len16 ‖ canonical value)
@@ -27,12 +27,20 @@
  * Cost: one HMAC per citizen (two compressions), then one compression per
  * value up to 52 bytes, against three per value for an HMAC per slot
  * (layout 1, HMAC-SHA-256(key, slot ‖ pin40 ‖ value)).
+ *
+ * Layout 3 changes only what the two place slots hash (src/addresses/,
+ * docs/design/addresses.md): an address that names known units hashes as its
+ * canonical 2025 place `u|street|ward|province`, whichever form it was written
+ * in; any other address (unknown names, an old ward split across several new
+ * ones) as its text, `t|…`. Every other slot is hashed as in layout 2. An
+ * index of layout 2 is refused at open; rebuild it with idv load.
  */
-import { asciiName, canonicalName, canonicalPlace } from './normalize.js'
+import { asciiName, canonicalName } from './normalize.js'
+import { storedPlace } from '../addresses/index.js'
 import { KeyedHasher } from './keyed-hash.js'
 import type { CitizenRecord, CitizenStatus } from './citizen.js'
 
-export const RECORD_VERSION = 2
+export const RECORD_VERSION = 3
 export const HASH_BYTES = 16
 export const SLOT_COUNT = 8
 export const HEADER_BYTES = 3
@@ -56,7 +64,7 @@ export type SlotName = keyof typeof Slot
 
 export const STATUS_CODES: Readonly<Record<CitizenStatus, number>> = { active: 0, deceased: 1, revoked: 2 }
 
-/** Domain separation of the per-citizen secret (layout 2). */
+/** Domain separation of the per-citizen secret (since layout 2; layout 3 keeps it: only place slots changed). */
 const CITIZEN_TAG = Buffer.from('idv/citizen/v2', 'latin1')
 
 /** The 40-bit PIN key, big-endian, at out[at..at+5). Division keeps it exact beyond 2^32. */
@@ -66,12 +74,17 @@ function writeKey40 (key: number, out: Uint8Array, at: number): void {
   out[at] = hi; out[at + 1] = lo >>> 24; out[at + 2] = lo >>> 16; out[at + 3] = lo >>> 8; out[at + 4] = lo
 }
 
-/** Canonical form of an attribute value before hashing (names and places fold; dates and gender are exact). */
+/**
+ * Canonical form of an attribute value as the register's slot holds it (names
+ * fold; places become their one 2025 place, else their text; dates and gender
+ * are exact). A question about a place is read by the verifier instead, which
+ * may try several candidates.
+ */
 export function canonicalValue (attribute: AttributeName, value: string): string {
   switch (attribute) {
     case 'fullName': return canonicalName(value)
     case 'placeOfOrigin':
-    case 'placeOfResidence': return canonicalPlace(value)
+    case 'placeOfResidence': return storedPlace(value)
     default: return value
   }
 }
@@ -80,6 +93,9 @@ export function canonicalValue (attribute: AttributeName, value: string): string
  * Builds and reads records with one hash key. Holds scratch buffers: one
  * instance per thread.
  */
+/** Places of origin a loader worker's codec keeps read (at most a few MB). */
+const MAX_PLACES_KEPT = 65_536
+
 export class RecordCodec {
   readonly #hasher: KeyedHasher
   #message = Buffer.allocUnsafe(1024)
@@ -88,9 +104,31 @@ export class RecordCodec {
   #citizenKey = -1
   readonly #citizenMessage = Buffer.alloc(CITIZEN_TAG.length + 5)
 
-  constructor (hashKey: Uint8Array) {
+  /**
+   * Places of origin already read (`places: true`, the bulk loader's workers
+   * only): a place of origin is a commune, shared by thousands of citizens, and
+   * reading an address costs more than hashing it (a residence, with its street,
+   * is mostly unique: not kept). The server keeps none, so no request's address
+   * outlives its request. Cleared when full.
+   */
+  readonly #places: Map<string, string> | undefined
+
+  constructor (hashKey: Uint8Array, options: { places?: boolean } = {}) {
     this.#hasher = new KeyedHasher(hashKey)
     this.#citizenMessage.set(CITIZEN_TAG)
+    this.#places = options.places === true ? new Map() : undefined
+  }
+
+  #storedPlace (place: string): string {
+    const places = this.#places
+    if (places === undefined) return storedPlace(place)
+    let stored = places.get(place)
+    if (stored === undefined) {
+      stored = storedPlace(place)
+      if (places.size >= MAX_PLACES_KEPT) places.clear()
+      places.set(place, stored)
+    }
+    return stored
   }
 
   /** Writes the keyed hash of `canonical` for `slot` of citizen `key` into out[offset..offset+16). */
@@ -140,8 +178,8 @@ export class RecordCodec {
     put(Slot.fullNameAscii, asciiName(name))
     put(Slot.dateOfBirth, citizen.dateOfBirth)
     put(Slot.gender, citizen.gender)
-    put(Slot.placeOfOrigin, citizen.placeOfOrigin === undefined ? undefined : canonicalPlace(citizen.placeOfOrigin))
-    put(Slot.placeOfResidence, citizen.placeOfResidence === undefined ? undefined : canonicalPlace(citizen.placeOfResidence))
+    put(Slot.placeOfOrigin, citizen.placeOfOrigin === undefined ? undefined : this.#storedPlace(citizen.placeOfOrigin))
+    put(Slot.placeOfResidence, citizen.placeOfResidence === undefined ? undefined : storedPlace(citizen.placeOfResidence))
     put(Slot.cardIssueDate, citizen.cardIssueDate)
     put(Slot.cardExpiryDate, citizen.cardExpiryDate)
     out[offset + 2] = presence

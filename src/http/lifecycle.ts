@@ -98,27 +98,24 @@ export class Lifecycle {
   readonly routes: readonly string[]
   #inFlight = 0
   #idle: (() => void) | undefined
-  readonly #gates: Array<() => string | undefined> = []
+  readonly #checks: Array<() => string | undefined> = []
 
   constructor (observers: LifecycleObservers = {}, routes: readonly string[] = ['other']) {
     this.observers = observers
     this.routes = routes
   }
 
-  /**
-   * Adds a condition readiness also depends on (a replica behind its change
-   * feed): the gate answers why the service is not ready, or undefined.
-   */
-  addReadinessGate (gate: () => string | undefined): void {
-    this.#gates.push(gate)
+  /** Adds a condition of readiness a capability owns: it returns why the service cannot answer now (the audit log cannot be written), or undefined. */
+  addReadinessCheck (check: () => string | undefined): void {
+    this.#checks.push(check)
   }
 
-  /** Why /readyz answers 503, or undefined when ready. */
-  notReadyReason (): string | undefined {
+  /** Why GET /readyz answers 503: not ready (starting, draining), or the first failing check; undefined when ready. */
+  notReady (): string | undefined {
     if (!this.ready) return NOT_SERVING
-    for (const gate of this.#gates) {
-      const reason = gate()
-      if (reason !== undefined) return reason
+    for (const check of this.#checks) {
+      const why = check()
+      if (why !== undefined) return why
     }
     return undefined
   }

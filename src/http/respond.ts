@@ -9,8 +9,8 @@ import { errorCatalogue as catalogue, ServiceError, type ErrorCode } from '../er
 import { toProblem, type Problem } from '../problem.js'
 
 const REASONS: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  406: 'Not Acceptable', 413: 'Content Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests',
+  200: 'OK', 201: 'Created', 204: 'No Content', 206: 'Partial Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable', 422: 'Unprocessable Content', 429: 'Too Many Requests',
   500: 'Internal Server Error', 503: 'Service Unavailable'
 }
 const STATUS_LINES = new Map<number, string>(Object.entries(REASONS).map(([code, reason]) => [Number(code), `${code} ${reason}`]))

@@ -37,7 +37,7 @@ export const metrics: Capability<SharedArrayBuffer> = {
       async serving ({ port, lifecycle }) {
         const registry = createMetricsRegistry(block, {
           build: readBuildInfo(ctx.config.store),
-          ready: () => lifecycle.notReadyReason() === undefined,
+          ready: () => lifecycle.notReady() === undefined,
           store: () => ctx.store.stats(),
           // At most one read of the kernel's connection tables per minute, however often Prometheus scrapes:
           // with 40,000 sockets on the host a read costs ~150 ms of kernel time.
@@ -48,7 +48,7 @@ export const metrics: Capability<SharedArrayBuffer> = {
           host: ctx.config.host,
           port: ctx.config.metricsPort,
           registry,
-          notReadyReason: () => lifecycle.notReadyReason(),
+          notReady: () => lifecycle.notReady(),
           onError: (err) => { ctx.log.error({ err }, 'collecting metrics failed') }
         })
         return { metricsPort: server.port }

@@ -15,8 +15,8 @@ export interface MetricsServerOptions {
   /** 0 picks a free port. */
   readonly port: number
   readonly registry: Registry
-  /** Why the service is not ready, or undefined when it is (src/http/lifecycle.ts notReadyReason). */
-  readonly notReadyReason: () => string | undefined
+  /** Why the service is not ready, or undefined when it is (src/http/lifecycle.ts notReady). */
+  readonly notReady: () => string | undefined
   readonly onError?: (err: unknown) => void
 }
 
@@ -60,7 +60,7 @@ function answer (req: IncomingMessage, res: ServerResponse, options: MetricsServ
   if (req.method !== 'GET' && !head) { problem(res, 'IDV_ERR_METHOD_NOT_ALLOWED', `${path} allows GET`, false, { allow: 'GET, HEAD' }); return }
   if (path === '/livez' || path === '/healthz') { write(res, 200, 'application/json', ALIVE, head); return }
   if (path === '/readyz') {
-    const reason = options.notReadyReason()
+    const reason = options.notReady()
     if (reason === undefined) write(res, 200, 'application/json', READY, head)
     else problem(res, 'IDV_ERR_NOT_READY', reason, head, { 'retry-after': '1' })
     return

@@ -55,8 +55,12 @@ export interface PartyAddOptions extends KeySource {
   readonly burst?: number | undefined
   readonly dailyQuota?: number | undefined
   readonly overallOnly?: boolean | undefined
+  /** Addresses compare as the same units only (policy `addressMatching: exact`). */
+  readonly exactAddresses?: boolean | undefined
   /** Default 1000. */
   readonly maxBatchItems?: number | undefined
+  /** PARTY_ROLES it holds (citizen-portal, auditor: reading citizens' access histories). */
+  readonly roles?: readonly string[] | undefined
   readonly now?: (() => number) | undefined
 }
 
@@ -214,7 +218,9 @@ export function partyAdd (o: PartyAddOptions): PartySpec {
     resultDetail: o.overallOnly === true ? 'overall-only' : 'per-attribute',
     maxBatchItems: o.maxBatchItems ?? 1000,
     rate: { perSecond: o.rate, burst: o.burst ?? Math.max(1, Math.ceil(o.rate * 2)) },
-    ...(o.dailyQuota !== undefined ? { dailyQuota: o.dailyQuota } : {})
+    ...(o.dailyQuota !== undefined ? { dailyQuota: o.dailyQuota } : {}),
+    ...(o.roles !== undefined && o.roles.length > 0 ? { roles: [...o.roles] } : {}),
+    ...(o.exactAddresses === true ? { addressMatching: 'exact' as const } : {})
   }
   writeSpec(o.file, { parties: [...spec.parties, party] })
   return party
@@ -228,7 +234,7 @@ export function partyList (file: string): PartyListRow[] {
     keys: p.keys.map((k) => `${k.keyId} (${k.algorithm}${k.notAfter !== undefined ? `, until ${k.notAfter}` : ''})`).join('; '),
     endpoints: p.allowedEndpoints.join(','),
     attributes: p.allowedAttributes.join(','),
-    detail: p.resultDetail,
+    detail: p.resultDetail + (p.addressMatching === 'exact' ? ', exact addresses' : ''),
     rate: `${p.rate.perSecond}/s burst ${p.rate.burst}`,
     dailyQuota: p.dailyQuota === undefined ? '-' : String(p.dailyQuota)
   }))

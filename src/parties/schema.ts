@@ -12,11 +12,14 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { ATTRIBUTES } from '../domain/record.js'
+import { ADDRESS_MATCHING, type AddressMatching } from '../addresses/index.js'
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../signatures/message-signature.js'
 
 /** Endpoints a party may be allowed. */
-export const PARTY_ENDPOINTS = ['/v1/verify', '/v1/verify/batch', '/v1/chip/verify'] as const
+export const PARTY_ENDPOINTS = ['/v1/verify', '/v1/verify/batch', '/v1/chip/verify', '/v1/card/qr/verify', '/v1/verify/stream', '/v1/jobs'] as const
 export const RESULT_DETAILS = ['per-attribute', 'overall-only'] as const
+/** Roles beyond asking about citizens: reading a citizen's access history (src/audit). */
+export const PARTY_ROLES = ['citizen-portal', 'auditor'] as const
 export type ResultDetail = typeof RESULT_DETAILS[number]
 export type PartyStatus = 'active' | 'disabled'
 
@@ -43,6 +46,9 @@ export interface PartySpec {
   maxBatchItems: number
   rate: { perSecond: number, burst: number }
   dailyQuota?: number
+  roles?: string[]
+  /** Absent: reorganisation-aware (addresses written before 2025 match as `match_reorganised`). */
+  addressMatching?: AddressMatching
 }
 
 export interface PartyFileSpec {
@@ -70,13 +76,17 @@ export interface Party {
   readonly resultDetail: ResultDetail
   readonly maxBatchItems: number
   readonly rate: RateLimits
+  /** PARTY_ROLES this party holds (none for a relying party). */
+  readonly roles: ReadonlySet<string>
+  /** `exact`: an address in the pre-2025 units is a mismatch, never `match_reorganised`. */
+  readonly addressMatching: AddressMatching
 }
 
 export const PARTY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const ID = PARTY_ID
 /** Printable ASCII without `"` and `\`, so a keyid never needs escaping in Signature-Input. */
 const KEY_ID = /^[!#-[\]-~]{1,128}$/
-const PARTY_FIELDS = new Set(['id', 'name', 'status', 'keys', 'allowedEndpoints', 'allowedAttributes', 'resultDetail', 'maxBatchItems', 'rate', 'dailyQuota'])
+const PARTY_FIELDS = new Set(['id', 'name', 'status', 'keys', 'allowedEndpoints', 'allowedAttributes', 'resultDetail', 'maxBatchItems', 'rate', 'dailyQuota', 'roles', 'addressMatching'])
 const KEY_FIELDS = new Set(['keyId', 'algorithm', 'publicKeyPem', 'secretFile', 'notBefore', 'notAfter'])
 const MIN_SECRET_BYTES = 32
 
@@ -161,7 +171,11 @@ export function checkPartyFile (doc: unknown, baseDir: string): PartyFileCheck {
       Object.keys(rate).some((k) => k !== 'perSecond' && k !== 'burst')) {
       problems.push(`${at}.rate: { perSecond: a positive number, burst: a positive integer }`)
     }
+    if (p.roles !== undefined && (!Array.isArray(p.roles) || p.roles.some((r) => !(PARTY_ROLES as readonly unknown[]).includes(r)))) problems.push(`${at}.roles: a list of ${PARTY_ROLES.join(', ')}`)
     if (p.dailyQuota !== undefined && !positiveInt(p.dailyQuota)) problems.push(`${at}.dailyQuota: a positive integer, or absent for none`)
+    if (p.addressMatching !== undefined && !(ADDRESS_MATCHING as readonly unknown[]).includes(p.addressMatching)) {
+      problems.push(`${at}.addressMatching: ${ADDRESS_MATCHING.map((m) => `"${m}"`).join(' or ')}, or absent for "reorganisation-aware"`)
+    }
     const keys: PartyKey[] = []
     if (!Array.isArray(p.keys) || p.keys.length === 0) problems.push(`${at}.keys: a non-empty list`)
     else {
@@ -200,7 +214,9 @@ export function checkPartyFile (doc: unknown, baseDir: string): PartyFileCheck {
       allowedAttributes: new Set(spec.allowedAttributes),
       resultDetail: spec.resultDetail,
       maxBatchItems: spec.maxBatchItems,
-      rate: { perSecond: spec.rate.perSecond, burst: spec.rate.burst, dailyQuota: spec.dailyQuota }
+      rate: { perSecond: spec.rate.perSecond, burst: spec.rate.burst, dailyQuota: spec.dailyQuota },
+      roles: new Set(spec.roles ?? []),
+      addressMatching: spec.addressMatching ?? 'reorganisation-aware'
     })
   })
   if (problems.length > 0) return { ok: false, problems }

@@ -26,7 +26,7 @@ import {
   anniversaryPacked, daysFromCivil, daysFromPacked, isLeapYear, isoDate, isoFromPacked, monthDayOfYear, packedFromDays
 } from './calendar.js'
 import { pickFullName } from './names.js'
-import { BIRTH_PROVINCES, PROVINCE_LIST, type Province, pickAddress, pickOriginProvince, pickResidenceProvince } from './places.js'
+import { BIRTH_PROVINCES, PROVINCE_LIST, type PlaceForms, type Province, pickOriginProvince, pickPlace, pickResidenceProvince } from './places.js'
 import { Sfc32, WeightedTable, hash32, permuteMillion } from './rng.js'
 
 /** The register's "today": nobody is born, and no card is issued, after it. */
@@ -82,8 +82,23 @@ export function cardExpiryPacked (birthY: number, birthM: number, birthD: number
   return 0
 }
 
+/**
+ * Share of register addresses written in the 2025 units: the register was
+ * converted in July 2025, but not every record (tests and benchmarks then
+ * meet both forms on the register's side too).
+ */
+const NEW_FORM_SHARE = 0.9
+
+/** Both forms of a generated citizen's places, whichever the register holds. */
+export interface CitizenPlaces {
+  readonly placeOfOrigin: PlaceForms
+  readonly placeOfResidence: PlaceForms
+}
+
 /** The record generator proper; one instance per stream. */
 class PopulationStream {
+  /** Both forms of the last record's places. */
+  places: CitizenPlaces | undefined
   private readonly rng: Sfc32
   /** Next counter value per PIN bucket (province index × 1000 + G × 100 + YY). */
   private readonly counters = new Uint32Array(PROVINCE_LIST.length * PIN_BUCKETS_PER_PROVINCE)
@@ -124,8 +139,11 @@ class PopulationStream {
     const pin = province.code + String(g) + (TWO_DIGITS[yy] as string) + String(1_000_000 + suffix).slice(1)
 
     const fullName = pickFullName(rng, female, y, province.southern)
-    const placeOfOrigin = pickAddress(rng, pickOriginProvince(rng, provinceIndex))
-    const placeOfResidence = pickAddress(rng, pickResidenceProvince(rng, provinceIndex))
+    const origin = pickPlace(rng, pickOriginProvince(rng, provinceIndex), false)
+    const residence = pickPlace(rng, pickResidenceProvince(rng, provinceIndex), true)
+    this.places = { placeOfOrigin: origin, placeOfResidence: residence }
+    const placeOfOrigin = rng.chance(NEW_FORM_SHARE) ? origin.new : origin.old
+    const placeOfResidence = rng.chance(NEW_FORM_SHARE) ? residence.new : residence.old
 
     const statusDraw = rng.next()
     const status: CitizenStatus = statusDraw < DECEASED_BELOW ? 'deceased' : statusDraw < REVOKED_BELOW ? 'revoked' : 'active'
@@ -189,6 +207,22 @@ export function generateCitizens (count: number, seed: number): Generator<Citize
   const stream = new PopulationStream(seed) // validates the seed
   return (function * () {
     for (let i = 0; i < count; i++) yield stream.next()
+  })()
+}
+
+/**
+ * `generateCitizens` with both forms of each citizen's places (the register
+ * holds one of them), for tests, benchmarks and the demo that ask in the
+ * other form.
+ */
+export function generatePeople (count: number, seed: number): Generator<{ citizen: CitizenRecord, places: CitizenPlaces }> {
+  checkCount(count)
+  const stream = new PopulationStream(seed)
+  return (function * () {
+    for (let i = 0; i < count; i++) {
+      const citizen = stream.next()
+      yield { citizen, places: stream.places! }
+    }
   })()
 }
 

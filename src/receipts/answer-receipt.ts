@@ -7,7 +7,7 @@
  */
 import type { JsonValue } from './canonical-json.js'
 import { packr, type MediaType } from '../http/media.js'
-import { encodeLeaf, receiptJson, type ReceiptSigner } from './receipt.js'
+import { encodeLeaf, receiptJson, type Receipt, type ReceiptSigner } from './receipt.js'
 
 export interface AnswerFacts {
   readonly requestId: string
@@ -20,13 +20,13 @@ export interface AnswerFacts {
 }
 
 /**
- * Encodes `answer` with its receipt as the last member, and calls `done` once
- * the receipt's batch is signed; `fail` if signing failed. Callbacks rather
+ * Encodes `answer` with its receipt as the last member, and calls `done` (with
+ * the receipt, for the audit log) once the receipt's batch is signed; `fail` if signing failed. Callbacks rather
  * than a Promise: this runs once per signed answer.
  */
 export function encodeWithReceipt (
   signer: ReceiptSigner, answer: object, facts: AnswerFacts, type: MediaType,
-  done: (encoded: string | Uint8Array) => void, fail: (err: Error) => void
+  done: (encoded: string | Uint8Array, receipt: Receipt) => void, fail: (err: Error) => void
 ): void {
   let results = facts.results
   if (results === undefined) {
@@ -36,8 +36,8 @@ export function encodeWithReceipt (
   const leaf = encodeLeaf({ requestId: facts.requestId, partyId: facts.partyId, time: new Date().toISOString(), pinHash: facts.pinHash, attributes: facts.attributes, results })
   signer.add(leaf, (receipt) => {
     // JSON: the answer's own serialisation with the receipt spliced in before its closing brace.
-    if (type === 'msgpack') { done(packr.pack({ ...answer, receipt })); return }
+    if (type === 'msgpack') { done(packr.pack({ ...answer, receipt }), receipt); return }
     const json = JSON.stringify(answer)
-    done(`${json.length === 2 ? '{' : `${json.slice(0, -1)},`}"receipt":${receiptJson(receipt)}}`)
+    done(`${json.length === 2 ? '{' : `${json.slice(0, -1)},`}"receipt":${receiptJson(receipt)}}`, receipt)
   }, fail)
 }

@@ -1,7 +1,7 @@
 /**
  * The receipts capability: every answer to a relying party carries a receipt,
  * its leaf in an RFC 6962 Merkle tree whose root is signed once per event-loop
- * turn (receipt.ts, merkle.ts, jws.ts), checkable offline (receipt-cli.ts)
+ * turn (receipt.ts, src/merkle/, jws.ts), checkable offline (receipt-cli.ts)
  * against the keys published at GET /v1/keys (keys.ts). Each thread reads the
  * key ring itself (re-read on SIGHUP) and offers RECEIPTS to the routes that
  * answer parties (answer-receipt.ts encodes an answer with its receipt).
@@ -14,10 +14,10 @@ import { send } from '../http/respond.js'
 import { ServiceReceiptKeys } from './keys.js'
 import { ReceiptSigner } from './receipt.js'
 
-export { ReceiptSigner, receiptJson, resultsDigest, verifyReceipt, type Receipt, type ReceiptLeaf } from './receipt.js'
+export { ReceiptSigner, receiptJson, receiptLeafHash, resultsDigest, verifyReceipt, type Receipt, type ReceiptLeaf } from './receipt.js'
 export { encodeWithReceipt, type AnswerFacts } from './answer-receipt.js'
 export { ReceiptKeyRing } from './keys.js'
-export { receiptVerifyCommand } from './receipt-cli.js'
+export { receiptVerifyCommand, rowsReceiptVerify } from './receipt-cli.js'
 
 /** The service routes use to sign answers; absent when answers are not signed. */
 export const RECEIPTS = serviceKey<ReceiptSigner>('receipts')

@@ -10,7 +10,9 @@
  * canonical JSON of `results`). An edited answer, or a made-up one carrying
  * another answer's receipt, is NOT VERIFIED with the first field that differs.
  */
-import { readFileSync } from 'node:fs'
+import { createReadStream, readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { leafHashOfString, merkleRoot } from '../merkle/rfc6962.js'
 import { canonicalJson, type JsonValue } from './canonical-json.js'
 import type { Jwks } from './keys.js'
 import { resultsDigest, verifyReceipt, type ReceiptCheck } from './receipt.js'
@@ -105,3 +107,52 @@ function firstDifference (seen: unknown, signed: unknown, path: string): string 
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const canonical = (v: unknown): string | undefined => v === undefined ? undefined : canonicalJson(v as JsonValue)
+
+export interface RowsVerifyOptions {
+  /** The receipt records (one `{"receipt": …}` per line), as a stream or job gave them. */
+  readonly file: string
+  /** The answer records they sign for, one per line in row order (NDJSON as received). */
+  readonly rowsFile: string
+  readonly jwks: unknown
+}
+
+/**
+ * `idv receipt verify RECEIPTS --rows RESULTS`: checks every segment receipt
+ * (signature, inclusion of its leaf) and that the RFC 6962 root over the
+ * segment's lines of RESULTS (each line's bytes a leaf) is the root the leaf
+ * commits to; then that the receipts cover every line of RESULTS. Reads the
+ * results once, line by line, holding one segment's leaf hashes at a time.
+ */
+export async function rowsReceiptVerify (o: RowsVerifyOptions): Promise<ReceiptVerifyOutcome> {
+  const segments: Array<{ firstRow: number, rows: number, root: string, at: number }> = []
+  let lineNo = 0
+  for (const line of readFileSync(o.file, 'utf8').split('\n')) {
+    lineNo++
+    if (line === '') continue
+    let record: { receipt?: unknown }
+    try { record = JSON.parse(line) as { receipt?: unknown } } catch { return { ok: false, exitCode: 1, message: `NOT VERIFIED: line ${lineNo} of ${o.file} is not JSON` } }
+    const check = verifyReceipt(record.receipt, o.jwks)
+    if (!check.ok) return { ok: false, exitCode: 1, message: `NOT VERIFIED: receipt on line ${lineNo}: ${check.reason}`, check }
+    const r = check.leaf.results as { firstRow?: unknown, rows?: unknown, root?: unknown } | undefined
+    if (typeof r?.firstRow !== 'number' || typeof r.rows !== 'number' || typeof r.root !== 'string') return { ok: false, exitCode: 1, message: `NOT VERIFIED: the receipt on line ${lineNo} does not sign for a segment of rows` }
+    segments.push({ firstRow: r.firstRow, rows: r.rows, root: r.root, at: lineNo })
+  }
+  segments.sort((a, b) => a.firstRow - b.firstRow)
+  const lines = createInterface({ input: createReadStream(o.rowsFile, { encoding: 'utf8' }), crlfDelay: Infinity })
+  let row = 0
+  let s = 0
+  let hashes: Buffer[] = []
+  for await (const line of lines) {
+    const seg = segments[s]
+    if (seg === undefined || row < seg.firstRow) return { ok: false, exitCode: 1, message: `NOT VERIFIED: row ${row} of ${o.rowsFile} is covered by no receipt` }
+    hashes.push(leafHashOfString(line))
+    row++
+    if (row === seg.firstRow + seg.rows) {
+      if (merkleRoot(hashes).toString('base64url') !== seg.root) return { ok: false, exitCode: 1, message: `NOT VERIFIED: rows ${seg.firstRow}-${row - 1} are not the ones the receipt on line ${seg.at} signed (their Merkle root differs)` }
+      hashes = []
+      s++
+    }
+  }
+  if (s < segments.length) return { ok: false, exitCode: 1, message: `NOT VERIFIED: ${o.rowsFile} ends at row ${row}, before the rows the receipt on line ${segments[s]!.at} signs for` }
+  return { ok: true, exitCode: 0, message: `verified: ${row} rows under ${segments.length} receipts` }
+}

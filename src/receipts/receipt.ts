@@ -26,7 +26,7 @@ import { hash } from 'node:crypto'
 import { canonicalJson, type JsonValue } from './canonical-json.js'
 import { signCompact, strictBase64url, verifyCompact } from './jws.js'
 import type { ReceiptKeyRing, SigningKeyPair } from './keys.js'
-import { buildTree, HASH_BYTES, leafHash, leafHashOfString, MAX_PROOF_LENGTH, verifyInclusion } from './merkle.js'
+import { buildTree, HASH_BYTES, leafHash, leafHashOfString, MAX_PROOF_LENGTH, verifyInclusion } from '../merkle/rfc6962.js'
 
 export const RECEIPT_TYP = 'idv-receipt-root'
 const MAX_LEAF_CHARS = 1 << 20
@@ -58,9 +58,25 @@ export function resultsDigest (results: unknown): string {
   return hash('sha256', canonicalJson(results), 'base64url')
 }
 
-/** The leaf's bytes: canonical JSON with a format version. */
-export function encodeLeaf (leaf: ReceiptLeaf): string {
-  return canonicalJson({ v: 1, ...leaf })
+/**
+ * The leaf's bytes: canonical JSON with a format version, written member by
+ * member in RFC 8785 order (attributes, partyId, pinHash, requestId, results,
+ * time, v): exactly canonicalJson({ v: 1, ...leaf }), which
+ * test/receipts/receipt.test.ts checks, without building and sorting a wrapper
+ * object per answer. `resultsJson` is canonicalJson(leaf.results) when the
+ * caller already has it.
+ */
+export function encodeLeaf (leaf: ReceiptLeaf, resultsJson = canonicalJson(leaf.results)): string {
+  return `{"attributes":${canonicalJson(leaf.attributes)},"partyId":${canonicalJson(leaf.partyId)},"pinHash":${canonicalJson(leaf.pinHash)},` +
+    `"requestId":${canonicalJson(leaf.requestId)},"results":${resultsJson},"time":${canonicalJson(leaf.time)},"v":1}`
+}
+
+/** Leaf hashes computed while signing, so the audit log need not hash each leaf again. */
+const leafHashes = new WeakMap<Receipt, Buffer>()
+
+/** RFC 6962 leaf hash of a receipt's leaf (base64url): the one its batch computed, or computed now. */
+export function receiptLeafHash (receipt: Receipt): string {
+  return (leafHashes.get(receipt) ?? leafHashOfString(receipt.leaf)).toString('base64url')
 }
 
 export interface ReceiptSignerOptions {
@@ -116,7 +132,7 @@ export class ReceiptSigner {
     this.#pending = []
     let receipts: Receipt[]
     try {
-      const hashes = batch.map((p) => leafHashOfString(p.leaf))
+      const hashes: Buffer[] = batch.map((p) => leafHashOfString(p.leaf))
       const tree = buildTree(hashes)
       const key = this.#key()
       const signedRoot = signCompact(
@@ -131,7 +147,11 @@ export class ReceiptSigner {
         if (s === undefined) { s = h.toString('base64url'); encoded.set(h, s) }
         return s
       }
-      receipts = batch.map((p, index) => ({ v: 1, leaf: p.leaf, index, path: (tree.proofs[index] ?? []).map(b64), signedRoot }))
+      receipts = batch.map((p, index) => {
+        const receipt: Receipt = { v: 1, leaf: p.leaf, index, path: (tree.proofs[index] ?? []).map(b64), signedRoot }
+        leafHashes.set(receipt, hashes[index]!)
+        return receipt
+      })
     } catch (err) {
       for (const p of batch) p.reject(err instanceof Error ? err : new Error(String(err)))
       return

@@ -73,7 +73,7 @@ export const replication: Capability<SharedArrayBuffer> = {
   thread (ctx, buffer) {
     if (buffer === undefined) return undefined
     const status = new ReplicaStatus(ctx.config.maxLagSeconds, buffer)
-    ctx.lifecycle.addReadinessGate(() => status.notReadyReason())
+    ctx.lifecycle.addReadinessCheck(() => status.notReadyReason())
     return undefined
   }
 }

@@ -29,6 +29,7 @@ import './codes.js'
 import { verifyContentDigest } from './content-digest.js'
 import { signatureBase, type SignedRequestInput } from './signature-base.js'
 import { parseSignatureField, parseSignatureInput, type SignatureInputMember } from './structured-fields.js'
+import { parseSignatureFieldFast, parseSignatureInputFast } from './signature-fields-fast.js'
 import { clip } from '../clip.js'
 
 export type { SignedRequestInput } from './signature-base.js'
@@ -122,13 +123,22 @@ export class RequestVerifier {
     if (inputHeader === undefined || sigHeader === undefined) {
       return failure('IDV_ERR_SIGNATURE_MISSING', SIGNATURE_MISSING_DETAIL)
     }
-    const inputs = parseSignatureInput(inputHeader)
-    if (!inputs.ok) return failure('IDV_ERR_SIGNATURE_INVALID', `Signature-Input: ${inputs.reason}`)
-    const signatures = parseSignatureField(sigHeader)
-    if (!signatures.ok) return failure('IDV_ERR_SIGNATURE_INVALID', `Signature: ${signatures.reason}`)
+    // The common canonical forms first (signature-fields-fast.ts), the full RFC 8941 parser for the rest.
+    let inputMembers = parseSignatureInputFast(inputHeader)
+    if (inputMembers === undefined) {
+      const inputs = parseSignatureInput(inputHeader)
+      if (!inputs.ok) return failure('IDV_ERR_SIGNATURE_INVALID', `Signature-Input: ${inputs.reason}`)
+      inputMembers = inputs.value
+    }
+    let signatureMembers = parseSignatureFieldFast(sigHeader)
+    if (signatureMembers === undefined) {
+      const signatures = parseSignatureField(sigHeader)
+      if (!signatures.ok) return failure('IDV_ERR_SIGNATURE_INVALID', `Signature: ${signatures.reason}`)
+      signatureMembers = signatures.value
+    }
 
     const nowMs = this.#now()
-    const chosen = this.#choose(inputs.value, signatures.value, nowMs)
+    const chosen = this.#choose(inputMembers, signatureMembers, nowMs)
     if (!chosen.ok) return chosen
     const { label, member, signature, keyId } = chosen
 
@@ -160,7 +170,10 @@ export class RequestVerifier {
 
     const base = signatureBase(req, member)
     if (!base.ok) return failure('IDV_ERR_SIGNATURE_INVALID', base.reason)
-    if (!verifySignature(key, Buffer.from(base.value, 'utf8'), signature)) {
+    const good = key.algorithm === 'hmac-sha256'
+      ? signature.length === 32 && timingSafeEqual(hmacOfString(key.key, base.value), signature)
+      : verifySignature(key, Buffer.from(base.value, 'utf8'), signature)
+    if (!good) {
       return failure('IDV_ERR_SIGNATURE_INVALID', `signature ${clip(label)} does not verify with key ${clip(keyId)}`)
     }
     if (!key.partyActive) return failure('IDV_ERR_PARTY_DISABLED', `party ${key.partyId} is disabled`)
@@ -260,4 +273,48 @@ function hasherFor (key: KeyObject): KeyedHasher {
     hashers.set(key, h)
   }
   return h
+}
+
+/**
+ * HMAC-SHA-256 of a string (the signature base) as two one-shot SHA-256 calls
+ * over padded key blocks prepared once per key (RFC 2104: H(opad ‖ H(ipad ‖ m))):
+ * the base is written straight after the inner pad in a scratch buffer, so
+ * no Buffer is made per request. In the busy server this measured faster than
+ * the JavaScript midstate HMAC (domain/keyed-hash.ts), which pays a JavaScript
+ * compression per 64 bytes of a 300-byte base (issue 24).
+ * The result lives in a per-key buffer until the next call with that key.
+ */
+interface HmacPads {
+  readonly ipad: Buffer
+  /** opad, then room for the inner digest. */
+  readonly outer: Buffer
+}
+const pads = new WeakMap<KeyObject, HmacPads>()
+const INNER_CAPACITY = 64 + 16_384
+const innerScratch = Buffer.allocUnsafe(INNER_CAPACITY)
+
+function padsFor (key: KeyObject): HmacPads {
+  let p = pads.get(key)
+  if (p === undefined) {
+    const exported = key.export()
+    const raw = exported.length > 64 ? hash('sha256', exported, 'buffer') : exported
+    const ipad = Buffer.alloc(64)
+    const outer = Buffer.alloc(96)
+    for (let i = 0; i < 64; i++) { ipad[i] = (raw[i] ?? 0) ^ 0x36; outer[i] = (raw[i] ?? 0) ^ 0x5c }
+    p = { ipad, outer }
+    pads.set(key, p)
+  }
+  return p
+}
+
+export function hmacOfString (key: KeyObject, message: string): Buffer {
+  const p = padsFor(key)
+  p.ipad.copy(innerScratch, 0)
+  const written = innerScratch.write(message, 64, 'utf8')
+  // write() stops short of a character that does not fit, so fewer than 4 bytes to spare may mean a cut.
+  const inner = written <= INNER_CAPACITY - 64 - 4
+    ? hash('sha256', innerScratch.subarray(0, 64 + written), 'buffer')
+    : hash('sha256', Buffer.concat([p.ipad, Buffer.from(message, 'utf8')]), 'buffer')
+  inner.copy(p.outer, 64)
+  return hash('sha256', p.outer, 'buffer')
 }

@@ -8,12 +8,15 @@ import type { Capability } from '../capability.js'
 import { RecordCodec } from '../domain/record.js'
 import { ADMISSION } from '../admission/index.js'
 import { RECEIPTS } from '../receipts/index.js'
+import { AUDIT } from '../audit/index.js'
 import { ATTRIBUTE_RESULTS, OutcomeRecorder, VERIFY_OUTCOMES } from './outcomes.js'
 import { registerVerifyRoutes } from './routes.js'
 import { Verifier } from './verifier.js'
 
 export { Verifier, type VerifyOutcome } from './verifier.js'
 export { OutcomeRecorder, VERIFY_OUTCOMES, ATTRIBUTE_RESULTS } from './outcomes.js'
+export { parseVerifyRequest, type VerifyRequest } from './verify-request.js'
+export { outcomeJsonFields } from './routes.js'
 
 export const verify: Capability = {
   name: 'verify',
@@ -32,7 +35,8 @@ export const verify: Capability = {
       routes: { single: ctx.route('/v1/verify'), batch: ctx.route('/v1/verify/batch') },
       outcomes: new OutcomeRecorder(ctx.counter(VERIFY_OUTCOMES), ctx.counter(ATTRIBUTE_RESULTS)),
       admission: ctx.use(ADMISSION),
-      receipts: ctx.use(RECEIPTS)
+      receipts: ctx.use(RECEIPTS),
+      audit: ctx.use(AUDIT)
     })
     return undefined
   }

@@ -8,7 +8,7 @@ import { ATTRIBUTES } from '../domain/record.js'
 import type { VerifyOutcome } from './verifier.js'
 
 const OUTCOMES = ['match', 'mismatch', 'unknown', 'inactive'] as const
-const RESULTS = ['match', 'match_without_diacritics', 'mismatch'] as const
+const RESULTS = ['match', 'match_without_diacritics', 'match_reorganised', 'mismatch'] as const
 
 export const VERIFY_OUTCOMES: CounterFamily = {
   name: 'idv_verify_outcomes_total',

@@ -25,7 +25,9 @@ import type { Admission } from '../admission/index.js'
 import type { OutcomeRecorder } from './outcomes.js'
 import { shapeAnswer } from '../parties/answer-shape.js'
 import { pinToKey } from '../domain/pin.js'
-import { encodeWithReceipt, resultsDigest, type ReceiptSigner } from '../receipts/index.js'
+import { encodeWithReceipt, receiptLeafHash, resultsDigest, type Receipt, type ReceiptSigner } from '../receipts/index.js'
+import type { AuditRecord, AuditTrail } from '../audit/index.js'
+import type { AddressMatching } from '../addresses/index.js'
 
 export interface VerifyRouteDeps {
   readonly verifier: Verifier
@@ -40,6 +42,8 @@ export interface VerifyRouteDeps {
   readonly admission: Admission | undefined
   /** Signs answers to parties; undefined when receipts are off. */
   readonly receipts: ReceiptSigner | undefined
+  /** Records every answer before it is sent; undefined when the audit log is off. */
+  readonly audit: AuditTrail | undefined
 }
 
 /** Batch items verified between yields to the event loop, so one big batch never stalls other clients. */
@@ -84,6 +88,11 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
     if (!aborted) res.cork(() => { send(res, 200, CONTENT_TYPES[answerType], answer, requestId) })
     end()
   }
+  // An answer leaves only once its audit entries are durable (src/audit); if they cannot be, the 503 goes instead.
+  const audited = (answer: string | Uint8Array, entries: (receipt: Receipt | undefined) => AuditRecord[], receipt?: Receipt): void => {
+    if (deps.audit === undefined) { reply(answer); return }
+    deps.audit.record(entries(receipt), () => { reply(answer) }, fail)
+  }
   readBody(res, req.getHeader('content-length'), limit, {
     onBody (body) {
       if (deps.lifecycle.stopped) {
@@ -100,36 +109,38 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         if (batch) {
           const items = batchItems(decoded, deps)
           if (caller !== undefined) deps.admission!.admit(caller, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
-          verifyBatch(items, deps, () => aborted, scope).then((results) => {
+          verifyBatch(items, deps, () => aborted, scope, party?.addressMatching).then((results) => {
             if (results === undefined) { end(); return } // the client went away
-            if (party === undefined) { reply(encodeBatch(results, requestId, answerType)); return }
+            const entries = (receipt: Receipt | undefined): AuditRecord[] => batchEntries(items, results, requestId, party?.id ?? null, deps.audit!, receipt)
+            if (party === undefined) { audited(encodeBatch(results, requestId, answerType), entries); return }
             const seen = results.map((r) => 'error' in r ? r : shapeAnswer(party, r))
-            if (deps.receipts === undefined) { reply(encodeAnswer({ requestId, results: seen }, answerType)); return }
+            if (deps.receipts === undefined) { audited(encodeAnswer({ requestId, results: seen }, answerType), entries); return }
             encodeWithReceipt(deps.receipts, { requestId, results: seen }, {
               requestId,
               partyId: party.id,
               pinHash: deps.verifier.pinHash(party.id, itemKeys(items)),
               attributes: [...askedAttributes(items)],
               results: { items: seen.length, sha256: resultsDigest(seen) }
-            }, answerType, reply, fail)
+            }, answerType, (answer, receipt) => { audited(answer, entries, receipt) }, fail)
           }).catch(fail)
           return
         }
         const request = parseVerifyRequest(decoded)
         if (request instanceof ServiceError) throw request
+        const attributes = request.attributes.map(([name]) => name)
         if (caller === undefined) {
           const outcome = deps.verifier.verify(request)
           deps.outcomes.record(scope.party, outcome)
-          reply(encodeOne(outcome, requestId, answerType))
+          audited(encodeOne(outcome, requestId, answerType), () => [oneEntry(requestId, null, request.key, attributes, outcome, deps.audit!, undefined)])
           return
         }
-        const attributes = request.attributes.map(([name]) => name)
         deps.admission!.admit(caller, { endpoint: '/v1/verify', attributes })
-        const outcome = deps.verifier.verify(request)
+        const outcome = deps.verifier.verify(request, caller.party.addressMatching)
         deps.outcomes.record(scope.party, outcome)
         const seen = shapeAnswer(caller.party, { requestId, ...outcome })
-        if (deps.receipts === undefined) { reply(encodeAnswer(seen, answerType)); return }
-        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash(caller.party.id, [request.key]), attributes }, answerType, reply, fail)
+        const entries = (receipt: Receipt | undefined): AuditRecord[] => [oneEntry(requestId, caller.party.id, request.key, attributes, outcome, deps.audit!, receipt === undefined ? undefined : receiptLeafHash(receipt))]
+        if (deps.receipts === undefined) { audited(encodeAnswer(seen, answerType), entries); return }
+        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash(caller.party.id, [request.key]), attributes }, answerType, (answer, receipt) => { audited(answer, entries, receipt) }, fail)
       } catch (err) {
         fail(err)
       }
@@ -142,6 +153,35 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
       aborted = true // verification has no side effects to undo
       end()
     }
+  })
+}
+
+/** The audit entry of one verification: the outcome in full (an overall-only party's answer hides which attribute differed; the log does not). */
+function oneEntry (requestId: string, partyId: string | null, key: number, attributes: string[], outcome: VerifyOutcome, audit: AuditTrail, leafHash: string | undefined, item?: number): AuditRecord {
+  const entry: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = {
+    requestId, partyId, endpoint: item === undefined ? '/v1/verify' : '/v1/verify/batch', pinHash: audit.pinHash(key), attributes, results: outcome as unknown as Record<string, unknown>
+  }
+  if (item !== undefined) entry.item = item
+  if (leafHash !== undefined) entry.receiptLeafHash = leafHash
+  return entry
+}
+
+/** One entry per batch item: its outcome, or the code of its error (an item without a valid PIN names no citizen). */
+function batchEntries (items: readonly unknown[], results: readonly BatchResult[], requestId: string, partyId: string | null, audit: AuditTrail, receipt: Receipt | undefined): AuditRecord[] {
+  const keys = itemKeys(items)
+  // One receipt covers the whole batch: its leaf hash is the batch signer's, read once.
+  const leafHash = receipt === undefined ? undefined : receiptLeafHash(receipt)
+  return results.map((r, i) => {
+    if (!('error' in r)) {
+      const attrs = (items[i] as { attributes: Record<string, unknown> }).attributes
+      return oneEntry(requestId, partyId, keys[i]!, Object.keys(attrs), r, audit, leafHash, i)
+    }
+    const key = keys[i]!
+    const entry: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = {
+      requestId, partyId, endpoint: '/v1/verify/batch', item: i, pinHash: key >= 0 ? audit.pinHash(key) : null, attributes: [], results: { error: r.error.code }
+    }
+    if (leafHash !== undefined) entry.receiptLeafHash = leafHash
+    return entry
   })
 }
 
@@ -191,7 +231,7 @@ function itemKeys (items: readonly unknown[]): number[] {
  * 10,000-item batch (tens of thousands of keyed hashes) never stalls other
  * clients or health probes. Resolves undefined when the client went away.
  */
-async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean, scope: RequestScope): Promise<BatchResult[] | undefined> {
+async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, isAborted: () => boolean, scope: RequestScope, addressMatching: AddressMatching = 'reorganisation-aware'): Promise<BatchResult[] | undefined> {
   const results: BatchResult[] = new Array(items.length)
   for (let start = 0; start < items.length; start += BATCH_SLICE) {
     if (start > 0) {
@@ -202,7 +242,7 @@ async function verifyBatch (items: readonly unknown[], deps: VerifyRouteDeps, is
     for (let i = start; i < Math.min(items.length, start + BATCH_SLICE); i++) {
       const request = parseVerifyRequest(items[i], `items[${i}].`)
       if (request instanceof ServiceError) { results[i] = { error: problemFor(request.code, request.detail) }; continue }
-      const outcome = deps.verifier.verify(request)
+      const outcome = deps.verifier.verify(request, addressMatching)
       deps.outcomes.record(scope.party, outcome)
       results[i] = outcome
     }
@@ -221,7 +261,7 @@ function encodeBatch (results: BatchResult[], requestId: string, type: MediaType
 }
 
 /** JSON of an outcome by concatenation: every string in it comes from a fixed set, so nothing needs escaping. */
-function outcomeJsonFields (o: VerifyOutcome): string {
+export function outcomeJsonFields (o: VerifyOutcome): string {
   let attrs = ''
   for (const name in o.attributes) {
     attrs += `${attrs === '' ? '' : ','}"${name}":"${o.attributes[name as keyof typeof o.attributes]!}"`

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { loadConfig, type Config, type ConfigInput } from '../../src/config.js'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
 import { pinToKey } from '../../src/domain/pin.js'
@@ -48,7 +49,10 @@ export async function startTestServer (options: TestServerOptions = {}): Promise
   // Removed on close, or after the test file if it is never closed.
   const dataDir = tempDir('idv-test')
   // Unsigned unless a test asks for signatures (test/integration/parties.test.ts does).
-  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', ...options.config })
+  // Jobs inside the temporary data directory, so close() removes them too.
+  const auditDir = tempDir('idv-audit')
+  // The audit log gets its own temporary directory (its default sits beside the data directory, outside it).
+  const config = loadConfig({}, { port: 0, dataDir, logLevel: 'silent', auth: 'none', auditDir, auditKeyFile: join(auditDir, 'audit-key'), auditNode: 'test', jobsDir: join(dataDir, 'jobs'), ...options.config })
   const hashKey = randomBytes(32)
   const codec = new RecordCodec(hashKey)
   const store = await openStore(config.store, dataDir)
@@ -67,6 +71,7 @@ export async function startTestServer (options: TestServerOptions = {}): Promise
       await server.close()
       await store.close()
       await rm(dataDir, { recursive: true, force: true })
+      await rm(auditDir, { recursive: true, force: true })
     }
   }
 }

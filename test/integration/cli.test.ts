@@ -73,6 +73,17 @@ describe('idv', () => {
     const verified = await run(['receipt', 'verify', answerFile, '--data-dir', dataDir])
     expect(verified.code, verified.stdout + verified.stderr).toBe(0)
     expect(verified.stdout).toContain('verified: request')
+    // The banner's citizen is registered in the 2025 units; asked with the old address, and with the card's QR (issue 25).
+    const oldForm = /\/v1\/verify '(\{[^']*placeOfResidence[^']*\})'/.exec(first.out())
+    expect(oldForm, first.out()).not.toBeNull()
+    const reorganised = await run(['call', '--url', url!, '--key-id', keyId!, '--key', key!, '/v1/verify', oldForm![1]!])
+    expect(reorganised.code, reorganised.stderr).toBe(0)
+    expect(JSON.parse(reorganised.stdout)).toMatchObject({ match: true, attributes: { placeOfResidence: 'match_reorganised' } })
+    const qr = /--qr '([^']+)' \/v1\/card\/qr\/verify/.exec(first.out())
+    expect(qr, first.out()).not.toBeNull()
+    const scanned = await run(['call', '--url', url!, '--key-id', keyId!, '--key', key!, '--qr', qr![1]!, '/v1/card/qr/verify'])
+    expect(scanned.code, scanned.stderr).toBe(0)
+    expect(JSON.parse(scanned.stdout)).toMatchObject({ match: true, attributes: { fullName: 'match', placeOfResidence: 'match_reorganised', cardIssueDate: 'match' } })
     // Unsigned requests are refused.
     const unsigned = await fetch(`${url!}${path!}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body! })
     expect(unsigned.status).toBe(401)

@@ -11,7 +11,9 @@ const revoked: CitizenRecord = { pin: '079085000002', fullName: 'Lê Văn Hủy'
 const child: CitizenRecord = { pin: '048320000003', fullName: 'Phạm Thị Thuỷ', dateOfBirth: '2020-01-15', gender: 'female', placeOfOrigin: 'Phường Hải Châu I, Quận Hải Châu, Thành phố Đà Nẵng', status: 'active' }
 const adult: CitizenRecord = {
   pin: '001099012345', fullName: 'Nguyễn Văn An', dateOfBirth: '1999-01-02', gender: 'male',
-  placeOfOrigin: 'Xã Tân Lập, Huyện Đan Phượng, Thành phố Hà Nội', placeOfResidence: 'Phường Dịch Vọng, Quận Cầu Giấy, Thành phố Hà Nội',
+  // The register writes places in the units of 1 July 2025 (Xã Tân Lập, Huyện Đan Phượng became Xã Ô Diên);
+  // the old form asked of it is match_reorganised (test/unit/addresses.test.ts).
+  placeOfOrigin: 'Xã Ô Diên, Thành phố Hà Nội', placeOfResidence: 'Phường Dịch Vọng, Quận Cầu Giấy, Thành phố Hà Nội',
   cardIssueDate: '2021-05-01', cardExpiryDate: '2024-01-02', status: 'active'
 }
 

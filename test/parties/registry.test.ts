@@ -214,6 +214,19 @@ describe('validation', () => {
     writeFileSync(file, `parties:\n  - id: p\n    name: P\n    status: active\n    keys:\n      - keyId: k\n        algorithm: ed25519\n        publicKeyPem: |\n${ec.trim().split('\n').map((l) => `          ${l}`).join('\n')}\n    allowedEndpoints: [/v1/verify]\n    allowedAttributes: [fullName]\n    resultDetail: per-attribute\n    maxBatchItems: 10\n    rate: { perSecond: 1, burst: 1 }\n`)
     expect(() => loadPartyFile(file)).toThrow(/is a ec key, not ed25519/)
   })
+
+  it('addressMatching: reorganisation-aware by default, exact with --exact-addresses, anything else refused (issue 25)', () => {
+    const file = join(dir, 'addresses.yaml')
+    const aware = pemKey('ed25519', 'aware')
+    const strict = pemKey('ed25519', 'strict')
+    partyAdd({ file, id: 'aware', name: 'Aware', publicKey: aware.file, keyId: 'aware-1', attributes: ATTRS, rate: 1 })
+    partyAdd({ file, id: 'strict', name: 'Strict', publicKey: strict.file, keyId: 'strict-1', attributes: ATTRS, rate: 1, exactAddresses: true })
+    const parties = loadPartyFile(file).parties
+    expect(parties.map((p) => p.addressMatching)).toEqual(['reorganisation-aware', 'exact'])
+    expect(formatPartyList(partyList(file))).toContain('exact addresses')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('addressMatching: exact', 'addressMatching: fuzzy'))
+    expect(() => loadPartyFile(file)).toThrow(/parties\[1\]\.addressMatching: "reorganisation-aware" or "exact"/)
+  })
 })
 
 describe('policy', () => {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { buildTree, leafHash, merkleRoot, nodeHash, rootFromInclusionProof, verifyInclusion } from '../../src/receipts/merkle.js'
+import { buildTree, leafHash, merkleRoot, nodeHash, rootFromInclusionProof, verifyInclusion } from '../../src/merkle/rfc6962.js'
 
 const sha = (...parts: Uint8Array[]): Buffer => { const h = createHash('sha256'); for (const p of parts) h.update(p); return h.digest() }
 

@@ -7,10 +7,11 @@ import { webcrypto } from 'node:crypto'
 import { statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from '../helpers/temp.js'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { canonicalJson } from '../../src/receipts/canonical-json.js'
 import { ReceiptKeyRing } from '../../src/receipts/keys.js'
-import { encodeLeaf, receiptJson, ReceiptSigner, resultsDigest, verifyReceipt, type Receipt, type ReceiptLeaf } from '../../src/receipts/receipt.js'
+import { encodeLeaf, receiptJson, receiptLeafHash, ReceiptSigner, resultsDigest, verifyReceipt, type Receipt, type ReceiptLeaf } from '../../src/receipts/receipt.js'
 import { receiptVerifyCommand } from '../../src/receipts/receipt-cli.js'
 
 const dir = tempDir('idv-receipts')
@@ -244,5 +245,27 @@ describe('idv receipt verify', () => {
     expect(check({ requestId: 'req-0', results: [{ ...results[0], match: false }, results[1]], receipt })).toMatchObject({ exitCode: 1, message: expect.stringContaining('SHA-256') })
     expect(check({ requestId: 'req-0', results: [results[0]], receipt })).toMatchObject({ exitCode: 1, message: expect.stringContaining('1 results, the receipt 2') })
     expect(check({ requestId: 'req-0', results, note: 'x', receipt })).toMatchObject({ exitCode: 1, message: expect.stringContaining('note') })
+  })
+})
+
+describe('the leaf written by concatenation (issue 24)', () => {
+  const text = fc.string({ unit: 'binary', maxLength: 12 })
+  const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), text,
+      fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(text, tie('value'), { maxKeys: 4, noNullPrototype: true }))
+  })).value
+  it('is exactly canonicalJson({ v: 1, ...leaf }) for any strings and results', () => {
+    fc.assert(fc.property(text, text, text, text, fc.array(text, { maxLength: 4 }), json, (requestId, partyId, time, pinHash, attributes, results) => {
+      const leaf = { requestId, partyId, time, pinHash, attributes, results } as ReceiptLeaf
+      expect(encodeLeaf(leaf)).toBe(canonicalJson({ v: 1, ...leaf }))
+    }), { numRuns: 2000 })
+  })
+
+  it('keeps the leaf hash its batch computed, equal to hashing the leaf again', async () => {
+    const keys = ReceiptKeyRing.generate()
+    const signer = new ReceiptSigner({ keys })
+    const receipt = await signer.sign({ requestId: 'r', partyId: 'p', time: '2026-01-01T00:00:00.000Z', pinHash: 'h', attributes: [], results: { match: true } })
+    const copy: Receipt = { ...receipt }
+    expect(receiptLeafHash(receipt)).toBe(receiptLeafHash(copy)) // the copy is hashed afresh
   })
 })

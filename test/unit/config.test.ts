@@ -3,7 +3,7 @@
  * every problem reported at once, a frozen result, and the key file placed
  * next to (not inside) the data directory.
  */
-import { availableParallelism } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DEFAULTS, ENV_NAMES, SETTING_HELP, defaultHashKeyFile, flagName, loadConfig } from '../../src/config.js'
@@ -51,7 +51,21 @@ describe('loadConfig defaults', () => {
       demoCitizens: 100_000,
       demoSeed: 1,
       allowEmpty: false,
-      reusePort: false
+      reusePort: false,
+      audit: true,
+      auditDir: resolve('data.audit'),
+      auditNode: hostname(),
+      auditKeyFile: resolve('data.audit-key'),
+      auditSegmentEntries: 1 << 20,
+      auditSegmentSeconds: 86_400,
+      auditRetentionDays: 183,
+      auditCheckpointMs: 1000,
+      auditSync: true,
+      streamIdleSeconds: 30,
+      receiptRows: 10_000,
+      jobsDir: resolve('data.jobs'),
+      jobRetentionDays: 7,
+      jobChunkBytes: 8 * 1024 * 1024
     })
     expect(c.hashKeyFile).toBe(resolve('data.hash-key'))
     for (const [k, v] of Object.entries(DEFAULTS)) expect(c[k as keyof typeof c], k).toBe(v)
@@ -106,7 +120,21 @@ describe('environment overrides', () => {
       IDV_DEMO_CITIZENS: '10',
       IDV_DEMO_SEED: '4294967295',
       IDV_ALLOW_EMPTY: 'on',
-      IDV_REUSE_PORT: 'true'
+      IDV_REUSE_PORT: 'true',
+      IDV_AUDIT: 'off',
+      IDV_AUDIT_DIR: '/var/lib/idv/audit',
+      IDV_AUDIT_NODE: 'hanoi-1',
+      IDV_AUDIT_KEY_FILE: '/etc/idv/audit.key',
+      IDV_AUDIT_SEGMENT_ENTRIES: '1000',
+      IDV_AUDIT_SEGMENT_SECONDS: '3600',
+      IDV_AUDIT_RETENTION_DAYS: '30',
+      IDV_AUDIT_CHECKPOINT_MS: '500',
+      IDV_AUDIT_SYNC: 'off',
+      IDV_STREAM_IDLE_SECONDS: '5',
+      IDV_RECEIPT_ROWS: '100',
+      IDV_JOBS_DIR: '/srv/idv/jobs',
+      IDV_JOB_RETENTION_DAYS: '30',
+      IDV_JOB_CHUNK_BYTES: '65536'
     })
     expect(c).toEqual({
       host: '0.0.0.0',
@@ -137,7 +165,21 @@ describe('environment overrides', () => {
       demoCitizens: 10,
       demoSeed: 4_294_967_295,
       allowEmpty: true,
-      reusePort: true
+      reusePort: true,
+      audit: false,
+      auditDir: '/var/lib/idv/audit',
+      auditNode: 'hanoi-1',
+      auditKeyFile: '/etc/idv/audit.key',
+      auditSegmentEntries: 1000,
+      auditSegmentSeconds: 3600,
+      auditRetentionDays: 30,
+      auditCheckpointMs: 500,
+      auditSync: false,
+      streamIdleSeconds: 5,
+      receiptRows: 100,
+      jobsDir: '/srv/idv/jobs',
+      jobRetentionDays: 30,
+      jobChunkBytes: 65536
     })
   })
 

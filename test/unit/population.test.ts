@@ -13,7 +13,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import type { CitizenRecord } from '../../src/domain/citizen.js'
 import { PROVINCES, pinConsistencyProblem, pinToKey } from '../../src/domain/pin.js'
 import { daysFromCivil, packedFromDays } from '../../src/population/calendar.js'
-import { generateCitizens, toJsonLine, writePopulation } from '../../src/population/generate.js'
+import { generateCitizens, generatePeople, toJsonLine, writePopulation } from '../../src/population/generate.js'
+import { adminUnits, readPlace, unitKey } from '../../src/addresses/index.js'
 import { NAME_PARTS } from '../../src/population/names.js'
 import { Sfc32, WeightedTable, permuteMillion } from '../../src/population/rng.js'
 
@@ -80,8 +81,11 @@ function cardProblem (r: CitizenRecord): string | undefined {
   return undefined
 }
 
-const PLACE = /^(Phường|Xã|Thị trấn) [^,]+, (Quận|Huyện|Thành phố|Thị xã) [^,]+, (Thành phố|Tỉnh) ([^,]+)$/u
-const PROVINCE_NAMES = new Set(PROVINCES.values())
+/** The province of 2025 (new form) or before (old form) that a generated place ends with. */
+const NEW_PLACE = /^(?:[^,]+, )*(?:Phường|Xã|Đặc khu) [^,]+, (?:Thành phố|Tỉnh) [^,]+$/u
+const OLD_PLACE = /^(?:[^,]+, )*(?:Phường|Xã|Thị trấn) [^,]+, (?:Quận|Huyện|Thành phố|Thị xã) [^,]+, (?:Thành phố|Tỉnh) [^,]+$/u
+/** The table's name of a PIN province before 2025 (`Thừa Thiên Huế` is the table's `Thành phố Huế`). */
+const oldProvinceName = (code: string): string => adminUnits().provinceNames.find(unitKey(PROVINCES.get(code) ?? ''))[0]?.before?.name ?? '?'
 const KNOWN_NAME_WORDS = new Set(NAME_PARTS.flat().flatMap(p => p.split(' ')))
 const FIELD_ORDER = ['pin', 'fullName', 'dateOfBirth', 'gender', 'placeOfOrigin', 'placeOfResidence', 'cardIssueDate', 'cardExpiryDate', 'status']
 
@@ -107,6 +111,7 @@ interface Stats {
   hanoi: number
   hcm: number
   residesInBirthProvince: number
+  residenceNewForm: number
   diacriticNames: { dStroke: number, oaUyOe: number }
 }
 
@@ -122,8 +127,9 @@ function problemOf (r: CitizenRecord): string | undefined {
   if (!words.every(w => KNOWN_NAME_WORDS.has(w))) return 'unknown name word'
   for (const place of [r.placeOfOrigin, r.placeOfResidence]) {
     if (place === undefined) return 'missing place'
-    const m = PLACE.exec(place)
-    if (m === null || !PROVINCE_NAMES.has(m[4] ?? '')) return `bad place ${place}`
+    if (!NEW_PLACE.test(place) && !OLD_PLACE.test(place)) return `bad place ${place}`
+    // A real unit of the table: the register's address resolves (a split old ward gives several candidates).
+    if (readPlace(place).form === 'unresolved') return `place names no known unit: ${place}`
     if (place !== place.normalize('NFC')) return 'place not NFC'
   }
   for (const v of Object.values(r) as string[]) {
@@ -143,11 +149,10 @@ beforeAll(() => {
   const s: Stats = {
     n: 0, problems: [], uniquePins: 0, nguyen100k: 0, hoangHuynh: 0, family: new Map(), female: 0, deceased: 0, revoked: 0,
     active: 0, minYear: 9999, maxYear: 0, under14: 0, childCards: 0, expiredCards: 0, adults: 0, hanoi: 0, hcm: 0,
-    residesInBirthProvince: 0, diacriticNames: { dStroke: 0, oaUyOe: 0 }
+    residesInBirthProvince: 0, residenceNewForm: 0, diacriticNames: { dStroke: 0, oaUyOe: 0 }
   }
   const pins = new Set<number>()
-  const provinceLabel = (code: string): string => (['001', '031', '048', '079', '092'].includes(code) ? 'Thành phố ' : 'Tỉnh ') + (PROVINCES.get(code) ?? '')
-  for (const r of generateCitizens(SAMPLE, SEED)) {
+  for (const { citizen: r, places } of generatePeople(SAMPLE, SEED)) {
     s.n++
     const problem = problemOf(r)
     if (problem !== undefined && s.problems.length < 10) s.problems.push(`${problem}: ${JSON.stringify(r)}`)
@@ -173,7 +178,15 @@ beforeAll(() => {
     const code = r.pin.slice(0, 3)
     if (code === '001') s.hanoi++
     if (code === '079') s.hcm++
-    if (r.placeOfResidence?.endsWith(', ' + provinceLabel(code)) === true) s.residesInBirthProvince++
+    if (places.placeOfResidence.old.endsWith(', ' + oldProvinceName(code))) s.residesInBirthProvince++
+    if (r.placeOfResidence === places.placeOfResidence.new) s.residenceNewForm++
+    // The two forms name the same place: the old form's candidates include the new form's one place.
+    if (s.n <= 20_000) {
+      for (const forms of [places.placeOfOrigin, places.placeOfResidence]) {
+        const now = readPlace(forms.new)
+        if (now.form !== 'new' || !readPlace(forms.old).candidates.includes(now.candidates[0]!)) s.problems.push(`forms disagree: ${JSON.stringify(forms)}`)
+      }
+    }
   }
   s.uniquePins = pins.size
   stats = s
@@ -235,6 +248,9 @@ describe('generated records', () => {
     expect(stats.hanoi / SAMPLE).toBeGreaterThan(0.05)
     expect(stats.hcm / SAMPLE).toBeGreaterThan(0.05)
     expect(stats.residesInBirthProvince / SAMPLE).toBeGreaterThan(0.75)
+    // The register holds the 2025 form for about 90% of addresses, the old form for the rest
+    expect(stats.residenceNewForm / SAMPLE).toBeGreaterThan(0.88)
+    expect(stats.residenceNewForm / SAMPLE).toBeLessThan(0.92)
   })
 })
 

@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadFile, type LoadSummary } from '../../../dist/src/bulk-load/loader.js'
 import { packageRoot } from '../../../dist/src/paths.js'
-import { generateCitizens, writePopulation } from '../../../dist/src/population/generate.js'
-import type { CitizenRecord } from '../../../dist/src/domain/citizen.js'
+import { generateCitizens, generatePeople, writePopulation, type CitizenPlaces } from '../../../dist/src/population/generate.js'
 import { RECORD_VERSION } from '../../../dist/src/domain/record.js'
+import type { CitizenRecord } from '../../../dist/src/domain/citizen.js'
 import { openStore } from '../../../dist/src/store/open.js'
 import type { StoreKind } from '../../../dist/src/config.js'
 
@@ -26,13 +26,14 @@ export interface Dataset {
 
 export async function ensureDataset (engine: StoreKind, citizens: number, seed = 1, log: (s: string) => void = console.error): Promise<Dataset> {
   const root = join(packageRoot(), '.bench-data')
+  // The record layout is in the name: an index (and a population: layout 3 came with real addresses) of another layout is rebuilt.
   const dataDir = join(root, `${engine}-${citizens}-${seed}-layout${RECORD_VERSION}`)
   const hashKeyFile = join(root, 'bench.hash-key')
   mkdirSync(root, { recursive: true })
   if (!existsSync(hashKeyFile)) writeFileSync(hashKeyFile, BENCH_KEY.toString('hex'), { mode: 0o600 })
   if (existsSync(join(dataDir, 'complete'))) return { dataDir, hashKeyFile, citizens, seed }
   rmSync(dataDir, { recursive: true, force: true })
-  const file = join(root, `population-${citizens}-${seed}.ndjson`)
+  const file = join(root, `population-${citizens}-${seed}-v${RECORD_VERSION}.ndjson`)
   if (!existsSync(file)) {
     log(`generating ${citizens} citizens → ${file}`)
     await writePopulation({ count: citizens, seed, out: file })
@@ -48,4 +49,9 @@ export async function ensureDataset (engine: StoreKind, citizens: number, seed =
 /** A deterministic sample of the population (the generator is prefix-stable, so the first N are in any larger set). */
 export function sampleCitizens (n: number, seed = 1): CitizenRecord[] {
   return [...generateCitizens(n, seed)]
+}
+
+/** The same sample with both forms of each citizen's places (the register holds one). */
+export function samplePeople (n: number, seed = 1): Array<{ citizen: CitizenRecord, places: CitizenPlaces }> {
+  return [...generatePeople(n, seed)]
 }

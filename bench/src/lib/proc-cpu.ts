@@ -32,3 +32,26 @@ export function cpuSeconds (pids: readonly number[]): number {
   }
   return ticks / CLOCK_TICKS
 }
+
+/** One thread's counters: CPU (s), voluntary and involuntary context switches. */
+export interface ThreadCounters { readonly name: string, readonly cpu: number, readonly voluntary: number, readonly involuntary: number }
+
+/** Per-thread counters of these processes, keyed `pid/tid` (/proc/<pid>/task/<tid>/{stat,status}). */
+export function threadCounters (pids: readonly number[]): Map<string, ThreadCounters> {
+  const out = new Map<string, ThreadCounters>()
+  for (const pid of pids) {
+    let tids: string[]
+    try { tids = readdirSync(`/proc/${pid}/task`) } catch { continue }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
+        const count = (what: string): number => Number(new RegExp(`^${what}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
+        out.set(`${pid}/${tid}`, { name, cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS, voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') })
+      } catch { /* the thread ended */ }
+    }
+  }
+  return out
+}

@@ -5,6 +5,8 @@
  * synchronous SIGKILL on 'exit' catches anything left.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { ownAuditDir } from './child.js'
 
 export interface ManagedProcess {
   readonly name: string
@@ -29,7 +31,11 @@ export class ProcessGroup {
 
   /** A Node script with piped output. */
   spawnNode (name: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
-    return this.#manage(name, spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
+    // An `idv serve` writes its own audit log, removed once it exits (bench/src/lib/child.ts).
+    const audit = ownAuditDir(args, env)
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...audit.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    if (audit.dir !== undefined) child.once('exit', () => { rmSync(audit.dir!, { recursive: true, force: true }) })
+    return this.#manage(name, child)
   }
 
   /** A Node script with an IPC channel. */

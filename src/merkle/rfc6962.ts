@@ -72,10 +72,15 @@ export function buildTree (leafHashes: readonly Buffer[]): MerkleTree {
   return { root: subtree(0, n), proofs }
 }
 
-/** MTH of RFC 6962 §2.1 (empty tree: SHA-256 of nothing). */
-export function merkleRoot (leafHashes: readonly Buffer[]): Buffer {
+/** MTH of RFC 6962 §2.1 (empty tree: SHA-256 of nothing); the root alone, without the proofs buildTree keeps. */
+export function merkleRoot (leafHashes: readonly Uint8Array[]): Buffer {
   if (leafHashes.length === 0) return hash('sha256', '', 'buffer')
-  return buildTree(leafHashes).root
+  const subtree = (lo: number, hi: number): Uint8Array => {
+    if (hi - lo === 1) return leafHashes[lo]!
+    const mid = lo + split(hi - lo)
+    return nodeHash(subtree(lo, mid), subtree(mid, hi))
+  }
+  return Buffer.from(subtree(0, leafHashes.length))
 }
 
 /**
