@@ -6,7 +6,7 @@
 import { availableParallelism, hostname } from 'node:os'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DEFAULTS, ENV_NAMES, SETTING_HELP, defaultHashKeyFile, flagName, loadConfig } from '../../src/config.js'
+import { DEFAULTS, ENV_NAMES, SETTING_HELP, defaultHashKeyFile, defaultNodeId, flagName, loadConfig } from '../../src/config.js'
 import { ConfigError } from '../../src/errors.js'
 
 function problems (env: NodeJS.ProcessEnv, flags = {}): readonly string[] {
@@ -65,7 +65,10 @@ describe('loadConfig defaults', () => {
       receiptRows: 10_000,
       jobsDir: resolve('data.jobs'),
       jobRetentionDays: 7,
-      jobChunkBytes: 8 * 1024 * 1024
+      jobChunkBytes: 8 * 1024 * 1024,
+      replicate: '',
+      nodeId: defaultNodeId('data'),
+      maxLagSeconds: 5
     })
     expect(c.hashKeyFile).toBe(resolve('data.hash-key'))
     for (const [k, v] of Object.entries(DEFAULTS)) expect(c[k as keyof typeof c], k).toBe(v)
@@ -134,7 +137,9 @@ describe('environment overrides', () => {
       IDV_RECEIPT_ROWS: '100',
       IDV_JOBS_DIR: '/srv/idv/jobs',
       IDV_JOB_RETENTION_DAYS: '30',
-      IDV_JOB_CHUNK_BYTES: '65536'
+      IDV_JOB_CHUNK_BYTES: '65536',
+      IDV_NODE_ID: 'dc1-n1',
+      IDV_MAX_LAG_SECONDS: '9'
     })
     expect(c).toEqual({
       host: '0.0.0.0',
@@ -179,8 +184,18 @@ describe('environment overrides', () => {
       receiptRows: 100,
       jobsDir: '/srv/idv/jobs',
       jobRetentionDays: 30,
-      jobChunkBytes: 65536
+      jobChunkBytes: 65536,
+      replicate: '',
+      nodeId: 'dc1-n1',
+      maxLagSeconds: 9
     })
+  })
+
+  it('takes IDV_REPLICATE for one process, and refuses it with several (one applier per index)', () => {
+    const servers = 'nats://127.0.0.1:4222,nats://127.0.0.1:4223'
+    expect(loadConfig({ IDV_REPLICATE: servers })).toMatchObject({ replicate: servers, processes: 1 })
+    expect(() => loadConfig({ IDV_REPLICATE: servers, IDV_PROCESSES: '2' })).toThrow(/IDV_REPLICATE \(--replicate\) runs one applier per index/)
+    expect(() => loadConfig({ IDV_NODE_ID: 'a b' })).toThrow(/IDV_NODE_ID \(--node-id\) must be/)
   })
 
   it('shares the cores out among the processes when threads are not given', () => {
