@@ -5,7 +5,7 @@
  * HEAD on the probes, and what uWebSockets.js v20.30's own parser does with
  * requests it cannot parse (HTTP/1.0, 49+ header lines, no Host, a request
  * head over 4 KB split across reads): no handler ever sees those, so these
- * tests pin its behaviour, which README "Operations" documents with the proxy
+ * tests pin its behaviour, which docs/design/http.md documents with the proxy
  * settings that keep such requests away from the service.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
@@ -249,7 +249,7 @@ describe('HEAD on the probes', () => {
   })
 })
 
-describe('requests uWebSockets.js v20.30 cannot parse (pinned; README "Operations")', () => {
+describe('requests uWebSockets.js v20.30 cannot parse (pinned; docs/design/http.md)', () => {
   const extraHeaders = (n: number): string => Array.from({ length: n }, (_, i) => `X-H${i}: v\r\n`).join('')
 
   /** Sends `request` and reports what came back and when the server closed the connection (ms after sending; undefined: still open at `waitMs`). */

@@ -3,11 +3,13 @@
  * every problem reported at once, a frozen result, and the key file placed
  * next to (not inside) the data directory.
  */
+import { readFileSync } from 'node:fs'
 import { availableParallelism, hostname } from 'node:os'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DEFAULTS, ENV_NAMES, SETTING_HELP, defaultHashKeyFile, defaultNodeId, flagName, loadConfig } from '../../src/config.js'
 import { ConfigError } from '../../src/errors.js'
+import { packageRoot } from '../../src/paths.js'
 
 function problems (env: NodeJS.ProcessEnv, flags = {}): readonly string[] {
   try {
@@ -366,5 +368,13 @@ describe('defaultHashKeyFile', () => {
     expect(defaultHashKeyFile('/var/lib/idv/index')).toBe('/var/lib/idv/index.hash-key')
     expect(defaultHashKeyFile('/var/lib/idv/index/')).toBe('/var/lib/idv/index.hash-key')
     expect(defaultHashKeyFile('data')).toBe(join(process.cwd(), 'data.hash-key'))
+  })
+})
+
+describe('docs/configuration.md', () => {
+  const documented = [...readFileSync(join(packageRoot(), 'docs', 'configuration.md'), 'utf8').matchAll(/^\| `(IDV_[A-Z0-9_]+)`/gm)].map((m) => m[1])
+
+  it('documents every setting once, and nothing that is not one', () => {
+    expect([...documented].sort()).toEqual(Object.values(ENV_NAMES).sort())
   })
 })
