@@ -218,7 +218,7 @@ export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
   reusePort: 'share the port with another process on purpose (default: refuse a port another process serves)',
   audit: 'on | off: record every answer in the audit log before sending it (default on)',
   auditDir: 'audit logs directory (default <data-dir>.audit)',
-  auditNode: 'this node\'s name in the audit log (default the host name; cluster members add -<i>)',
+  auditNode: 'this node\'s name in the audit log (default the host name, or the fleet node id when replicating; cluster members add -<i>)',
   auditKeyFile: 'Ed25519 note key signing audit checkpoints (default <data-dir>.audit-key; created if missing)',
   auditSegmentEntries: 'entries per audit segment file (default 1048576)',
   auditSegmentSeconds: 'seal an audit segment once its first entry is this old (default 86400)',
@@ -327,6 +327,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
   const port = int('port', DEFAULTS.port, 0, 65535)
   const processes = int('processes', DEFAULTS.processes, 1, 256)
   const coresEach = Math.max(1, Math.floor(availableParallelism() / processes))
+  const replicate = str('replicate', DEFAULTS.replicate)
+  const nodeId = str('nodeId', defaultNodeId(dataDir))
   const config: Config = {
     host,
     port,
@@ -360,7 +362,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     reusePort: bool('reusePort', DEFAULTS.reusePort),
     audit: bool('audit', DEFAULTS.audit),
     auditDir: str('auditDir', besideDataDir(dataDir, 'audit')),
-    auditNode: str('auditNode', hostname()),
+    // A fleet node has one name: its audit log is named after it, unless told otherwise.
+    auditNode: str('auditNode', replicate !== '' ? nodeId : hostname()),
     auditKeyFile: str('auditKeyFile', besideDataDir(dataDir, 'audit-key')),
     auditSegmentEntries: int('auditSegmentEntries', DEFAULTS.auditSegmentEntries, 2, 1 << 24),
     auditSegmentSeconds: int('auditSegmentSeconds', DEFAULTS.auditSegmentSeconds, 1, 366 * 86_400),
@@ -372,8 +375,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     jobsDir: str('jobsDir', besideDataDir(dataDir, 'jobs')),
     jobRetentionDays: int('jobRetentionDays', DEFAULTS.jobRetentionDays, 1, 3650),
     jobChunkBytes: int('jobChunkBytes', DEFAULTS.jobChunkBytes, 1024, 1024 ** 3),
-    replicate: str('replicate', DEFAULTS.replicate),
-    nodeId: str('nodeId', defaultNodeId(dataDir)),
+    replicate,
+    nodeId,
     maxLagSeconds: int('maxLagSeconds', DEFAULTS.maxLagSeconds, 1, 86_400)
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(config.auditNode)) problems.push(`${ENV_NAMES.auditNode} (--audit-node) must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(config.auditNode)}`)

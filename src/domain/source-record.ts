@@ -13,17 +13,27 @@ export type SourceResult =
   | { readonly ok: false, readonly reason: string }
 
 const STATUSES = new Set<string>(['active', 'deceased', 'revoked'])
-const OPTIONAL_TEXT = ['placeOfOrigin', 'placeOfResidence'] as const
-const OPTIONAL_DATES = ['cardIssueDate', 'cardExpiryDate'] as const
 
-export function parseSourceLine (line: string): SourceResult {
+/** Whether a value is a citizen's status as the register writes it. */
+export function isCitizenStatus (value: unknown): value is CitizenStatus {
+  return typeof value === 'string' && STATUSES.has(value)
+}
+
+/** One NDJSON line, parsed and then validated: every line reader refuses a line that is not JSON alike. */
+export function parseJsonLine<R> (line: string, validate: (value: unknown) => R): R | { readonly ok: false, readonly reason: string } {
   let value: unknown
   try {
     value = JSON.parse(line)
   } catch {
     return { ok: false, reason: 'not valid JSON' }
   }
-  return validateSourceRecord(value)
+  return validate(value)
+}
+const OPTIONAL_TEXT = ['placeOfOrigin', 'placeOfResidence'] as const
+const OPTIONAL_DATES = ['cardIssueDate', 'cardExpiryDate'] as const
+
+export function parseSourceLine (line: string): SourceResult {
+  return parseJsonLine(line, validateSourceRecord)
 }
 
 export function validateSourceRecord (value: unknown): SourceResult {
@@ -38,7 +48,7 @@ export function validateSourceRecord (value: unknown): SourceResult {
   if (problem !== undefined) return { ok: false, reason: `dateOfBirth ${problem}` }
   problem = attributeProblem('gender', r.gender)
   if (problem !== undefined) return { ok: false, reason: `gender ${problem}` }
-  if (typeof r.status !== 'string' || !STATUSES.has(r.status)) return { ok: false, reason: 'status must be active, deceased or revoked' }
+  if (!isCitizenStatus(r.status)) return { ok: false, reason: 'status must be active, deceased or revoked' }
   for (const name of OPTIONAL_TEXT) {
     if (r[name] === undefined || r[name] === null) continue
     problem = attributeProblem(name, r[name])

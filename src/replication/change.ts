@@ -13,7 +13,7 @@
  */
 import type { CitizenRecord, CitizenStatus } from '../domain/citizen.js'
 import { pinToKey } from '../domain/pin.js'
-import { validateSourceRecord } from '../domain/source-record.js'
+import { isCitizenStatus, parseJsonLine, validateSourceRecord } from '../domain/source-record.js'
 
 export type Change =
   | { readonly seq: number, readonly op: 'upsert', readonly key: number, readonly citizen: CitizenRecord }
@@ -25,7 +25,6 @@ export type ChangeResult =
   /** `seq` when the line had a readable one (so a report can name it). */
   | { readonly ok: false, readonly reason: string, readonly seq?: number }
 
-const STATUSES = new Set<string>(['active', 'deceased', 'revoked'])
 const FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
   upsert: new Set(['seq', 'op', 'citizen']),
   status: new Set(['seq', 'op', 'pin', 'status']),
@@ -35,13 +34,7 @@ const FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER
 
 export function parseChangeLine (line: string): ChangeResult {
-  let value: unknown
-  try {
-    value = JSON.parse(line)
-  } catch {
-    return { ok: false, reason: 'not valid JSON' }
-  }
-  return validateChange(value)
+  return parseJsonLine(line, validateChange)
 }
 
 export function validateChange (value: unknown): ChangeResult {
@@ -63,8 +56,8 @@ export function validateChange (value: unknown): ChangeResult {
     case 'status': {
       const key = pinOf(c.pin)
       if (typeof key === 'string') return refuse(key)
-      if (typeof c.status !== 'string' || !STATUSES.has(c.status)) return refuse('status must be active, deceased or revoked')
-      return { ok: true, change: { seq, op: 'status', key, status: c.status as CitizenStatus } }
+      if (!isCitizenStatus(c.status)) return refuse('status must be active, deceased or revoked')
+      return { ok: true, change: { seq, op: 'status', key, status: c.status } }
     }
     default: {
       const key = pinOf(c.pin)

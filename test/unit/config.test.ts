@@ -200,6 +200,13 @@ describe('environment overrides', () => {
     expect(() => loadConfig({ IDV_NODE_ID: 'a b' })).toThrow(/IDV_NODE_ID \(--node-id\) must be/)
   })
 
+  it('names a fleet node\'s audit log after its node id, unless IDV_AUDIT_NODE says otherwise', () => {
+    const servers = 'nats://127.0.0.1:4222'
+    expect(loadConfig({ IDV_REPLICATE: servers, IDV_NODE_ID: 'dc1-n7' }).auditNode).toBe('dc1-n7')
+    expect(loadConfig({ IDV_REPLICATE: servers, IDV_NODE_ID: 'dc1-n7', IDV_AUDIT_NODE: 'hanoi-7' }).auditNode).toBe('hanoi-7')
+    expect(loadConfig({ IDV_NODE_ID: 'dc1-n7' }).auditNode).toBe(hostname())
+  })
+
   it('shares the cores out among the processes when threads are not given', () => {
     const cores = availableParallelism()
     expect(loadConfig({ IDV_PROCESSES: '2' })).toMatchObject({ processes: 2, threads: Math.max(1, Math.floor(cores / 2)), cryptoThreads: Math.max(1, Math.floor(cores / 2)) })
