@@ -73,6 +73,23 @@ export class CheckError extends Error {
 /** A lost connection (to retry), as opposed to an answer that ends the run. */
 class Lost extends Error {}
 
+const RESUME = '; run the same command with --resume to continue once the service answers again'
+/** Codes by which the service says it cannot answer now (a drain, its audit log, its crypto pool, the fleet): come back later. */
+const NOT_NOW = new Set(['IDV_ERR_NOT_READY', 'IDV_ERR_AUDIT_UNAVAILABLE', 'IDV_ERR_OVERLOADED', 'IDV_ERR_FLEET_UNAVAILABLE'])
+
+/**
+ * The exit code for a refusal (with its HTTP status) or a run the service
+ * ended (code only): 5 rate or quota, 4 authentication or policy, 3 the service
+ * cannot answer now (as a lost connection: resume later), 1 the input or
+ * anything else.
+ */
+export function exitCodeFor (code: string | undefined, status?: number): number {
+  if (code === 'IDV_ERR_QUOTA_EXCEEDED' || code === 'IDV_ERR_RATE_LIMITED' || status === 429) return 5
+  if (status === 401 || status === 403) return 4
+  if ((code !== undefined && NOT_NOW.has(code)) || status === 503) return 3
+  return 1
+}
+
 export function outputPaths (o: Pick<CheckOptions, 'file' | 'out' | 'format'>): { out: string, receipts: string, state: string } {
   const out = o.out ?? `${o.file}.results.${o.format}`
   return { out, receipts: `${out}.receipts.ndjson`, state: `${out}.check.json` }
@@ -131,13 +148,15 @@ class Run {
   /** Refusals that end the run, by status. */
   async #refused (res: Response, what: string): Promise<CheckError> {
     let detail = ''
+    let problemCode: string | undefined
     try {
       const p = await res.json() as { code?: string, detail?: string, title?: string }
+      problemCode = p.code
       detail = `${p.code ?? ''}: ${p.detail ?? p.title ?? ''}`
     } catch { detail = res.statusText }
-    const code = res.status === 401 || res.status === 403 ? 4 : res.status === 429 ? 5 : 1
+    const code = exitCodeFor(problemCode, res.status)
     const retry = res.headers.get('retry-after')
-    return new CheckError(code, `${what} refused with ${res.status} ${detail}${retry !== null ? ` (retry after ${retry} s)` : ''}`)
+    return new CheckError(code, `${what} refused with ${res.status} ${detail}${retry !== null ? ` (retry after ${retry} s)` : ''}${code === 3 ? RESUME : ''}`)
   }
 
   /** Streams the rows not yet answered; reconnects after a lost connection. */
@@ -238,8 +257,8 @@ class Run {
     if (!line.startsWith('{"ref":')) {
       const r = JSON.parse(line) as { error?: { code: string, detail: string }, index?: number }
       if (r.error !== undefined) {
-        const code = r.error.code === 'IDV_ERR_QUOTA_EXCEEDED' || r.error.code === 'IDV_ERR_RATE_LIMITED' ? 5 : 1
-        throw new CheckError(code, `the service stopped at row ${(r.index ?? 0) + this.#resumedFrom}: ${r.error.code}: ${r.error.detail}`)
+        const code = exitCodeFor(r.error.code)
+        throw new CheckError(code, `the service stopped at row ${(r.index ?? 0) + this.#resumedFrom}: ${r.error.code}: ${r.error.detail}${code === 3 ? RESUME : ''}`)
       }
     }
     this.#rows++
@@ -336,7 +355,7 @@ class Run {
       if (s.state === 'done') return
       if (s.state === 'failed') {
         const e = s.error as { code: string, detail: string } | undefined
-        throw new CheckError(e?.code === 'IDV_ERR_QUOTA_EXCEEDED' ? 5 : 1, `the job failed: ${e?.code ?? ''}: ${e?.detail ?? ''}`)
+        throw new CheckError(exitCodeFor(e?.code), `the job failed: ${e?.code ?? ''}: ${e?.detail ?? ''}`)
       }
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
