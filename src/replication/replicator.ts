@@ -145,7 +145,7 @@ export class Replicator {
   }
 
   async #run (): Promise<void> {
-    const nc = await connectFleet(this.#o.servers, { name: `idv-node-${this.#o.nodeId}`, waitOnFirstConnect: true })
+    const nc = await connectFleet(this.#o.servers, { name: `idv-node-${this.#o.nodeId}`, waitOnFirstConnect: true, onlyListed: true })
     this.#nc = nc
     if (this.#stopping) return
     const jsm = await fleetManager(nc)
