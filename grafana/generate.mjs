@@ -241,6 +241,32 @@ const storePool = dashboard('idv-store-workers', 'idv: store and worker pool', '
   panel('stat', 'Audit bytes per entry', [['sum(idv_audit_bytes_total) / sum(idv_audit_entries_total)', 'bytes/entry']], { unit: 'bytes' })
 ])
 
+/** The fleet: nodes following the change feed (src/replication), re-bootstraps, the producer's outbox. */
+const MAX_LAG_SECONDS = 5 // IDV_MAX_LAG_SECONDS's default (src/config.ts): a node past it answers /readyz 503
+const fleet = dashboard('idv-fleet', 'idv: fleet', 'Verification nodes following the change feed on NATS JetStream: applied sequence, lag, apply rate, readiness, re-bootstraps and the producer\'s outbox.', () => [
+  row('Feed and lag'),
+  panel('timeseries', 'Applied sequence by node, and the stream\'s last', [['idv_replication_applied_sequence', '{{instance}}'], ['max(idv_replication_stream_sequence)', 'stream']], { unit: 'none' }),
+  panel('timeseries', 'Lag (changes) by node', [['idv_replication_lag_changes', '{{instance}}']], { unit: 'short', min: 0 }),
+  panel('timeseries', 'Lag (seconds) by node', [['idv_replication_lag_seconds', '{{instance}}']], { unit: 's', min: 0, threshold: MAX_LAG_SECONDS, description: `How long ago the node last held every change; it grows while a node is cut off from NATS. Past IDV_MAX_LAG_SECONDS (default ${MAX_LAG_SECONDS}) the node answers /readyz 503. Alert: IdvReplicationLagHigh.` }),
+  panel('stat', 'Nodes ready', [['sum(idv_replication_ready)', 'ready'], ['count(idv_replication_ready)', 'nodes']], { w: 6 }),
+  panel('stat', 'Worst lag', [['max(idv_replication_lag_seconds)', 'lag']], { unit: 's', w: 6, threshold: MAX_LAG_SECONDS }),
+  panel('timeseries', 'Node state (1 = current)', [['idv_replication_state == 1', '{{instance}} {{state}}']], { w: 12, description: 'connecting, following, gap (re-bootstrapping), other_key, conflict, needs_bootstrap. Alerts: IdvReplicaNotReady, IdvReplicationStopped.' }),
+  row('Apply'),
+  panel('timeseries', 'Apply rate (changes/s) by node', [[`rate(idv_replication_changes_applied_total[${RI}])`, '{{instance}}']], { unit: 'ops' }),
+  panel('timeseries', 'Changes per apply transaction', [[`rate(idv_replication_changes_applied_total[${RI}]) / rate(idv_replication_apply_batches_total[${RI}])`, '{{instance}}']], { unit: 'short', description: 'Batches grow with the load (catch-up) and are one change when the feed is quiet.' }),
+  panel('timeseries', 'Applier busy (share of one core in apply transactions)', [[`rate(idv_replication_apply_seconds_total[${RI}])`, '{{instance}}']], { unit: 'percentunit', min: 0 }),
+  panel('timeseries', 'Refused changes and skipped redeliveries', [[`rate(idv_replication_changes_refused_total[${RI}])`, '{{instance}} refused'], [`rate(idv_replication_duplicates_total[${RI}])`, '{{instance}} redelivered']], { unit: 'ops' }),
+  row('Re-bootstrap and fleet configuration'),
+  panel('timeseries', 'Re-bootstrap state (1 = current)', [['idv_replication_bootstrap_state == 1', '{{instance}} {{state}}']], { description: 'waiting_for_snapshot: a node met a gap and waits for a snapshot past it (idv snapshot publish).' }),
+  panel('table', 'Re-bootstraps (window), last duration and snapshot', [
+    [`increase(idv_replication_bootstraps_total[$__range])`, 'bootstraps'],
+    ['idv_replication_bootstrap_seconds', 'seconds'],
+    ['idv_replication_bootstrap_snapshot_sequence', 'snapshot seq']
+  ]),
+  panel('timeseries', 'Producer outbox (changes not yet applied everywhere)', [['idv:fleet_outbox_changes', 'outbox']], { unit: 'short', min: 0, description: 'The newest stream sequence any node saw minus the lowest sequence any node applied: what the producer must keep (it prunes up to the lowest applied). Alert: IdvFleetOutboxGrowing.' }),
+  panel('timeseries', 'Fleet configuration version by node', [['idv_fleet_config_version', '{{instance}}']], { unit: 'none', description: 'Every node should run the same version of the signed fleet configuration.' })
+])
+
 // ---------- rules ----------
 const WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d']
 const rules = {
@@ -303,6 +329,22 @@ const rules = {
         alert('IdvHighNoMatchRatio', 'idv:party_no_match_ratio:rate5m > 0.5 and idv:party_verdicts:rate5m > 1', '30m', 'ticket',
           'More than half of party {{ $labels.party }}\'s verifications do not match ({{ $value | humanizePercentage }}): stale data on their side, or guessing attributes.')
       ]
+    },
+    {
+      name: 'idv-fleet',
+      rules: [
+        // The producer (`idv publish`) is a command, not a service to scrape; what its outbox holds is what the fleet has
+        // not applied everywhere: from the lowest applied sequence to the newest the stream holds (it prunes up to the former).
+        { record: 'idv:fleet_outbox_changes', expr: 'max(idv_replication_stream_sequence) - min(idv_replication_applied_sequence)' },
+        alert('IdvReplicationLagHigh', `max by (instance) (idv_replication_lag_seconds) > ${MAX_LAG_SECONDS}`, '2m', 'ticket',
+          `Node {{ $labels.instance }} has been more than ${MAX_LAG_SECONDS} s behind the change feed for 2 minutes ({{ $value | humanizeDuration }}): it is cut off from NATS or cannot keep up; it answers /readyz 503.`),
+        alert('IdvReplicaNotReady', 'max by (instance, state) (idv_replication_state == 1) and on (instance) (max by (instance) (idv_replication_ready) == 0)', '2m', 'page',
+          'Node {{ $labels.instance }} has not been ready for 2 minutes (replication state {{ $labels.state }}): see its /readyz for the reason.'),
+        alert('IdvReplicationStopped', 'max by (instance, state) (idv_replication_state{state=~"gap|other_key|conflict|needs_bootstrap"} == 1) or on (instance) (max by (instance) (delta(idv_replication_applied_sequence[10m])) == 0 and on (instance) max by (instance) (idv_replication_lag_changes) > 0)', '5m', 'page',
+          'Node {{ $labels.instance }} has stopped applying the change feed: a gap waiting for a snapshot (idv snapshot publish), another hash key, a second writer, or no progress while behind.'),
+        alert('IdvFleetOutboxGrowing', 'idv:fleet_outbox_changes > 10000 and delta(idv:fleet_outbox_changes[1h]) > 0', '30m', 'ticket',
+          'The producer\'s outbox holds {{ $value }} changes and has grown for the last hour: a node stopped applying or reporting (idv fleet status), so the outbox cannot be pruned.')
+      ]
     }
   ]
 }
@@ -323,7 +365,8 @@ const outputs = {
   'dashboards/idv-slo.json': sloDashboard,
   'dashboards/idv-parties.json': parties,
   'dashboards/idv-chip.json': chip,
-  'dashboards/idv-store-workers.json': storePool
+  'dashboards/idv-store-workers.json': storePool,
+  'dashboards/idv-fleet.json': fleet
 }
 const files = Object.entries(outputs).map(([f, d]) => [f, `${JSON.stringify(d, null, 2)}\n`])
 files.push(['alerts/idv-rules.yml', `# Generated by grafana/generate.mjs from bench/slo.json; edit the generator, not this file.\n${stringify(rules, { lineWidth: 0 })}`])

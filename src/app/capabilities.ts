@@ -14,7 +14,8 @@ import { verify } from '../verify/index.js'
 import { chip } from '../chip/index.js'
 import { jobs } from '../jobs/index.js'
 import { cardQr } from '../card-qr/index.js'
-import { replication } from '../replication/index.js'
+import { replicationCapability } from '../replication/index.js'
+import { objectStoreSnapshots } from '../fleet/snapshots.js'
 import { catalogueOf } from './runtime.js'
 
 export const CAPABILITIES: readonly AnyCapability[] = [
@@ -26,7 +27,8 @@ export const CAPABILITIES: readonly AnyCapability[] = [
   chip,
   jobs,
   cardQr,
-  replication
+  // A node re-bootstraps from the Object Store's snapshots on a gap (src/fleet/snapshots.ts: a tool, so handed in here).
+  replicationCapability(objectStoreSnapshots)
 ]
 
 /** The routes and metric families the list declares: the metrics block's layout, the same in every thread. */

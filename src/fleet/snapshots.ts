@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises'
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { StoreKind } from '../config.js'
-import { connectFleet, SNAPSHOT_BUCKET } from '../replication/index.js'
+import { connectFleet, SNAPSHOT_BUCKET, type SnapshotSource } from '../replication/index.js'
 import { createSnapshot, restoreSnapshot, type SnapshotManifest } from '../snapshot/index.js'
 
 const objectName = (engine: StoreKind, sequence: number): string => `${engine}-${String(sequence).padStart(16, '0')}`
@@ -83,3 +83,11 @@ export async function bootstrapFromSnapshot (o: { nc: NatsConnection, engine: St
 }
 
 const byName = (a: ObjectInfo, b: ObjectInfo): number => a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+
+/** The Object Store as the replication capability's source of snapshots for re-bootstrap (src/replication/rebootstrap.ts). */
+export const objectStoreSnapshots: SnapshotSource = {
+  newestSequence: async (nc, engine) => (await newestSnapshot(nc, engine))?.manifest.sequence ?? undefined,
+  restoreNewest: async (nc, engine, dataDir, keyFingerprint) => {
+    if (await bootstrapFromSnapshot({ nc, engine, dataDir, keyFingerprint }) === undefined) throw new Error(`no ${engine} snapshot in the Object Store`)
+  }
+}

@@ -30,6 +30,12 @@ export interface ConnectOptions {
   readonly name: string
   /** Keep trying the first connection instead of failing (a node that starts before NATS). */
   readonly waitOnFirstConnect?: boolean
+  /**
+   * Use only the servers in `urls`, never the ones the cluster advertises: a
+   * node's list is its operator's (the servers its network lets it reach), so
+   * a node cut off from them stays cut off instead of reaching round the cut.
+   */
+  readonly onlyListed?: boolean
 }
 
 export async function connectFleet (urls: string, o: ConnectOptions): Promise<NatsConnection> {
@@ -39,6 +45,7 @@ export async function connectFleet (urls: string, o: ConnectOptions): Promise<Na
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: o.waitOnFirstConnect ?? false,
+    ignoreClusterUpdates: o.onlyListed ?? false,
     timeout: 5_000
   })
 }

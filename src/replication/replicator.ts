@@ -9,8 +9,13 @@
  * Lag: the replicator asks the stream for its last sequence every second,
  * and for the publish time of the first change it has not applied. The node is
  * known current up to that time (or up to the probe, when it had everything);
- * lag in seconds is how long ago that was, so a partition that hides new
- * changes still makes the lag grow and the node turn not ready.
+ * lag in seconds is how long ago that was, computed when read (status.ts), so
+ * a partition that hides new changes still makes the lag grow and the node
+ * turn not ready, even while a probe hangs on the lost connection.
+ *
+ * A gap in the feed, or a stream that no longer holds the changes after the
+ * index, makes the node re-bootstrap in place from a snapshot that covers it
+ * (rebootstrap.ts), then follow again.
  *
  * Every second the node also writes its report (applied, lag, readiness) into
  * the fleet KV bucket: `idv fleet status` reads it, and the producer prunes its
@@ -24,7 +29,9 @@ import type { StorageCore } from '../store/types.js'
 import { StoreConflictError } from '../store/types.js'
 import { applyBatch, appliedSequence } from './apply.js'
 import { connectFleet, fleetManager, FLEET_BUCKET, nodeKey, STREAM } from './feed.js'
+import { rebootstrap, type BootstrapState, type SnapshotSource } from './rebootstrap.js'
 import { ReplicaState, ReplicaStatus, STATE_NAMES, type ReplicaStateCode } from './status.js'
+import type { StoreKind } from '../config.js'
 
 export interface ReplicatorOptions {
   readonly servers: string
@@ -38,6 +45,14 @@ export interface ReplicatorOptions {
   readonly probeMs?: number
   /** Changes applied in one transaction at most. */
   readonly maxBatch?: number
+  /** Where to re-bootstrap from on a gap; without it the node stays stopped (not ready) until restarted. */
+  readonly rebootstrap?: {
+    readonly snapshots: SnapshotSource
+    readonly engine: StoreKind
+    readonly dataDir: string
+    readonly keyFingerprint: Uint8Array
+    readonly pollMs?: number
+  }
 }
 
 /** What a node reports into the fleet bucket. */
@@ -59,13 +74,22 @@ export interface ReplicatorCounts {
   duplicates: number
   rejected: number
   batches: number
+  /** Time spent in apply transactions (s). */
+  applySeconds: number
+  /** Re-bootstraps completed. */
+  bootstraps: number
+  /** The last re-bootstrap's duration (s), from the gap to following again. */
+  bootstrapSeconds: number
+  /** The sequence of the snapshot last restored (0: none since start). */
+  bootstrapSnapshotSequence: number
 }
 
 const ACK_PENDING = 20_000
 const STALL_MS = 3_000
 
 export class Replicator {
-  readonly counts: ReplicatorCounts = { applied: 0, duplicates: 0, rejected: 0, batches: 0 }
+  readonly counts: ReplicatorCounts = { applied: 0, duplicates: 0, rejected: 0, batches: 0, applySeconds: 0, bootstraps: 0, bootstrapSeconds: 0, bootstrapSnapshotSequence: 0 }
+  bootstrapState: BootstrapState = 'idle'
   readonly #o: ReplicatorOptions
   readonly #status: ReplicaStatus
   #nc: NatsConnection | undefined
@@ -78,10 +102,12 @@ export class Replicator {
   #state: ReplicaStateCode = ReplicaState.connecting
   /** The stream's last sequence at the last probe or delivery. */
   #last = 0
-  /** Time (ms) up to which this node is known to hold every change; undefined until the first probe. */
-  #currentAt: number | undefined
-  /** Time (ms) of the last successful probe. */
-  #probedAt = 0
+  /** Time (ms) up to which this node is known to hold every change; NaN until the feed is first measured. */
+  #currentAt = Number.NaN
+  /** Time (ms) #last was learned (a probe, or a delivery that said nothing was pending). */
+  #seenAt = Number.NaN
+  /** The sequence a re-bootstrap waits for a snapshot to reach (0: none). */
+  #waitingFor = 0
   #timer: NodeJS.Timeout | undefined
   /** When the node last applied something or was current: a follower behind with no progress for STALL_MS starts again. */
   #progressAt = Date.now()
@@ -92,6 +118,8 @@ export class Replicator {
     this.#o = o
     this.#status = o.status
     this.#applied = appliedSequence(o.store)
+    // Stream info older than two probes no longer counts as current (status.ts).
+    this.#status.init(2 * (o.probeMs ?? 1_000))
     this.#publishStatus()
   }
 
@@ -117,23 +145,62 @@ export class Replicator {
   }
 
   async #run (): Promise<void> {
-    const nc = await connectFleet(this.#o.servers, { name: `idv-node-${this.#o.nodeId}`, waitOnFirstConnect: true })
+    const nc = await connectFleet(this.#o.servers, { name: `idv-node-${this.#o.nodeId}`, waitOnFirstConnect: true, onlyListed: true })
     this.#nc = nc
     if (this.#stopping) return
     const jsm = await fleetManager(nc)
     this.#jsm = jsm
     // The consumer's iterator ends when a server it pulled from dies or its consumer goes away: start it again
-    // (from what the index holds) until the node stops or meets a reason to stop applying.
-    while (!this.#stopping && (this.#state === ReplicaState.connecting || this.#state === ReplicaState.following)) {
-      try {
-        await this.#follow(nc, jsm)
-      } catch (err) {
-        if (this.#stopping) return
-        this.#o.log.warn({ err: String(err) }, 'following the change feed failed: starting again')
+    // (from what the index holds) until the node stops or meets a reason to stop applying; a gap re-bootstraps first.
+    while (!this.#stopping) {
+      if (this.#state === ReplicaState.gap || this.#state === ReplicaState.needsBootstrap) {
+        if (this.#o.rebootstrap === undefined) return
+        try {
+          await this.#rebootstrap(nc)
+        } catch (err) {
+          if (this.#stopping) return
+          this.#o.log.error({ err: String(err) }, 're-bootstrap failed: trying again')
+        }
+      } else if (this.#state === ReplicaState.connecting || this.#state === ReplicaState.following) {
+        try {
+          await this.#follow(nc, jsm)
+        } catch (err) {
+          if (this.#stopping) return
+          this.#o.log.warn({ err: String(err) }, 'following the change feed failed: starting again')
+        }
+        await this.#applying
+      } else {
+        return
       }
-      await this.#applying
       if (!this.#stopping) await new Promise((resolve) => setTimeout(resolve, 500))
     }
+  }
+
+  /** Waits for a snapshot past the hole, moves the index to it in one transaction, then follows again. */
+  async #rebootstrap (nc: NatsConnection): Promise<void> {
+    const r = this.#o.rebootstrap!
+    const started = performance.now()
+    const result = await rebootstrap({
+      nc,
+      store: this.#o.store,
+      snapshots: r.snapshots,
+      engine: r.engine,
+      dataDir: r.dataDir,
+      keyFingerprint: r.keyFingerprint,
+      atLeast: this.#waitingFor,
+      log: this.#o.log,
+      pollMs: r.pollMs,
+      stopping: () => this.#stopping,
+      onState: (state) => { this.bootstrapState = state }
+    })
+    if (result === undefined) return
+    this.#applied = result.applied
+    this.#waitingFor = 0
+    this.counts.bootstraps++
+    this.counts.bootstrapSeconds = (performance.now() - started) / 1000
+    this.counts.bootstrapSnapshotSequence = result.applied
+    this.#state = ReplicaState.connecting
+    this.#publishStatus()
   }
 
   async #follow (nc: NatsConnection, jsm: JetStreamManager): Promise<void> {
@@ -141,12 +208,14 @@ export class Replicator {
     const info = await jsm.streams.info(STREAM)
     this.#last = info.state.last_seq
     // A stream whose oldest change is past the next one this index needs cannot bring it up to date.
-    if (info.state.messages > 0 && info.state.first_seq > this.#applied + 1) { this.#stop(ReplicaState.needsBootstrap, `the stream begins at seq ${info.state.first_seq}, and this index holds changes up to ${this.#applied}`); return }
+    if (info.state.messages > 0 && info.state.first_seq > this.#applied + 1) { this.#stop(ReplicaState.needsBootstrap, `the stream begins at seq ${info.state.first_seq}, and this index holds changes up to ${this.#applied}`, info.state.first_seq - 1); return }
     await this.#ensureConsumer(jsm)
+    // Ready only once the lag is measured: a node far behind must not count as current before its first probe.
+    await this.#measure(jsm)
     const consumer = await jetstream(nc).consumers.get(STREAM, this.#o.nodeId)
     this.#messages = await consumer.consume({ max_messages: 5_000 })
     this.#state = ReplicaState.following
-    void this.#probe()
+    this.#publishStatus()
     for await (const m of this.#messages) {
       this.#queue.push(m)
       this.#applying ??= this.#drain()
@@ -164,8 +233,8 @@ export class Replicator {
     try {
       const existing = await jsm.consumers.info(STREAM, name)
       // Delivered but not applied (an iterator that ended with a server) would wait ack_wait for redelivery:
-      // reposition instead, as for a consumer that acknowledged past the index.
-      if (existing.delivered.stream_seq <= this.#applied) return
+      // reposition instead, as for a consumer that acknowledged past the index or short of it (a re-bootstrap).
+      if (existing.delivered.stream_seq === this.#applied) return
       this.#o.log.info({ delivered: existing.delivered.stream_seq, ackFloor: existing.ack_floor.stream_seq, applied: this.#applied }, 'repositioning the consumer after the index\'s sequence')
       await jsm.consumers.delete(STREAM, name)
     } catch (err) {
@@ -195,11 +264,14 @@ export class Replicator {
 
   async #applyOne (batch: JsMsg[]): Promise<void> {
     let result
+    const started = performance.now()
     try {
       result = await applyBatch(this.#o.store, batch.map((m) => ({ data: m.data, streamSeq: m.seq })), this.#o.keyTag)
     } catch (err) {
       if (err instanceof StoreConflictError) { this.#stop(ReplicaState.conflict, err.message); return }
       throw err
+    } finally {
+      this.counts.applySeconds += (performance.now() - started) / 1000
     }
     this.#applied = result.applied
     this.#progressAt = Date.now()
@@ -222,12 +294,16 @@ export class Replicator {
         this.#publishStatus()
         return
       }
-      this.#stop(result.stop.includes('another hash key') ? ReplicaState.otherKey : ReplicaState.gap, result.stop)
+      if (result.stop.includes('another hash key')) this.#stop(ReplicaState.otherKey, result.stop)
+      else this.#stop(ReplicaState.gap, result.stop, result.applied + 1)
       return
     }
     // The delivery said how many changes were left behind the last one: none means current as of now.
     this.#last = Math.max(this.#last, tail.seq + tail.info.pending)
-    if (tail.info.pending === 0 && this.#queue.length === 0) this.#currentAt = Date.now()
+    if (tail.info.pending === 0 && this.#queue.length === 0) {
+      this.#currentAt = Date.now()
+      this.#seenAt = this.#currentAt
+    }
     this.#publishStatus()
   }
 
@@ -240,28 +316,37 @@ export class Replicator {
     }
   }
 
-  #stop (state: ReplicaStateCode, reason: string): void {
+  /** Stops applying; `waitFor`: the sequence a snapshot must reach to re-bootstrap past the cause. */
+  #stop (state: ReplicaStateCode, reason: string, waitFor = 0): void {
     this.#state = state
+    this.#waitingFor = this.#o.rebootstrap === undefined ? 0 : waitFor
+    this.#queue.length = 0
     this.#o.log.error({ applied: this.#applied, reason }, 'replication stopped: the node is not ready')
     void this.#messages?.close()
     this.#publishStatus()
   }
 
+  /** The stream's last sequence, and up to when the index holds every change (the first unapplied one's publish time). */
+  async #measure (jsm: JetStreamManager): Promise<void> {
+    const asked = Date.now()
+    const info = await jsm.streams.info(STREAM)
+    this.#last = info.state.last_seq
+    if (this.#applied >= this.#last) {
+      this.#currentAt = asked
+    } else {
+      const first = await jsm.streams.getMessage(STREAM, { seq: this.#applied + 1 }).catch(() => null)
+      this.#currentAt = first === null ? asked : first.time.getTime()
+    }
+    this.#seenAt = asked
+  }
+
   /** Measures the lag against the stream and reports; a failure (partition) leaves the lag growing. */
   async #probe (): Promise<void> {
     const jsm = this.#jsm
-    if (jsm !== undefined && !this.#stopping) {
+    if (jsm !== undefined && !this.#stopping && this.#state === ReplicaState.following) {
       try {
-        const info = await jsm.streams.info(STREAM)
+        await this.#measure(jsm)
         const now = Date.now()
-        this.#last = info.state.last_seq
-        if (this.#applied >= this.#last) {
-          this.#currentAt = now
-        } else {
-          const first = await jsm.streams.getMessage(STREAM, { seq: this.#applied + 1 })
-          this.#currentAt = first === null ? now : first.time.getTime()
-        }
-        this.#probedAt = now
         if (this.#applied >= this.#last) this.#progressAt = now
         else if (this.#state === ReplicaState.following && this.#applying === undefined && now - this.#progressAt > STALL_MS) {
           // A pull consumer whose server died can keep its iterator open and deliver nothing (the pulled
@@ -278,17 +363,8 @@ export class Replicator {
     await this.#report()
   }
 
-  /** Lag in seconds: how long ago the node was last known to hold every change. */
-  #lagSeconds (now: number): number {
-    if (this.#currentAt === undefined) return 0
-    const behind = this.#applied < this.#last
-    const stale = now - this.#probedAt > 2 * (this.#o.probeMs ?? 1_000)
-    return behind || stale ? Math.max(0, (now - this.#currentAt) / 1000) : 0
-  }
-
   #publishStatus (): void {
-    const now = Date.now()
-    this.#status.set(this.#state, this.#applied, Math.max(this.#last, this.#applied), this.#lagSeconds(now))
+    this.#status.set(this.#state, this.#applied, this.#last, this.#currentAt, this.#seenAt, this.#waitingFor)
   }
 
   async #report (): Promise<void> {

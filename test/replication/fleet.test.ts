@@ -169,7 +169,7 @@ describe('fleet on a 3-server JetStream cluster', () => {
     const d = await node('node-d') // bootstraps from the snapshot, replays, meets the hole
     await waitFor('node-d to stop at the gap', async () => (await d.readyz()).status === 503 && (await d.applied()) === hole - 1, 20_000, d.log)
     const r = await d.readyz()
-    expect(JSON.parse(r.body)).toMatchObject({ status: 503, code: 'IDV_ERR_NOT_READY', detail: `gap in the change feed after seq ${hole - 1}: the node stopped applying; restart it to re-bootstrap from a snapshot` })
+    expect(JSON.parse(r.body)).toMatchObject({ status: 503, code: 'IDV_ERR_NOT_READY', detail: `gap in the change feed after seq ${hole - 1}: the node stopped applying; re-bootstrapping: waiting for a snapshot at seq ${hole} or later in the Object Store` })
     // The public port answers the same.
     expect((await fetch(`${d.url}/readyz`)).status).toBe(503)
   }, 60_000)
