@@ -15,6 +15,7 @@ import { chip } from '../chip/index.js'
 import { jobs } from '../jobs/index.js'
 import { cardQr } from '../card-qr/index.js'
 import { replication } from '../replication/index.js'
+import { fleetSecurity } from '../fleet-security/index.js'
 import { catalogueOf } from './runtime.js'
 
 export const CAPABILITIES: readonly AnyCapability[] = [
@@ -26,7 +27,8 @@ export const CAPABILITIES: readonly AnyCapability[] = [
   chip,
   jobs,
   cardQr,
-  replication
+  replication,
+  fleetSecurity
 ]
 
 /** The routes and metric families the list declares: the metrics block's layout, the same in every thread. */
