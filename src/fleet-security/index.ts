@@ -34,7 +34,7 @@ import './codes.js'
 import { configKey, type ConfigReport } from './config-report.js'
 
 export { editFleetParties, openPartiesBucket, readFleetParties, PARTIES_BUCKET } from './party-bucket.js'
-export { configKey, type ConfigReport } from './config-report.js'
+export { configKey, configReports, type ConfigReport } from './config-report.js'
 
 /** No answer from JetStream within this: the request is refused (503), not held. */
 const CHECK_TIMEOUT_MS = 2_000
