@@ -58,7 +58,7 @@ export const fleetSecurity: Capability<FleetShare> = {
   name: 'fleet-security',
   metrics: [CHECKS],
   async process (ctx) {
-    if (ctx.config.replicate === '' || ctx.config.auth !== 'signatures') return {}
+    if (ctx.config.replicate === '' || ctx.config.auth !== 'signatures' || !ctx.config.fleetSecurity) return {}
     const log = ctx.log.child({ fleetSecurity: ctx.config.nodeId })
     const follower = new PartiesFollower(ctx.config.replicate, ctx.config.nodeId, ctx.config.partiesFile, ctx.config.signatureWindowSeconds, log)
     await follower.start(FIRST_SYNC_MS)
