@@ -91,6 +91,8 @@ export interface Config {
   readonly nodeId: string
   /** A replica further behind its feed than this is not ready (/readyz 503). */
   readonly maxLagSeconds: number
+  /** With `replicate` and signatures: nonces, quota and the party registry shared by the fleet through NATS (src/fleet-security). */
+  readonly fleetSecurity: boolean
 }
 
 export const DEFAULTS = {
@@ -129,7 +131,8 @@ export const DEFAULTS = {
   jobRetentionDays: 7,
   jobChunkBytes: 8 * 1024 * 1024,
   replicate: '',
-  maxLagSeconds: 5
+  maxLagSeconds: 5,
+  fleetSecurity: true
 } as const satisfies Omit<Config, 'hashKeyFile' | 'threads' | 'cryptoThreads' | 'partiesFile' | 'receiptKeyFile' | 'auditDir' | 'auditNode' | 'auditKeyFile' | 'jobsDir' | 'nodeId'>
 
 /** Environment variable for each setting (README "Configuration" mirrors this). */
@@ -179,7 +182,8 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = {
   jobChunkBytes: 'IDV_JOB_CHUNK_BYTES',
   replicate: 'IDV_REPLICATE',
   nodeId: 'IDV_NODE_ID',
-  maxLagSeconds: 'IDV_MAX_LAG_SECONDS'
+  maxLagSeconds: 'IDV_MAX_LAG_SECONDS',
+  fleetSecurity: 'IDV_FLEET_SECURITY'
 }
 
 /**
@@ -232,7 +236,8 @@ export const SETTING_HELP: Readonly<Record<keyof Config, string>> = {
   jobChunkBytes: 'largest job upload chunk in bytes (default 8388608)',
   replicate: 'NATS servers of the change feed, comma-separated: apply it to this index (default: none, a single node)',
   nodeId: 'this node\'s name in the fleet (default: <host name>-<data directory name>)',
-  maxLagSeconds: 'not ready once this far behind the change feed (default 5)'
+  maxLagSeconds: 'not ready once this far behind the change feed (default 5)',
+  fleetSecurity: 'on | off: a replicating node with signatures shares nonces, quotas and the party registry with the fleet through NATS (default on)'
 }
 
 /** The command-line flag of a setting: --data-dir for dataDir. */
@@ -377,7 +382,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, flags: ConfigI
     jobChunkBytes: int('jobChunkBytes', DEFAULTS.jobChunkBytes, 1024, 1024 ** 3),
     replicate,
     nodeId,
-    maxLagSeconds: int('maxLagSeconds', DEFAULTS.maxLagSeconds, 1, 86_400)
+    maxLagSeconds: int('maxLagSeconds', DEFAULTS.maxLagSeconds, 1, 86_400),
+    fleetSecurity: bool('fleetSecurity', DEFAULTS.fleetSecurity)
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(config.auditNode)) problems.push(`${ENV_NAMES.auditNode} (--audit-node) must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(config.auditNode)}`)
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.nodeId)) problems.push(`${ENV_NAMES.nodeId} (--node-id) must be 1-64 letters, digits, - or _ (it names a durable consumer), got ${JSON.stringify(config.nodeId)}`)

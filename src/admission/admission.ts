@@ -61,6 +61,15 @@ interface SharedState {
   close (): void
 }
 
+/**
+ * A check beyond this node, after its own gate admitted a request (a fleet's
+ * shared nonces and quota: src/fleet-security). Asynchronous: it answers
+ * `done(undefined)` to admit or `done(refusal)`, exactly once, never throwing.
+ */
+export interface FleetCheck {
+  check (caller: Caller, quota: number, done: (refusal: ServiceError | undefined) => void): void
+}
+
 /** What the signature check needs of a request, copied out of uWS before the handler returns. */
 export interface CapturedRequest {
   readonly method: string
@@ -73,6 +82,7 @@ export class Admission {
   readonly #registry: PartyRegistry
   readonly #verifier: RequestVerifier
   readonly #state: SharedState
+  #fleet: FleetCheck | undefined
 
   private constructor (options: AdmissionOptions, state: SharedState) {
     this.#registry = loadRegistry(options.partiesFile)
@@ -157,6 +167,33 @@ export class Admission {
     const decision = this.#state.admit(caller, quota)
     if (typeof decision === 'string') throw rejection(nonceRefusal(decision))
     if (!decision.ok) throw new ServiceError(decision.code, decision.detail, decision.retryAfterSeconds)
+  }
+
+  /**
+   * `admit`, then the fleet's check when the node runs one (useFleetCheck),
+   * then `next`. A refusal by this node throws, as `admit` does; the fleet's
+   * arrives through `fail`, as does anything `next` throws once called later.
+   * Without a fleet check `next` runs at once, inside the caller's uWS callback
+   * (still corked); with one it runs after a NATS round trip, so the route must
+   * already write through `res.cork` and have its onAborted in place.
+   */
+  admitted (caller: Caller, request: PolicyRequest, quota: number, next: () => void, fail: (err: unknown) => void): void {
+    this.admit(caller, request, quota)
+    const fleet = this.#fleet
+    if (fleet === undefined) { next(); return }
+    fleet.check(caller, quota, (refusal) => {
+      if (refusal !== undefined) { fail(refusal); return }
+      try {
+        next()
+      } catch (err) {
+        fail(err)
+      }
+    })
+  }
+
+  /** Installs the fleet-wide check `admitted` runs after this node's (one per gate; src/fleet-security). */
+  useFleetCheck (check: FleetCheck): void {
+    this.#fleet = check
   }
 
   /**

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js'
 import { Admission, type AdmissionHandle, type AdmissionOptions } from './admission.js'
 import { ClusterState } from './cluster-state.js'
 
-export { Admission, type AdmissionHandle, type Caller, type CapturedRequest } from './admission.js'
+export { Admission, type AdmissionHandle, type Caller, type CapturedRequest, type FleetCheck } from './admission.js'
 export type { RateDecision } from './rate-limiter.js'
 
 /** The service the /v1 routes ask to authenticate and admit their requests. */

@@ -16,6 +16,7 @@ import { jobs } from '../jobs/index.js'
 import { cardQr } from '../card-qr/index.js'
 import { replicationCapability } from '../replication/index.js'
 import { objectStoreSnapshots } from '../fleet/snapshots.js'
+import { fleetSecurity } from '../fleet-security/index.js'
 import { catalogueOf } from './runtime.js'
 
 export const CAPABILITIES: readonly AnyCapability[] = [
@@ -28,7 +29,8 @@ export const CAPABILITIES: readonly AnyCapability[] = [
   jobs,
   cardQr,
   // A node re-bootstraps from the Object Store's snapshots on a gap (src/fleet/snapshots.ts: a tool, so handed in here).
-  replicationCapability(objectStoreSnapshots)
+  replicationCapability(objectStoreSnapshots),
+  fleetSecurity
 ]
 
 /** The routes and metric families the list declares: the metrics block's layout, the same in every thread. */

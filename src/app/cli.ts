@@ -34,6 +34,8 @@ import { prepareReplica } from '../fleet/bootstrap.js'
 import { publishChanges } from '../fleet/publish.js'
 import { publishSnapshot } from '../fleet/snapshots.js'
 import { fleetStatus, formatFleetStatus } from '../fleet/fleet-status.js'
+import { editFleetParties, openPartiesBucket } from '../fleet-security/index.js'
+import { connectFleet } from '../replication/index.js'
 import { runFleetDemo } from '../fleet/demo.js'
 import { fileURLToPath } from 'node:url'
 
@@ -264,6 +266,29 @@ function partyFileOptions (cmd: Command): Command {
   return cmd
     .option('--parties-file <file>', 'relying-party registry (IDV_PARTIES_FILE, default <data-dir>.parties.yaml)')
     .option('--data-dir <dir>', 'index directory the default registry sits beside (IDV_DATA_DIR)')
+    .option('--nats <urls>', 'edit the fleet\'s registry (KV idv_parties) on these NATS servers instead of a file; every node installs it (docs/design/fleet-security.md)')
+}
+
+/**
+ * Runs a party command on the registry file, or with --nats on the fleet's
+ * registry (the same command on a private copy, written back conditional on the
+ * revision read); says where the change went.
+ */
+async function onParties<T> (opts: Record<string, unknown>, command: (file: string) => T, o: { readOnly?: boolean } = {}): Promise<{ result: T, where: string }> {
+  if (typeof opts.nats !== 'string') {
+    const file = partiesFileFrom(opts)
+    return { result: command(file), where: file }
+  }
+  if (opts.hmac === true || opts.hmacSecretFile !== undefined) {
+    throw new UsageError('--nats takes public keys only (--public-key): a shared HMAC secret would have to travel through NATS and sit in every node\'s registry')
+  }
+  const nc = await connectFleet(opts.nats, { name: 'idv-party' })
+  try {
+    const { result, revision } = await editFleetParties(await openPartiesBucket(nc), command, o)
+    return { result, where: `the fleet registry (config version ${revision})` }
+  } finally {
+    await nc.close()
+  }
 }
 
 function keyOptions (cmd: Command): Command {
@@ -292,9 +317,8 @@ keyOptions(partyFileOptions(party.command('add')))
   .option('--roles <list>', 'roles beyond verifying: citizen-portal, auditor (read citizens\' access histories), comma-separated', list)
   .option('--exact-addresses', 'compare its addresses as the same units only: one written in the pre-2025 units is a mismatch, never match_reorganised')
   .option('--hmac', 'generate its HMAC-SHA-256 secret (mode 0600, beside the registry, never overwritten) instead of --public-key or --hmac-secret-file')
-  .action((opts: Record<string, unknown>) => {
-    const file = partiesFileFrom(opts)
-    const added = partyAdd({
+  .action(async (opts: Record<string, unknown>) => {
+    const { result: added, where } = await onParties(opts, (file) => partyAdd({
       file,
       id: opts.id as string,
       name: (opts.name as string | undefined) ?? (opts.id as string),
@@ -309,35 +333,38 @@ keyOptions(partyFileOptions(party.command('add')))
       exactAddresses: opts.exactAddresses as boolean | undefined,
       hmac: opts.hmac as boolean | undefined,
       ...keySource(opts)
-    })
-    console.log(`added party ${added.id} with key ${added.keys[0]?.keyId ?? ''} to ${file}`)
+    }))
+    console.log(`added party ${added.id} with key ${added.keys[0]?.keyId ?? ''} to ${where}`)
     if (opts.hmac === true) {
-      console.log(`its HMAC-SHA-256 secret is in ${generatedSecretFile(file, added.id)} (mode 0600): hand it to the party over a secure channel; it signs with --key-id ${added.keys[0]?.keyId ?? ''}`)
+      console.log(`its HMAC-SHA-256 secret is in ${generatedSecretFile(where, added.id)} (mode 0600): hand it to the party over a secure channel; it signs with --key-id ${added.keys[0]?.keyId ?? ''}`)
     }
   })
 
 partyFileOptions(party.command('list'))
   .description('list relying parties')
-  .action((opts: Record<string, unknown>) => { process.stdout.write(formatPartyList(partyList(partiesFileFrom(opts)))) })
+  .action(async (opts: Record<string, unknown>) => {
+    const { result: rows, where } = await onParties(opts, (file) => partyList(file), { readOnly: true })
+    if (typeof opts.nats === 'string') console.log(where)
+    process.stdout.write(formatPartyList(rows))
+  })
 
 partyFileOptions(party.command('disable'))
   .description('refuse a party\'s requests (403) from now on')
   .argument('<id>')
-  .action((id: string, opts: Record<string, unknown>) => { partyDisable(partiesFileFrom(opts), id); console.log(`disabled ${id}`) })
+  .action(async (id: string, opts: Record<string, unknown>) => { const { where } = await onParties(opts, (file) => partyDisable(file, id)); console.log(`disabled ${id} in ${where}`) })
 
 partyFileOptions(party.command('enable'))
   .description('accept a disabled party again')
   .argument('<id>')
-  .action((id: string, opts: Record<string, unknown>) => { partyEnable(partiesFileFrom(opts), id); console.log(`enabled ${id}`) })
+  .action(async (id: string, opts: Record<string, unknown>) => { const { where } = await onParties(opts, (file) => partyEnable(file, id)); console.log(`enabled ${id} in ${where}`) })
 
 keyOptions(partyFileOptions(party.command('rotate-key')))
   .description('add a new key; the party\'s other keys stay valid for the overlap, then are refused')
   .argument('<id>')
   .option('--overlap-seconds <n>', 'how long the old keys stay valid (default 86400)', int)
-  .action((id: string, opts: Record<string, unknown>) => {
-    const file = partiesFileFrom(opts)
-    const updated = partyRotateKey({ file, id, overlapSeconds: opts.overlapSeconds as number | undefined, ...keySource(opts) })
-    console.log(`party ${id} now signs with ${updated.keys[updated.keys.length - 1]?.keyId ?? ''}`)
+  .action(async (id: string, opts: Record<string, unknown>) => {
+    const { result: updated, where } = await onParties(opts, (file) => partyRotateKey({ file, id, overlapSeconds: opts.overlapSeconds as number | undefined, ...keySource(opts) }))
+    console.log(`party ${id} now signs with ${updated.keys[updated.keys.length - 1]?.keyId ?? ''} in ${where}`)
   })
 
 function partiesFileFrom (opts: Record<string, unknown>): string {

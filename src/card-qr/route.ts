@@ -131,14 +131,18 @@ function handle (res: HttpResponse, req: HttpRequest, deps: CardQrRouteDeps): vo
         // The party's allowed attributes decide what is compared; the rest is reported as not allowed (none allowed: 403).
         const asked = party === undefined ? all : all.filter(([name]) => party.allowedAttributes.has(name))
         const refused = all.filter((a) => !asked.includes(a)).map(([name]) => name)
-        if (caller !== undefined) deps.admission!.admit(caller, { endpoint: CARD_QR_PATH, attributes: (asked.length > 0 ? asked : all).map(([name]) => name) })
-        const answer = answerQr(requestId, parsed.qr, deps.verifier, party, asked, refused)
-        deps.outcomes.record(scope.party, answer)
-        const entry = (receipt: Receipt | undefined): AuditRecord => qrEntry(requestId, party?.id ?? null, parsed.qr.key, asked, answer, deps.audit!, receipt)
-        if (party === undefined) { audited(encode(answer, answerType), entry); return }
-        const seen = shapeAnswer(party, answer)
-        if (deps.receipts === undefined) { audited(encode(seen, answerType), entry); return }
-        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, [parsed.qr.key]), attributes: asked.map(([name]) => name) }, answerType, (answer, receipt) => { audited(answer, entry, receipt) }, fail)
+        const run = (): void => {
+          const answer = answerQr(requestId, parsed.qr, deps.verifier, party, asked, refused)
+          deps.outcomes.record(scope.party, answer)
+          const entry = (receipt: Receipt | undefined): AuditRecord => qrEntry(requestId, party?.id ?? null, parsed.qr.key, asked, answer, deps.audit!, receipt)
+          if (party === undefined) { audited(encode(answer, answerType), entry); return }
+          const seen = shapeAnswer(party, answer)
+          if (deps.receipts === undefined) { audited(encode(seen, answerType), entry); return }
+          encodeWithReceipt(deps.receipts, seen, { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, [parsed.qr.key]), attributes: asked.map(([name]) => name) }, answerType, (answer, receipt) => { audited(answer, entry, receipt) }, fail)
+        }
+        // Admitted by this node, then by the fleet when it shares nonces and quota (src/fleet-security).
+        if (caller === undefined) run()
+        else deps.admission!.admitted(caller, { endpoint: CARD_QR_PATH, attributes: (asked.length > 0 ? asked : all).map(([name]) => name) }, 1, run, fail)
       } catch (err) {
         fail(err)
       }

@@ -103,52 +103,21 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
         answer(() => { sendError(res, 'IDV_ERR_NOT_READY', 'the service shut down before this request was complete', requestId, true) })
         return
       }
-      let item
       let party: Party | undefined
+      const fail = (err: unknown): void => { answer(() => { sendFailure(res, err, requestId) }) }
       try {
         const caller = signed === undefined ? undefined : deps.admission!.authenticate(signed, body)
         party = caller?.party
         if (party !== undefined) scope.setParty(party.id)
         if (refusal !== undefined) throw refusal
-        item = parseChipRequest(decodeBody(body, bodyType, true))
+        const item = parseChipRequest(decodeBody(body, bodyType, true))
         if (item instanceof ServiceError) throw item
-        if (caller !== undefined) deps.admission!.admit(caller, { endpoint: '/v1/chip/verify' })
-        if (deps.pool === undefined) throw new ServiceError('IDV_ERR_CHIP_NOT_CONFIGURED', 'set IDV_CSCA_DIR to a directory of CSCA certificates')
+        // Admitted by this node, then by the fleet when it shares nonces and quota (src/fleet-security).
+        if (caller === undefined) submit(item, party)
+        else deps.admission!.admitted(caller, { endpoint: '/v1/chip/verify' }, 1, () => { submit(item, party) }, fail)
       } catch (err) {
-        answer(() => { sendFailure(res, err, requestId) })
-        return
+        fail(err)
       }
-      const pending = deps.pool.submit(item)
-      if (pending === undefined) {
-        answer(() => { sendError(res, 'IDV_ERR_OVERLOADED', 'chip verification is at capacity', requestId) })
-        return
-      }
-      pending.then(async (result) => {
-        deps.verdicts.add(scope.party, verdictIndex(result.valid ? undefined : result.reason ?? 'other'))
-        const reply = buildAnswer(requestId, result, deps.verifier, party)
-        let receipt: Receipt | undefined
-        const encoded = party === undefined || deps.receipts === undefined
-          ? (answerType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply))
-          : await new Promise<string | Uint8Array>((resolve, reject) => {
-            const pin = result.valid ? result.identity?.pin : undefined
-            const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
-            encodeWithReceipt(deps.receipts!, reply, facts, answerType, (e, r) => { receipt = r; resolve(e) }, reject)
-          })
-        // Sent only once its audit entry is durable (src/audit); if it cannot be, the 503 goes instead.
-        const refused = deps.audit === undefined
-          ? undefined
-          : await new Promise<ServiceError | undefined>((resolve) => { deps.audit!.record([chipEntry(requestId, party?.id ?? null, result, reply, deps.audit!, receipt)], () => { resolve(undefined) }, resolve) })
-        if (refused !== undefined) { answer(() => { sendFailure(res, refused, requestId) }); return }
-        answer(() => { send(res, 200, CONTENT_TYPES[answerType], encoded, requestId) })
-      }).catch((err: unknown) => {
-        const code = err instanceof ChipPoolError ? err.code : undefined
-        // A server thread learns that the main thread's pool is full only from its answer.
-        if (code === 'IDV_ERR_OVERLOADED') { answer(() => { sendError(res, 'IDV_ERR_OVERLOADED', 'chip verification is at capacity', requestId) }); return }
-        deps.log.error({ err, requestId, code }, 'chip verification failed')
-        // A trust store that cannot load fails closed, as an operator problem rather than a bug.
-        if (code === 'IDV_ERR_TRUST_STORE') answer(() => { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'the CSCA trust store cannot be loaded (see the service log)', requestId) })
-        else answer(() => { sendError(res, 'IDV_ERR_INTERNAL', 'chip verification failed; the worker was replaced', requestId) })
-      })
     },
     onTooLarge () {
       answer(() => { sendError(res, 'IDV_ERR_PAYLOAD_TOO_LARGE', `the body limit here is ${deps.maxBodyBytes} bytes`, requestId, true) })
@@ -158,6 +127,42 @@ function handle (res: HttpResponse, req: HttpRequest, deps: ChipRouteDeps): void
       end()
     }
   })
+
+  /** Verifies an admitted chip in the pool and answers. */
+  function submit (item: Exclude<ReturnType<typeof parseChipRequest>, ServiceError>, party: Party | undefined): void {
+    if (deps.pool === undefined) throw new ServiceError('IDV_ERR_CHIP_NOT_CONFIGURED', 'set IDV_CSCA_DIR to a directory of CSCA certificates')
+    const pending = deps.pool.submit(item)
+    if (pending === undefined) {
+      answer(() => { sendError(res, 'IDV_ERR_OVERLOADED', 'chip verification is at capacity', requestId) })
+      return
+    }
+    pending.then(async (result) => {
+      deps.verdicts.add(scope.party, verdictIndex(result.valid ? undefined : result.reason ?? 'other'))
+      const reply = buildAnswer(requestId, result, deps.verifier, party)
+      let receipt: Receipt | undefined
+      const encoded = party === undefined || deps.receipts === undefined
+        ? (answerType === 'msgpack' ? packr.pack(reply) : JSON.stringify(reply))
+        : await new Promise<string | Uint8Array>((resolve, reject) => {
+          const pin = result.valid ? result.identity?.pin : undefined
+          const facts = { requestId, partyId: party.id, pinHash: deps.verifier.pinHash(party.id, pin === undefined ? [] : [pinToKey(pin)]), attributes: ['chip'] }
+          encodeWithReceipt(deps.receipts!, reply, facts, answerType, (e, r) => { receipt = r; resolve(e) }, reject)
+        })
+      // Sent only once its audit entry is durable (src/audit); if it cannot be, the 503 goes instead.
+      const refused = deps.audit === undefined
+        ? undefined
+        : await new Promise<ServiceError | undefined>((resolve) => { deps.audit!.record([chipEntry(requestId, party?.id ?? null, result, reply, deps.audit!, receipt)], () => { resolve(undefined) }, resolve) })
+      if (refused !== undefined) { answer(() => { sendFailure(res, refused, requestId) }); return }
+      answer(() => { send(res, 200, CONTENT_TYPES[answerType], encoded, requestId) })
+    }).catch((err: unknown) => {
+      const code = err instanceof ChipPoolError ? err.code : undefined
+      // A server thread learns that the main thread's pool is full only from its answer.
+      if (code === 'IDV_ERR_OVERLOADED') { answer(() => { sendError(res, 'IDV_ERR_OVERLOADED', 'chip verification is at capacity', requestId) }); return }
+      deps.log.error({ err, requestId, code }, 'chip verification failed')
+      // A trust store that cannot load fails closed, as an operator problem rather than a bug.
+      if (code === 'IDV_ERR_TRUST_STORE') answer(() => { sendError(res, 'IDV_ERR_CHIP_NOT_CONFIGURED', 'the CSCA trust store cannot be loaded (see the service log)', requestId) })
+      else answer(() => { sendError(res, 'IDV_ERR_INTERNAL', 'chip verification failed; the worker was replaced', requestId) })
+    })
+  }
 }
 
 /** The audit entry of a chip check: the verdict and the register's answer, about the chip's citizen when the chip verified. */

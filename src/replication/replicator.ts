@@ -66,6 +66,8 @@ export interface NodeReport {
   readonly ready: boolean
   readonly reason?: string
   readonly reportedAt: string
+  /** The fleet party registry's revision the node enforces: reported by src/fleet-security under `config.<id>`, joined in by `idv fleet status`. */
+  readonly configVersion?: number
 }
 
 /** Totals since start, for metrics. */

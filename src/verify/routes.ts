@@ -108,8 +108,7 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         const decoded = decodeBody(body, bodyType)
         if (batch) {
           const items = batchItems(decoded, deps)
-          if (caller !== undefined) deps.admission!.admit(caller, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length)
-          verifyBatch(items, deps, () => aborted, scope, party?.addressMatching).then((results) => {
+          const run = (): void => { verifyBatch(items, deps, () => aborted, scope, party?.addressMatching).then((results) => {
             if (results === undefined) { end(); return } // the client went away
             const entries = (receipt: Receipt | undefined): AuditRecord[] => batchEntries(items, results, requestId, party?.id ?? null, deps.audit!, receipt)
             if (party === undefined) { audited(encodeBatch(results, requestId, answerType), entries); return }
@@ -122,7 +121,9 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
               attributes: [...askedAttributes(items)],
               results: { items: seen.length, sha256: resultsDigest(seen) }
             }, answerType, (answer, receipt) => { audited(answer, entries, receipt) }, fail)
-          }).catch(fail)
+          }).catch(fail) }
+          if (caller === undefined) run()
+          else deps.admission!.admitted(caller, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length, run, fail)
           return
         }
         const request = parseVerifyRequest(decoded)
@@ -134,13 +135,15 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
           audited(encodeOne(outcome, requestId, answerType), () => [oneEntry(requestId, null, request.key, attributes, outcome, deps.audit!, undefined)])
           return
         }
-        deps.admission!.admit(caller, { endpoint: '/v1/verify', attributes })
-        const outcome = deps.verifier.verify(request, caller.party.addressMatching)
-        deps.outcomes.record(scope.party, outcome)
-        const seen = shapeAnswer(caller.party, { requestId, ...outcome })
-        const entries = (receipt: Receipt | undefined): AuditRecord[] => [oneEntry(requestId, caller.party.id, request.key, attributes, outcome, deps.audit!, receipt === undefined ? undefined : receiptLeafHash(receipt))]
-        if (deps.receipts === undefined) { audited(encodeAnswer(seen, answerType), entries); return }
-        encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash(caller.party.id, [request.key]), attributes }, answerType, (answer, receipt) => { audited(answer, entries, receipt) }, fail)
+        // Admitted by this node, then by the fleet when it shares nonces and quota (src/fleet-security): maybe a NATS round trip later.
+        deps.admission!.admitted(caller, { endpoint: '/v1/verify', attributes }, 1, () => {
+          const outcome = deps.verifier.verify(request, caller.party.addressMatching)
+          deps.outcomes.record(scope.party, outcome)
+          const seen = shapeAnswer(caller.party, { requestId, ...outcome })
+          const entries = (receipt: Receipt | undefined): AuditRecord[] => [oneEntry(requestId, caller.party.id, request.key, attributes, outcome, deps.audit!, receipt === undefined ? undefined : receiptLeafHash(receipt))]
+          if (deps.receipts === undefined) { audited(encodeAnswer(seen, answerType), entries); return }
+          encodeWithReceipt(deps.receipts, seen, { requestId, partyId: caller.party.id, pinHash: deps.verifier.pinHash(caller.party.id, [request.key]), attributes }, answerType, (answer, receipt) => { audited(answer, entries, receipt) }, fail)
+        }, fail)
       } catch (err) {
         fail(err)
       }

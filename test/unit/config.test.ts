@@ -70,7 +70,8 @@ describe('loadConfig defaults', () => {
       jobChunkBytes: 8 * 1024 * 1024,
       replicate: '',
       nodeId: defaultNodeId('data'),
-      maxLagSeconds: 5
+      maxLagSeconds: 5,
+      fleetSecurity: true
     })
     expect(c.hashKeyFile).toBe(resolve('data.hash-key'))
     for (const [k, v] of Object.entries(DEFAULTS)) expect(c[k as keyof typeof c], k).toBe(v)
@@ -141,7 +142,8 @@ describe('environment overrides', () => {
       IDV_JOB_RETENTION_DAYS: '30',
       IDV_JOB_CHUNK_BYTES: '65536',
       IDV_NODE_ID: 'dc1-n1',
-      IDV_MAX_LAG_SECONDS: '9'
+      IDV_MAX_LAG_SECONDS: '9',
+      IDV_FLEET_SECURITY: 'off'
     })
     expect(c).toEqual({
       host: '0.0.0.0',
@@ -189,7 +191,8 @@ describe('environment overrides', () => {
       jobChunkBytes: 65536,
       replicate: '',
       nodeId: 'dc1-n1',
-      maxLagSeconds: 9
+      maxLagSeconds: 9,
+      fleetSecurity: false
     })
   })
 
