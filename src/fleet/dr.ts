@@ -98,6 +98,7 @@ export async function mirrorStream (o: MirrorOptions): Promise<MirrorResult> {
       allow_direct: true
     })
     // This site's nodes report here; the producer at this site (after a promotion) prunes by these reports.
+    // (Kvm.create leaves an existing bucket as it is.)
     await new Kvm(nc).create(FLEET_BUCKET, { replicas: o.replicas, history: 1 })
     log(`${STREAM} here now mirrors the ${o.primaryDomain} domain`)
     return { created: true, replaced, lastSeq: info.state.last_seq, reportsLinked: await linkReports(nc, o.primaryDomain, domain, log) }
@@ -114,6 +115,15 @@ export async function mirrorStream (o: MirrorOptions): Promise<MirrorResult> {
  * is reported, not fatal.
  */
 async function linkReports (nc: NatsConnection, otherDomain: string, domain: string, log: (line: string) => void): Promise<boolean> {
+  // One way only (the mirror's site into the writable site's): after a fail back, this site's bucket stops
+  // taking the other's reports, or the two buckets would source each other's in a loop.
+  const here = await fleetManager(nc)
+  const own = await here.streams.info(KV_STREAM)
+  const reverse = apiPrefix(otherDomain)
+  if ((own.config.sources ?? []).some((s) => s.external?.api === reverse)) {
+    await here.streams.update(KV_STREAM, { sources: (own.config.sources ?? []).filter((s) => s.external?.api !== reverse) })
+    log(`this site's ${FLEET_BUCKET} bucket no longer takes the ${otherDomain} domain's node reports`)
+  }
   try {
     const other = await jetstreamManager(nc, { domain: otherDomain, timeout: 5_000 })
     const info = await other.streams.info(KV_STREAM)

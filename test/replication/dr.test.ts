@@ -7,6 +7,7 @@
  * goes on at the DR site with its outbox, and the DR node applies every change
  * once: checked by the stream's sequences and content and the node's counters.
  */
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -22,6 +23,7 @@ import { openStore } from '../../src/store/open.js'
 import { referenceState, stateDiff, storeState } from '../helpers/feed-reference.js'
 import { runCli, startNode, waitFor, type FleetNode } from '../helpers/fleet-node.js'
 import { tempDir } from '../helpers/temp.js'
+import { packageRoot } from '../../src/paths.js'
 
 let dir: string
 let primary: LocalCluster
@@ -63,6 +65,18 @@ async function node (name: string, servers: string): Promise<FleetNode> {
 async function metric (n: FleetNode, name: string): Promise<number> {
   const m = (await (await fetch(`${n.metricsUrl}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)`, 'm'))
   return m === null ? -1 : Number(m[1])
+}
+
+/** Runs `idv fleet promote` and kills it (SIGKILL) once it prints `step`: a crash mid-promotion. */
+async function promoteKilledAt (step: string): Promise<{ signal: string | null, stderr: string }> {
+  const child = spawn(process.execPath, [join(packageRoot(), 'dist', 'src', 'app', 'cli.js'), 'fleet', 'promote', '--nats', dr.urls], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString()
+    if (stderr.includes(step)) child.kill('SIGKILL')
+  })
+  const signal = await new Promise<string | null>((resolve) => child.once('exit', (_code, sig) => { resolve(sig) }))
+  return { signal, stderr }
 }
 
 /** The same questions to every node; the answers without their request ids. */
@@ -116,7 +130,11 @@ describe('DR site: a mirror over leaf nodes, and promotion', () => {
     const before = published.length
     // The DR node answers all along.
     expect(await answers(d)).toEqual(ap)
+    // kill -9 of the promotion while it refills the new stream; the same command again finishes it.
     const t0 = Date.now()
+    const crashed = await promoteKilledAt('step 3/5')
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL')
+    expect(crashed.stderr).toContain('the primary domain is gone')
     const promoted = await runCli(['fleet', 'promote', '--nats', dr.urls])
     const promoteMs = Date.now() - t0
     expect(promoted.stdout, promoted.stderr).toContain(`promoted: the change feed is writable here at seq 1..${before}`)
@@ -159,5 +177,19 @@ describe('DR site: a mirror over leaf nodes, and promotion', () => {
       await nc.close()
     }
     await expectReference(d)
+
+    // Fail back: the old primary comes back; its writable stream is refused as a mirror until --replace, then follows the DR site.
+    for (const i of [0, 1, 2]) primary.startServer(i)
+    await primary.waitReady()
+    const refused = await runCli(['fleet', 'mirror', '--nats', primary.urls, '--primary-domain', 'dr'])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain('--replace deletes it and mirrors the dr domain instead (fail back)')
+    const back = await runCli(['fleet', 'mirror', '--nats', primary.urls, '--primary-domain', 'dr', '--replace'])
+    expect(back.stdout, back.stderr).toContain('replaced by a mirror of the dr domain')
+    expect(back.stderr).toContain('no longer takes the dr domain\'s node reports')
+    const p2 = await node('node-primary', primary.urls)
+    await waitFor(`node-primary to apply ${published.length} from the mirror of the DR site`, async () => await p2.applied() === published.length, 20_000, p2.log)
+    expect(await metric(p2, 'idv_replication_changes_applied_total')).toBe(published.length - before)
+    await expectReference(p2)
   }, 120_000)
 })
