@@ -80,7 +80,7 @@ export async function mirrorStream (o: MirrorOptions): Promise<MirrorResult> {
       }
       if (!o.replace) throw new DrError(`${STREAM} here is ${existing.config.mirror === undefined ? 'writable (a primary or a promoted site)' : 'a mirror of another site'}: --replace deletes it and mirrors the ${o.primaryDomain} domain instead (fail back)`)
       // Fail back: the other site must hold everything this one does, or deleting it would lose changes.
-      const other = await streamInfo(await jetstreamManager(nc, { domain: o.primaryDomain, timeout: 5_000 }), STREAM)
+      const other = await streamInfo(await jetstreamManager(nc, { domain: o.primaryDomain, timeout: 5_000 }), STREAM, 10_000)
         .catch((err: unknown) => { throw new DrError(`the ${o.primaryDomain} domain does not answer (${String(err)}): nothing replaced`) })
       if (other === undefined) throw new DrError(`the ${o.primaryDomain} domain has no ${STREAM}: nothing replaced`)
       if (other.state.last_seq < existing.state.last_seq) {
@@ -271,11 +271,20 @@ async function localDomain (jsm: JetStreamManager): Promise<string> {
   return domain
 }
 
-async function streamInfo (jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
-  try {
-    return await jsm.streams.info(name)
-  } catch (err) {
-    if ((err as { code?: number }).code === 10059) return undefined
-    throw err
+/**
+ * A stream's info, or undefined when there is none. A cluster just started
+ * answers for its account before it has elected the stream's leader: a
+ * timeout is asked again for up to `patienceMs`.
+ */
+async function streamInfo (jsm: JetStreamManager, name: string, patienceMs = 20_000): Promise<StreamInfo | undefined> {
+  const deadline = Date.now() + patienceMs
+  for (;;) {
+    try {
+      return await jsm.streams.info(name)
+    } catch (err) {
+      if ((err as { code?: number }).code === 10059) return undefined
+      if (Date.now() > deadline || !/timeout|no responders|temporarily unavailable/i.test(String(err))) throw err
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
   }
 }

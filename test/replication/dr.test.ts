@@ -149,7 +149,8 @@ describe('DR site: a mirror over leaf nodes, and promotion', () => {
     const publishedMs = Date.now() - t1
     await waitFor(`node-dr to apply ${published.length}`, async () => await d.applied() === published.length, 20_000, d.log)
     const caughtUpMs = Date.now() - t1
-    console.log(`DR figures: promote ${promoteMs} ms (${before} changes refilled); publish of 1000 at the DR site ${publishedMs} ms; DR node applied them ${caughtUpMs} ms after the publish began`)
+    const refollow = d.log().split('\n').filter((l) => /made again|following the change feed failed|no deliveries while behind/.test(l)).map((l) => (JSON.parse(l) as { msg: string }).msg)
+    console.log(`DR figures: promote ${promoteMs} ms (killed once, then finished; a stream of ${before} changes); how node-dr came to follow the new stream: ${JSON.stringify(refollow)}; publish of 1000 at the DR site ${publishedMs} ms; DR node applied them ${caughtUpMs} ms after the publish began`)
 
     // Once each: the node applied exactly as many changes as the feed holds, with no redelivery counted as applied.
     expect(await metric(d, 'idv_replication_changes_applied_total')).toBe(published.length)
