@@ -37,6 +37,7 @@ import { fleetStatus, formatFleetStatus } from '../fleet/fleet-status.js'
 import { editFleetParties, openPartiesBucket } from '../fleet-security/index.js'
 import { connectFleet } from '../replication/index.js'
 import { runFleetDemo } from '../fleet/demo.js'
+import { mirrorStream, promote } from '../fleet/dr.js'
 import { fileURLToPath } from 'node:url'
 
 /** Marks an index holding only the demo population, which `idv demo` may rebuild. */
@@ -221,13 +222,36 @@ fleet.command('status')
     console.log(opts.json === true ? JSON.stringify(status, null, 2) : formatFleetStatus(status))
   })
 
+fleet.command('mirror')
+  .description('make this site\'s change feed a mirror of another site\'s (the DR site; JetStream domains over leaf nodes: docs/design/fleet-dr.md)')
+  .requiredOption('--nats <urls>', 'this site\'s NATS servers, comma-separated')
+  .requiredOption('--primary-domain <domain>', 'the JetStream domain of the site to mirror')
+  .option('--replicas <n>', 'replicas of the mirror stream', positiveInt, 3)
+  .option('--replace', 'fail back: replace this site\'s writable stream with a mirror of the other site (refused if the other site holds less)')
+  .action(async (opts: Record<string, unknown>) => {
+    const r = await mirrorStream({ servers: opts.nats as string, primaryDomain: opts.primaryDomain as string, replicas: opts.replicas as number, replace: opts.replace === true, log: (l) => { console.error(l) } })
+    console.log(`${r.created ? (r.replaced ? 'replaced by a mirror' : 'mirror created') : 'mirror already there'} of the ${opts.primaryDomain as string} domain (at seq ${r.lastSeq} now)${r.reportsLinked ? '' : '; node reports not linked (see above)'}`)
+  })
+
+fleet.command('promote')
+  .description('the primary is gone: make this DR site\'s mirror the writable change feed (change n stays at seq n; resumable; docs/design/fleet-dr.md)')
+  .requiredOption('--nats <urls>', 'the DR site\'s NATS servers, comma-separated')
+  .option('--force', 'promote even though the primary still answers (only once it is fenced: two writable sites diverge)')
+  .action(async (opts: Record<string, unknown>) => {
+    const r = await promote({ servers: opts.nats as string, force: opts.force === true, log: (l) => { console.error(l) } })
+    console.log(r.promoted
+      ? `promoted: the change feed is writable here at seq ${r.firstSeq}..${r.lastSeq}; publish with idv publish --nats ${opts.nats as string}`
+      : `nothing to promote: the change feed here is writable already (seq ${r.firstSeq}..${r.lastSeq})`)
+  })
+
 fleet.command('demo')
   .description('a whole fleet on this machine: 3 nats-server processes, a producer, two nodes; prints what to try (npm run fleet:demo)')
   .option('--dir <dir>', 'work directory (kept between runs)', './fleet-demo')
   .option('--changes <n>', 'synthetic changes published at start', positiveInt, 20_000)
   .option('--fresh', 'start from an empty work directory')
+  .option('--dr', 'also a DR site: a second 3-server cluster linked by leaf nodes, its mirror and one node; prints the promote command')
   .action(async (opts: Record<string, unknown>) => {
-    await runFleetDemo({ dir: opts.dir as string, changes: opts.changes as number, fresh: opts.fresh === true, cli: fileURLToPath(import.meta.url) })
+    await runFleetDemo({ dir: opts.dir as string, changes: opts.changes as number, fresh: opts.fresh === true, dr: opts.dr === true, cli: fileURLToPath(import.meta.url) })
     process.exit(0)
   })
 

@@ -5,12 +5,18 @@
  * one per engine) that follow it; then it prints what to try and runs until
  * Ctrl-C, when it stops everything it started. Its files live in one work
  * directory (default ./fleet-demo), kept between runs unless --fresh.
+ *
+ * `--dr` adds the DR site (docs/design/fleet-dr.md): a second 3-server cluster
+ * in its own JetStream domain, linked to the primary by leaf nodes, a mirror of
+ * the feed there and one node following it; it prints the commands that kill
+ * the primary and promote the DR site.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createHashKey } from '../files/hash-key-file.js'
-import { LocalCluster } from './local-cluster.js'
+import { mirrorStream } from './dr.js'
+import { DR_PRIMARY, DR_SITE, LocalCluster } from './local-cluster.js'
 import { publishChanges } from './publish.js'
 import { syntheticChanges } from './synthetic-changes.js'
 
@@ -18,6 +24,8 @@ export interface DemoOptions {
   readonly dir: string
   readonly changes: number
   readonly fresh: boolean
+  /** Also start a DR site. */
+  readonly dr?: boolean
   /** The idv command line (dist/src/app/cli.js). */
   readonly cli: string
 }
@@ -30,11 +38,14 @@ export async function runFleetDemo (o: DemoOptions): Promise<void> {
   const hashKey = existsSync(keyFile) ? undefined : createHashKey(keyFile)
   if (hashKey === undefined && !o.fresh) console.error(`reusing ${dir} (--fresh starts over)`)
   console.error('starting a 3-server NATS JetStream cluster on loopback ports …')
-  const cluster = await LocalCluster.start({ dir: join(dir, 'nats') })
+  // With a DR site, each site has its own JetStream domain and the primary takes leaf connections.
+  const cluster = await LocalCluster.start(o.dr === true ? { dir: join(dir, 'nats'), ...DR_PRIMARY } : { dir: join(dir, 'nats') })
+  let drCluster: LocalCluster | undefined
   const children: ChildProcess[] = []
   const stopAll = async (): Promise<void> => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM')
     await Promise.all(children.map(async (c) => { if (c.exitCode === null) await new Promise((resolve) => c.once('exit', resolve)) }))
+    await drCluster?.stop()
     await cluster.stop()
   }
   try {
@@ -44,9 +55,16 @@ export async function runFleetDemo (o: DemoOptions): Promise<void> {
     const { readHashKey } = await import('../files/hash-key-file.js')
     const summary = await publishChanges({ file: feed, servers: cluster.urls, hashKey: readHashKey(keyFile), outboxDir: join(dir, 'outbox'), replicas: 3, onReject: (line, reason) => { console.error(`line ${line}: ${reason}`) } })
     console.error(`published ${summary.published} changes (stream at seq ${summary.lastSeq})`)
+    const sites: Array<readonly [string, 'lmdb' | 'native-free', string]> = [['node-lmdb', 'lmdb', cluster.urls], ['node-native-free', 'native-free', cluster.urls]]
+    if (o.dr === true) {
+      console.error('starting the DR site: a second 3-server cluster, leaf nodes to the primary …')
+      drCluster = await LocalCluster.start({ dir: join(dir, 'nats-dr'), ...DR_SITE, leafRemotes: cluster.leafUrls })
+      await mirrorStream({ servers: drCluster.urls, primaryDomain: DR_PRIMARY.domain, replicas: 3, replace: false, log: (l) => { console.error(l) } })
+      sites.push(['node-dr', 'lmdb', drCluster.urls])
+    }
     const nodes: Array<{ name: string, url: string }> = []
-    for (const [name, store] of [['node-lmdb', 'lmdb'], ['node-native-free', 'native-free']] as const) {
-      const child = spawn(process.execPath, [o.cli, 'serve', '--replicate', cluster.urls, '--node-id', name, '--data-dir', join(dir, name), '--hash-key-file', keyFile,
+    for (const [name, store, servers] of sites) {
+      const child = spawn(process.execPath, [o.cli, 'serve', '--replicate', servers, '--node-id', name, '--data-dir', join(dir, name), '--hash-key-file', keyFile,
         '--store', store, '--port', '0', '--auth', 'none', '--threads', '1', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] })
       children.push(child)
       const url = await new Promise<string>((resolve, reject) => {
@@ -75,6 +93,16 @@ export async function runFleetDemo (o: DemoOptions): Promise<void> {
       `  npx idv publish ${more} --nats ${cluster.urls} --hash-key-file ${keyFile} --outbox ${join(dir, 'outbox')}`,
       `  npx idv snapshot publish --nats ${cluster.urls} --data-dir ${join(dir, 'node-lmdb')} --hash-key-file ${keyFile}`,
       `  kill -STOP / -CONT a node's process, and watch its /readyz (metrics port in its 'serving' line) turn 503 and back`,
+      ...(drCluster === undefined
+        ? []
+        : [
+            '',
+            `DR site: NATS at ${drCluster.urls} (domain ${DR_SITE.domain}, leaf nodes to the primary), its mirror followed by node-dr`,
+            `  npx idv fleet status --nats ${drCluster.urls}`,
+            `  kill -9 the primary's nats-server processes (pids ${cluster.pids.join(' ')}), then promote the DR site:`,
+            `  npx idv fleet promote --nats ${drCluster.urls}`,
+            `  npx idv publish ${more} --nats ${drCluster.urls} --hash-key-file ${keyFile} --outbox ${join(dir, 'outbox')}`
+          ]),
       'stop with Ctrl-C',
       ''
     ].join('\n'))

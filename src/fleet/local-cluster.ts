@@ -17,6 +17,11 @@ import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
 
+/** A primary and a DR site linked by leaf nodes (the DR test and `fleet:demo -- --dr`): each its own cluster name and JetStream domain. */
+export const DR_PRIMARY = { name: 'primary', domain: 'primary', leafListen: true } as const
+/** `idv.>` stays off the leaf connections: each site's feed takes only its own site's producer (docs/design/fleet-dr.md). */
+export const DR_SITE = { name: 'dr', domain: 'dr', leafDeny: ['idv.>'] } as const
+
 export interface LocalClusterOptions {
   /** Where each server keeps its JetStream files (dir/n1, dir/n2, …). */
   readonly dir: string
@@ -30,6 +35,8 @@ export interface LocalClusterOptions {
   /** Leaf nodes: a port the servers accept leaf connections on, or remotes they connect to. */
   readonly leafListen?: boolean
   readonly leafRemotes?: readonly string[]
+  /** Subjects kept off the leaf connections this cluster makes, both ways (the DR site keeps `idv.>` to itself: see docs/design/fleet-dr.md). */
+  readonly leafDeny?: readonly string[]
   readonly syncIntervalMs?: number
   readonly binary?: string
 }
@@ -94,6 +101,11 @@ export class LocalCluster {
   /** Leaf-node URLs another cluster connects to (leafListen). */
   get leafUrls (): string[] {
     return this.#members.filter((m) => m.leafPort !== undefined).map((m) => `nats-leaf://${this.#o.host ?? '127.0.0.1'}:${m.leafPort!}`)
+  }
+
+  /** Process ids of the running servers (for an operator's kill -9 in the demo). */
+  get pids (): number[] {
+    return this.#members.flatMap((m) => m.process?.pid === undefined ? [] : [m.process.pid])
   }
 
   startServer (i: number): void {
@@ -170,7 +182,12 @@ function configText (o: LocalClusterOptions, m: Member, all: readonly Member[], 
   ]
   const leaf: string[] = []
   if (m.leafPort !== undefined) leaf.push(`host: ${host}, port: ${m.leafPort}`)
-  if (o.leafRemotes !== undefined && o.leafRemotes.length > 0) leaf.push(`remotes: [{ urls: [${o.leafRemotes.map((u) => JSON.stringify(u)).join(', ')}] }]`)
+  if (o.leafRemotes !== undefined && o.leafRemotes.length > 0) {
+    const deny = (o.leafDeny ?? []).map((s) => JSON.stringify(s)).join(', ')
+    const remote = [`urls: [${o.leafRemotes.map((u) => JSON.stringify(u)).join(', ')}]`]
+    if (deny !== '') remote.push(`deny_imports: [${deny}]`, `deny_exports: [${deny}]`)
+    leaf.push(`remotes: [{ ${remote.join(', ')} }]`)
+  }
   if (leaf.length > 0) lines.push(`leafnodes { ${leaf.join(', ')} }`)
   return lines.join('\n') + '\n'
 }

@@ -113,6 +113,8 @@ export class Replicator {
   #timer: NodeJS.Timeout | undefined
   /** When the node last applied something or was current: a follower behind with no progress for STALL_MS starts again. */
   #progressAt = Date.now()
+  /** When the stream being followed was created: another value means it was made again (a DR promotion or fail back). */
+  #streamCreated: string | undefined
   #stopping = false
   #running: Promise<void> | undefined
 
@@ -209,6 +211,7 @@ export class Replicator {
     this.#kv ??= await new Kvm(nc).open(FLEET_BUCKET).catch(() => undefined)
     const info = await jsm.streams.info(STREAM)
     this.#last = info.state.last_seq
+    this.#streamCreated = info.created
     // A stream whose oldest change is past the next one this index needs cannot bring it up to date.
     if (info.state.messages > 0 && info.state.first_seq > this.#applied + 1) { this.#stop(ReplicaState.needsBootstrap, `the stream begins at seq ${info.state.first_seq}, and this index holds changes up to ${this.#applied}`, info.state.first_seq - 1); return }
     await this.#ensureConsumer(jsm)
@@ -328,8 +331,11 @@ export class Replicator {
     this.#publishStatus()
   }
 
-  /** The stream's last sequence, and up to when the index holds every change (the first unapplied one's publish time). */
-  async #measure (jsm: JetStreamManager): Promise<void> {
+  /**
+   * The stream's last sequence, and up to when the index holds every change
+   * (the first unapplied one's publish time); returns when the stream was made.
+   */
+  async #measure (jsm: JetStreamManager): Promise<string> {
     const asked = Date.now()
     const info = await jsm.streams.info(STREAM)
     this.#last = info.state.last_seq
@@ -340,6 +346,7 @@ export class Replicator {
       this.#currentAt = first === null ? asked : first.time.getTime()
     }
     this.#seenAt = asked
+    return info.created
   }
 
   /** Measures the lag against the stream and reports; a failure (partition) leaves the lag growing. */
@@ -347,9 +354,15 @@ export class Replicator {
     const jsm = this.#jsm
     if (jsm !== undefined && !this.#stopping && this.#state === ReplicaState.following) {
       try {
-        await this.#measure(jsm)
+        const created = await this.#measure(jsm)
         const now = Date.now()
-        if (this.#applied >= this.#last) this.#progressAt = now
+        if (this.#streamCreated !== undefined && created !== this.#streamCreated) {
+          // The consumer went with the old stream: follow the new one from the index now, not after STALL_MS.
+          this.#o.log.info({ applied: this.#applied, last: this.#last }, 'the feed\'s stream was made again (a DR promotion or fail back): following it from the index')
+          this.#streamCreated = created
+          this.#progressAt = now
+          void this.#messages?.close()
+        } else if (this.#applied >= this.#last) this.#progressAt = now
         else if (this.#state === ReplicaState.following && this.#applying === undefined && now - this.#progressAt > STALL_MS) {
           // A pull consumer whose server died can keep its iterator open and deliver nothing (the pulled
           // messages wait ack_wait for redelivery): start following again from the index.
