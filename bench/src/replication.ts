@@ -34,6 +34,7 @@ import { packageRoot } from '../../dist/src/paths.js'
 import { syntheticChanges } from '../../dist/src/fleet/synthetic-changes.js'
 import { BENCH_KEY, ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { RESULTS_DIR } from './lib/bench-paths.js'
+import { cpuSeconds } from './lib/proc-cpu.js'
 import { AckWatcher, FeedPublisher, LocalCluster, runIdv, sleep, startBenchNode, waitUntil, watcherConnection, type BenchNode } from './lib/fleet-node.js'
 
 const { values } = parseArgs({
@@ -193,9 +194,11 @@ const catchUp: Stage = {
         const from = acks.acked
         const last = await publishSynthetic(f.publisher!, o.changes, 1_000 + figures.length * 1_000_000)
         const load = underLoad ? verifyLoad(node.url, o.loadConnections) : undefined
+        const cpu0 = cpuSeconds([node.child.pid!])
         const t0 = performance.now()
         node.resume()
         const done = await acks.until(last, 600_000)
+        const cpu = cpuSeconds([node.child.pid!]) - cpu0
         const served = await load?.stop()
         const seconds = (done - t0) / 1000
         const rate = (last - from) / seconds
@@ -207,9 +210,9 @@ const catchUp: Stage = {
           what: underLoad
             ? `changes/s applied after SIGCONT, ${fmt(last - from)} changes, while serving ${o.loadConnections} verify connections`
             : `changes/s applied after SIGCONT, ${fmt(last - from)} changes, quiet (${fmt(o.catchUpCitizens)}-citizen LMDB index)`,
-          value: `${fmt(rate)} changes/s (${seconds.toFixed(2)} s)` + (served === undefined ? '' : `; verify ${fmt(served.answers / served.seconds)} answers/s, ${served.errors} errors`),
+          value: `${fmt(rate)} changes/s (${seconds.toFixed(2)} s; node CPU ${cpu.toFixed(2)} s, ${fmt((last - from) / cpu)} changes per CPU-second)` + (served === undefined ? '' : `; verify ${fmt(served.answers / served.seconds)} answers/s, ${served.errors} errors`),
           load1: load1(),
-          data: { changes: last - from, seconds, rate, underLoad, ...(served === undefined ? {} : { verifyPerSecond: served.answers / served.seconds, verifyErrors: served.errors }) }
+          data: { changes: last - from, seconds, rate, nodeCpuSeconds: cpu, changesPerCpuSecond: (last - from) / cpu, underLoad, ...(served === undefined ? {} : { verifyPerSecond: served.answers / served.seconds, verifyErrors: served.errors }) }
         })
         log(`${figures.at(-1)!.what}: ${figures.at(-1)!.value} (load ${figures.at(-1)!.load1})`)
       }
