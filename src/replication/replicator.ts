@@ -369,7 +369,8 @@ export class Replicator {
 
   async #report (): Promise<void> {
     const kv = this.#kv
-    if (kv === undefined || this.#stopping) return
+    // Nothing to say before the lag is first measured (a report's lag is a number: `idv fleet status` prints it).
+    if (kv === undefined || this.#stopping || Number.isNaN(this.#status.lagSeconds)) return
     const reason = this.#status.notReadyReason()
     const report: NodeReport = {
       nodeId: this.#o.nodeId,
