@@ -250,7 +250,7 @@ const fleet = dashboard('idv-fleet', 'idv: fleet', 'Verification nodes following
   panel('timeseries', 'Lag (seconds) by node', [['idv_replication_lag_seconds', '{{instance}}']], { unit: 's', min: 0, threshold: MAX_LAG_SECONDS, description: `How long ago the node last held every change; it grows while a node is cut off from NATS. Past IDV_MAX_LAG_SECONDS (default ${MAX_LAG_SECONDS}) the node answers /readyz 503. Alert: IdvReplicationLagHigh.` }),
   panel('stat', 'Nodes ready', [['sum(idv_replication_ready)', 'ready'], ['count(idv_replication_ready)', 'nodes']], { w: 6 }),
   panel('stat', 'Worst lag', [['max(idv_replication_lag_seconds)', 'lag']], { unit: 's', w: 6, threshold: MAX_LAG_SECONDS }),
-  panel('timeseries', 'Node state (1 = current)', [['idv_replication_state == 1', '{{instance}} {{state}}']], { w: 12, description: 'connecting, following, gap (re-bootstrapping), other_key, conflict, needs_bootstrap. Alerts: IdvReplicaNotReady, IdvReplicationStopped.' }),
+  panel('timeseries', 'Node state (1 = current)', [['idv_replication_state == 1', '{{instance}} {{state}}']], { w: 24, description: 'connecting, following, gap (re-bootstrapping), other_key, conflict, needs_bootstrap. Alerts: IdvReplicaNotReady, IdvReplicationStopped.' }),
   row('Apply'),
   panel('timeseries', 'Apply rate (changes/s) by node', [[`rate(idv_replication_changes_applied_total[${RI}])`, '{{instance}}']], { unit: 'ops' }),
   panel('timeseries', 'Changes per apply transaction', [[`rate(idv_replication_changes_applied_total[${RI}]) / rate(idv_replication_apply_batches_total[${RI}])`, '{{instance}}']], { unit: 'short', description: 'Batches grow with the load (catch-up) and are one change when the feed is quiet.' }),

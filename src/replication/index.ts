@@ -68,7 +68,7 @@ export const replicationCapability = (snapshots?: SnapshotSource): Capability<Sh
     counter('idv_replication_apply_batches_total', 'Apply transactions committed (a batch holds what arrived while the previous one committed).', () => replicator.counts.batches)
     counter('idv_replication_apply_seconds_total', 'Time spent in apply transactions: its rate is the share of one core the applier uses.', () => replicator.counts.applySeconds)
     counter('idv_replication_bootstraps_total', 'Re-bootstraps from a snapshot completed since start (after a gap, or a stream that no longer holds the changes after the index).', () => replicator.counts.bootstraps)
-    gauge('idv_replication_bootstrap_seconds', 'How long the last re-bootstrap took, from stopping at the gap to following again (0: none since start).', () => replicator.counts.bootstrapSeconds)
+    gauge('idv_replication_bootstrap_seconds', 'How long the last re-bootstrap took, from stopping at the gap to the index moved to the snapshot, the wait for a snapshot included (0: none since start).', () => replicator.counts.bootstrapSeconds)
     gauge('idv_replication_bootstrap_snapshot_sequence', 'The sequence of the snapshot last restored by a re-bootstrap (0: none since start).', () => replicator.counts.bootstrapSnapshotSequence)
     ctx.use(SCRAPE)?.add({
       name: 'idv_replication_bootstrap_state',

@@ -80,7 +80,7 @@ export interface ReplicatorCounts {
   applySeconds: number
   /** Re-bootstraps completed. */
   bootstraps: number
-  /** The last re-bootstrap's duration (s), from the gap to following again. */
+  /** The last re-bootstrap's duration (s), from the gap to the index moved to the snapshot (the wait for one included). */
   bootstrapSeconds: number
   /** The sequence of the snapshot last restored (0: none since start). */
   bootstrapSnapshotSequence: number
@@ -164,6 +164,7 @@ export class Replicator {
         } catch (err) {
           if (this.#stopping) return
           this.#o.log.error({ err: String(err) }, 're-bootstrap failed: trying again')
+          await new Promise((resolve) => setTimeout(resolve, this.#o.rebootstrap?.pollMs ?? 2_000))
         }
       } else if (this.#state === ReplicaState.connecting || this.#state === ReplicaState.following) {
         try {
@@ -218,6 +219,7 @@ export class Replicator {
     // Ready only once the lag is measured: a node far behind must not count as current before its first probe.
     await this.#measure(jsm)
     const consumer = await jetstream(nc).consumers.get(STREAM, this.#o.nodeId)
+    this.#queue.length = 0 // left by an iterator that ended (its messages come again from the new consumer)
     this.#messages = await consumer.consume({ max_messages: 5_000 })
     this.#state = ReplicaState.following
     this.#publishStatus()
@@ -384,7 +386,8 @@ export class Replicator {
 
   async #report (): Promise<void> {
     const kv = this.#kv
-    if (kv === undefined || this.#stopping) return
+    // Nothing to say before the lag is first measured (a report's lag is a number: `idv fleet status` prints it).
+    if (kv === undefined || this.#stopping || Number.isNaN(this.#status.lagSeconds)) return
     const reason = this.#status.notReadyReason()
     const report: NodeReport = {
       nodeId: this.#o.nodeId,

@@ -67,8 +67,8 @@ async function publish (lines: readonly string[]): Promise<void> {
   published.push(...lines)
 }
 
-async function node (name: string): Promise<FleetNode> {
-  const n = await startNode({ name, dataDir: join(dir, name), hashKeyFile: keyFile, nats: cluster.urls, maxLagSeconds: 3 })
+async function node (name: string, store: 'lmdb' | 'native-free' = 'lmdb'): Promise<FleetNode> {
+  const n = await startNode({ name, dataDir: join(dir, name), hashKeyFile: keyFile, nats: cluster.urls, maxLagSeconds: 3, store })
   nodes.push(n)
   return n
 }
@@ -163,49 +163,55 @@ describe('fleet operations', () => {
     }, 25_000).catch((err: Error) => { throw new Error(`${err.message}; no data:\n${failing.join('\n')}`) })
   }, 90_000)
 
-  it('a gap stops the node at the change before it, not ready with the reason; a snapshot past the hole re-bootstraps it in place, and it follows on to equal the reference', async () => {
-    const a = nodes.find((n) => n.name === 'ops-a')!
-    await waitFor('ops-a to apply the feed', async () => await a.applied() === published.length, 30_000, a.log)
-    const b = await node('ops-b')
-    await waitFor('ops-b to apply the feed', async () => await b.applied() === published.length, 30_000, b.log)
-    await b.stop()
-    // Changes ops-b does not see while it is down; one of them is then lost from the stream.
+  it('a gap stops a node (LMDB and native-free) at the change before it, not ready with the reason; a snapshot past the hole re-bootstraps it in place, and it follows on to equal the reference', async () => {
+    const STORES = ['lmdb', 'native-free'] as const
+    // Per engine, a node that has every change (to publish the snapshot from) and one that is down while the hole is made.
+    const holders = await Promise.all(STORES.map(async (store) => await node(`${store}-holder`, store)))
+    const downs = await Promise.all(STORES.map(async (store) => await node(`${store}-gapped`, store)))
+    for (const n of [...holders, ...downs]) await waitFor(`${n.name} to apply the feed`, async () => await n.applied() === published.length, 30_000, n.log)
+    for (const n of downs) { await n.stop(); nodes.splice(nodes.indexOf(n), 1) }
     await publish(syntheticChanges(300, { seed: 53, firstSeq: published.length + 1 }))
     const hole = published.length - 200
-    await waitFor('ops-a to apply the feed', async () => await a.applied() === published.length, 30_000, a.log)
+    for (const n of holders) await waitFor(`${n.name} to apply the feed`, async () => await n.applied() === published.length, 30_000, n.log)
     const nc = await connect({ servers: cluster.url(0) })
     await (await jetstreamManager(nc)).streams.deleteMessage(STREAM, hole)
     await nc.close()
 
-    const b2 = await node('ops-b')
-    nodes.splice(nodes.indexOf(b), 1)
-    await waitFor('ops-b to stop at the gap', async () => (await b2.readyz()).status === 503 && await b2.applied() === hole - 1, 20_000, b2.log)
-    expect(JSON.parse((await b2.readyz()).body)).toMatchObject({
-      status: 503,
-      code: 'IDV_ERR_NOT_READY',
-      detail: `gap in the change feed after seq ${hole - 1}: the node stopped applying; re-bootstrapping: waiting for a snapshot at seq ${hole} or later in the Object Store`
-    })
-    await waitFor('ops-b to wait for a snapshot', async () => (await scrape(b2)).value('idv_replication_bootstrap_state{state="waiting_for_snapshot"}') === 1, 10_000, b2.log)
-    // Waiting, it holds the consistent prefix: nothing after the hole.
+    const gapped = await Promise.all(STORES.map(async (store) => await node(`${store}-gapped`, store)))
+    for (const b of gapped) {
+      await waitFor(`${b.name} to stop at the gap`, async () => (await b.readyz()).status === 503 && await b.applied() === hole - 1, 20_000, b.log)
+      expect(JSON.parse((await b.readyz()).body)).toMatchObject({
+        status: 503,
+        code: 'IDV_ERR_NOT_READY',
+        detail: `gap in the change feed after seq ${hole - 1}: the node stopped applying; re-bootstrapping: waiting for a snapshot at seq ${hole} or later in the Object Store`
+      })
+      expect((await fetch(`${b.url}/readyz`)).status).toBe(503) // the public port says the same
+      await waitFor(`${b.name} to wait for a snapshot`, async () => (await scrape(b)).value('idv_replication_bootstrap_state{state="waiting_for_snapshot"}') === 1, 10_000, b.log)
+    }
+    // Waiting, they hold the consistent prefix: nothing after the hole.
     await new Promise((resolve) => setTimeout(resolve, 1_000))
-    expect(await b2.applied()).toBe(hole - 1)
+    for (const b of gapped) expect(await b.applied()).toBe(hole - 1)
 
-    const snap = await runCli(['snapshot', 'publish', '--nats', cluster.urls, '--data-dir', join(dir, 'ops-a'), '--hash-key-file', keyFile])
-    expect(snap.code, snap.stderr).toBe(0)
-    await waitFor('ops-b to re-bootstrap and follow', async () => (await b2.readyz()).status === 200 && await b2.applied() === published.length, 30_000, b2.log)
-    const m = await scrape(b2)
-    expect(m.value('idv_replication_bootstraps_total')).toBe(1)
-    expect(m.value('idv_replication_bootstrap_snapshot_sequence')).toBe(published.length)
-    expect(m.value('idv_replication_bootstrap_seconds')).toBeGreaterThan(0)
-    expect(m.value('idv_replication_bootstrap_state{state="idle"}')).toBe(1)
-    expect(b2.log()).toMatch(/"msg":"re-bootstrapped from a snapshot"/)
+    for (const [i, store] of STORES.entries()) {
+      const snap = await runCli(['snapshot', 'publish', '--nats', cluster.urls, '--data-dir', join(dir, holders[i]!.name), '--store', store, '--hash-key-file', keyFile])
+      expect(snap.code, snap.stderr).toBe(0)
+    }
+    for (const b of gapped) {
+      await waitFor(`${b.name} to re-bootstrap and follow`, async () => (await b.readyz()).status === 200 && await b.applied() === published.length, 30_000, b.log)
+      const m = await scrape(b)
+      expect(m.value('idv_replication_bootstraps_total')).toBe(1)
+      expect(m.value('idv_replication_bootstrap_snapshot_sequence')).toBe(published.length)
+      expect(m.value('idv_replication_bootstrap_seconds')).toBeGreaterThan(0)
+      expect(m.value('idv_replication_bootstrap_state{state="idle"}')).toBe(1)
+      expect(b.log()).toMatch(/"msg":"re-bootstrapped from a snapshot"/)
+    }
 
-    // It follows on after the re-bootstrap.
+    // They follow on after the re-bootstrap.
     await publish(syntheticChanges(100, { seed: 54, firstSeq: published.length + 1 }))
-    for (const n of [a, b2]) {
+    for (const n of [...holders, ...gapped]) {
       await waitFor(`${n.name} to apply the feed`, async () => await n.applied() === published.length, 30_000, n.log)
       await n.stop()
-      const s = await openStore('lmdb', join(dir, n.name), { mustExist: true })
+      const s = await openStore(n.name.startsWith('lmdb') ? 'lmdb' : 'native-free', join(dir, n.name), { mustExist: true })
       try {
         expect(appliedSequence(s)).toBe(published.length)
         expect(stateDiff(storeState(s), referenceState(hashKey, published))).toEqual([])
@@ -213,5 +219,5 @@ describe('fleet operations', () => {
         await s.close()
       }
     }
-  }, 120_000)
+  }, 150_000)
 })
