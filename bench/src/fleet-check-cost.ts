@@ -10,9 +10,9 @@
  * threads, from /proc), the NATS servers' CPU per request in the fleet runs,
  * and the throughput of the closed-loop client (`concurrency` requests in
  * flight). Rounds alternate off and on, so drift on a shared machine hits both;
- * each figure is the median of its rounds. Receipts are off (the same cost
- * either way: it would only dilute the difference); the audit log is on, as by
- * default. The party has no daily quota: a quota adds one KV create per
+ * each figure is the median of its rounds. Receipts and the audit log are
+ * off: they cost the same either way and would only dilute the difference
+ * (and the audit log's fsyncs would set the pace). The party has no daily quota: a quota adds one KV create per
  * block of 1% of it, nothing per request.
  *
  * Usage (after `npm run build`): node bench/dist/fleet-check-cost.js [--seconds N] [--rounds N] [--concurrency N]
@@ -99,7 +99,7 @@ export async function measureFleetCheckCost (o: FleetCheckCostOptions = {}): Pro
         const fleet = path === 'fleet'
         const node = await startChild([CLI, 'serve', '--replicate', cluster.urls, '--node-id', 'bench-node', '--data-dir', join(dir, 'index'), '--hash-key-file', keyFile,
           '--parties-file', fleet ? join(dir, 'fleet.parties.json') : localParties, '--port', '0', '--threads', '1', '--max-lag-seconds', '600', '--metrics-port', '0'],
-        /"url":"(http[^"]+)".*"msg":"serving"/, { IDV_FLEET_SECURITY: fleet ? 'on' : 'off', IDV_RECEIPTS: 'off' }, 30_000)
+        /"url":"(http[^"]+)".*"msg":"serving"/, { IDV_FLEET_SECURITY: fleet ? 'on' : 'off', IDV_RECEIPTS: 'off', IDV_AUDIT: 'off' }, 30_000)
         try {
           const url = node.match[1]!
           const pid = node.child.pid!
