@@ -149,6 +149,10 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
       const s = await runCli(['fleet', 'status', '--nats', cluster.urls])
       return /node-a\s.*ready\s+2$/m.test(s.stdout) && /node-b\s.*ready\s+2$/m.test(s.stdout)
     }, 10_000, () => status.stdout)
+    // A shared secret never travels through NATS.
+    const hmac = await runCli(['party', 'add', '--nats', cluster.urls, '--id', 'gamma', '--hmac', '--attributes', 'gender', '--rate', '10'])
+    expect(hmac.code).not.toBe(0)
+    expect(hmac.stderr).toContain('--nats takes public keys only')
     const list = await runCli(['party', 'list', '--nats', cluster.urls])
     expect(list.stdout).toContain('config version 2')
     expect(list.stdout).toMatch(/^beta\s/m)
@@ -171,7 +175,7 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
     expect(withoutRequestId((await send(a, twice)).body)).toEqual(withoutRequestId(onA.body))
   }, 30_000)
 
-  it(`a daily quota of ${QUOTA} holds across both nodes within 5%`, async () => {
+  it(`a daily quota of ${QUOTA} holds across both nodes: never over it, under by less than 5%`, async () => {
     const [a, b] = nodes as [Node, Node]
     let admitted = 0
     const refusals = new Map<string, number>()
