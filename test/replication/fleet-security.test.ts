@@ -207,7 +207,7 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
     }
   }, 30_000)
 
-  it('with NATS stopped, a signed request gets 503 IDV_ERR_FLEET_UNAVAILABLE and the node keeps running', async () => {
+  it('with NATS stopped, a signed request gets 503 IDV_ERR_FLEET_UNAVAILABLE and the node keeps running; with NATS back it admits again', async () => {
     await cluster.stop()
     for (const n of nodes) {
       const r = await send(n, signed('beta'))
@@ -216,5 +216,9 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
       expect(n.alive()).toBe(true)
       expect(await metric(n, 'idv_fleet_security_checks_total{outcome="unavailable"}')).toBeGreaterThanOrEqual(1)
     }
-  }, 30_000)
+    // NATS back on the same ports and files: both nodes admit again, without a restart.
+    for (let i = 0; i < 3; i++) cluster.startServer(i)
+    await cluster.waitReady()
+    for (const n of nodes) await waitFor(`${n.name} to admit again`, async () => (await send(n, signed('beta'))).status === 200, 20_000, () => n.log())
+  }, 60_000)
 })
