@@ -42,6 +42,10 @@ const CHECK_TIMEOUT_MS = 2_000
 const FIRST_SYNC_MS = 5_000
 /** Quota blocks are kept two days: a day's keys outlive the day wherever it starts. */
 const QUOTA_TTL_MS = 2 * 86_400_000
+/** Between tries to open the buckets or follow the registry again. */
+const RETRY_MS = 1_000
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 const CHECKS: CounterFamily = {
   name: 'idv_fleet_security_checks_total',
@@ -101,14 +105,19 @@ class ConnectingCheck implements FleetCheck {
   }
 
   async #connect (share: FleetShare, log: Logger): Promise<void> {
-    try {
-      const nc = await connectFleet(share.servers, { name: `idv-fleet-security-${share.nodeId}`, waitOnFirstConnect: true })
-      this.#nc = nc
-      if (this.#closed) { await nc.close(); return }
-      this.#gate = await FleetGate.open(nc, { nodeId: share.nodeId, timeoutMs: CHECK_TIMEOUT_MS, record: this.#record })
-    } catch (err) {
-      if (!this.#closed) log.error({ err }, 'fleet security: cannot open the nonce and quota buckets; signed requests are refused (503)')
+    // Until it works (JetStream may still be electing its leaders): every failed try is logged, requests meanwhile get 503.
+    while (!this.#closed && this.#gate === undefined) {
+      try {
+        this.#nc ??= await connectFleet(share.servers, { name: `idv-fleet-security-${share.nodeId}`, waitOnFirstConnect: true })
+        if (this.#closed) break
+        this.#gate = await FleetGate.open(this.#nc, { nodeId: share.nodeId, timeoutMs: CHECK_TIMEOUT_MS, record: this.#record })
+      } catch (err) {
+        if (this.#closed) break
+        log.error({ err }, 'fleet security: cannot open the nonce and quota buckets yet; signed requests are refused (503) meanwhile')
+        await sleep(RETRY_MS)
+      }
     }
+    if (this.#closed) await this.#nc?.close().catch(() => {})
   }
 
   check (caller: Caller, quota: number, done: (refusal: ServiceError | undefined) => void): void {
@@ -137,6 +146,8 @@ class PartiesFollower {
   readonly #log: Logger
   #nc: NatsConnection | undefined
   #fleet: KV | undefined
+  /** The last revision looked at, installed or refused (each is judged once). */
+  #seen = 0
   #stopping = false
   #running: Promise<void> | undefined
 
@@ -153,37 +164,48 @@ class PartiesFollower {
   async start (waitMs: number): Promise<void> {
     let first: () => void = () => {}
     const synced = new Promise<void>((resolve) => { first = resolve })
-    this.#running = this.#run(first).catch((err: unknown) => {
-      if (!this.#stopping) this.#log.error({ err }, 'fleet security: following the fleet party registry stopped')
-    })
+    this.#running = this.#follow(first)
     let timer: NodeJS.Timeout | undefined
     const waited = await Promise.race([synced.then(() => true), new Promise<boolean>((resolve) => { timer = setTimeout(() => { resolve(false) }, waitMs) })])
     clearTimeout(timer)
     if (!waited) this.#log.warn({ waitMs }, 'fleet security: the fleet party registry was not reached at start; serving the parties file as it is until it is')
   }
 
+  /** Follows the registry until stopped; a failure (buckets not yet creatable, a watch ended) is logged and tried again. */
+  async #follow (synced: () => void): Promise<void> {
+    while (!this.#stopping) {
+      try {
+        await this.#run(synced)
+      } catch (err) {
+        if (!this.#stopping) this.#log.error({ err }, 'fleet security: following the fleet party registry failed; trying again')
+      }
+      if (!this.#stopping) await sleep(RETRY_MS)
+    }
+  }
+
   async #run (synced: () => void): Promise<void> {
-    const nc = await connectFleet(this.#servers, { name: `idv-fleet-config-${this.#nodeId}`, waitOnFirstConnect: true })
-    this.#nc = nc
-    if (this.#stopping) return
+    this.#nc ??= await connectFleet(this.#servers, { name: `idv-fleet-config-${this.#nodeId}`, waitOnFirstConnect: true })
+    const nc = this.#nc
+    if (this.#stopping) { await nc.close().catch(() => {}); return }
     await ensureBucket(nc, NONCE_BUCKET, { ttlMs: this.#nonceTtlMs })
     await ensureBucket(nc, QUOTA_BUCKET, { ttlMs: QUOTA_TTL_MS })
     this.#fleet = await ensureBucket(nc, FLEET_BUCKET, { history: 1 })
     const parties = await openPartiesBucket(nc)
     const current = await readFleetParties(parties)
-    if (current.text !== undefined) this.#install(current.text, current.revision)
+    if (current.text !== undefined && current.revision > this.#seen) this.#install(current.text, current.revision)
     await this.#report()
     synced()
     const watch = await parties.watch({ key: PARTIES_KEY })
     for await (const entry of watch) {
       if (this.#stopping) break
-      if (entry.operation !== 'PUT' || entry.revision <= this.version) continue
+      if (entry.operation !== 'PUT' || entry.revision <= this.#seen) continue
       this.#install(entry.string(), entry.revision)
       await this.#report()
     }
   }
 
   #install (text: string, revision: number): void {
+    this.#seen = revision
     const result = installFleetParties(this.#file, text, revision)
     if (result.ok) {
       this.version = revision
@@ -202,6 +224,7 @@ class PartiesFollower {
   async stop (): Promise<void> {
     this.#stopping = true
     await this.#nc?.close().catch(() => {})
-    await this.#running
+    // A first connection still being waited for cannot be cancelled: it is closed when it comes (#run).
+    await Promise.race([this.#running, sleep(2 * RETRY_MS)])
   }
 }

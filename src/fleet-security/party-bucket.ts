@@ -82,7 +82,9 @@ export async function editFleetParties<T> (kv: KV, edit: (file: string) => T, o:
     const dir = mkdtempSync(join(tmpdir(), 'idv-fleet-parties-'))
     try {
       const file = join(dir, 'parties.json')
+      // Nothing in the fleet yet: an edit creates the document; a listing lists an empty one.
       if (current.text !== undefined) writeFileSync(file, current.text, { mode: 0o600 })
+      else if (o.readOnly === true) writeFileSync(file, '{"parties": []}\n', { mode: 0o600 })
       const result = edit(file)
       if (o.readOnly === true || !existsSync(file)) return { result, revision: current.revision }
       const text = readFileSync(file, 'utf8')

@@ -4,7 +4,8 @@
  * Headers are read before the handler returns (uWS requests are stack-allocated),
  * the body is collected with a limit, and from there everything is synchronous:
  * signature check, decode, validate, policy and rate, one store read per item,
- * keyed-hash compares, answer. Unsigned answers are written inside uWS's data
+ * keyed-hash compares, answer (on a fleet node, after the fleet's nonce and
+ * quota check: one NATS round trip, src/fleet-security). Unsigned answers are written inside uWS's data
  * callback with no Promise; a signed answer waits for its receipt, which is
  * signed with the others of the same event-loop turn.
  */
@@ -108,20 +109,23 @@ function handle (res: HttpResponse, req: HttpRequest, deps: VerifyRouteDeps, bat
         const decoded = decodeBody(body, bodyType)
         if (batch) {
           const items = batchItems(decoded, deps)
-          const run = (): void => { verifyBatch(items, deps, () => aborted, scope, party?.addressMatching).then((results) => {
-            if (results === undefined) { end(); return } // the client went away
-            const entries = (receipt: Receipt | undefined): AuditRecord[] => batchEntries(items, results, requestId, party?.id ?? null, deps.audit!, receipt)
-            if (party === undefined) { audited(encodeBatch(results, requestId, answerType), entries); return }
-            const seen = results.map((r) => 'error' in r ? r : shapeAnswer(party, r))
-            if (deps.receipts === undefined) { audited(encodeAnswer({ requestId, results: seen }, answerType), entries); return }
-            encodeWithReceipt(deps.receipts, { requestId, results: seen }, {
-              requestId,
-              partyId: party.id,
-              pinHash: deps.verifier.pinHash(party.id, itemKeys(items)),
-              attributes: [...askedAttributes(items)],
-              results: { items: seen.length, sha256: resultsDigest(seen) }
-            }, answerType, (answer, receipt) => { audited(answer, entries, receipt) }, fail)
-          }).catch(fail) }
+          const run = (): void => {
+            verifyBatch(items, deps, () => aborted, scope, party?.addressMatching).then((results) => {
+              if (results === undefined) { end(); return } // the client went away
+              const entries = (receipt: Receipt | undefined): AuditRecord[] => batchEntries(items, results, requestId, party?.id ?? null, deps.audit!, receipt)
+              if (party === undefined) { audited(encodeBatch(results, requestId, answerType), entries); return }
+              const seen = results.map((r) => 'error' in r ? r : shapeAnswer(party, r))
+              if (deps.receipts === undefined) { audited(encodeAnswer({ requestId, results: seen }, answerType), entries); return }
+              encodeWithReceipt(deps.receipts, { requestId, results: seen }, {
+                requestId,
+                partyId: party.id,
+                pinHash: deps.verifier.pinHash(party.id, itemKeys(items)),
+                attributes: [...askedAttributes(items)],
+                results: { items: seen.length, sha256: resultsDigest(seen) }
+              }, answerType, (answer, receipt) => { audited(answer, entries, receipt) }, fail)
+            }).catch(fail)
+          }
+          // Admitted by this node, then by the fleet when it shares nonces and quota (src/fleet-security).
           if (caller === undefined) run()
           else deps.admission!.admitted(caller, { endpoint: '/v1/verify/batch', attributes: askedAttributes(items), batchItems: items.length }, items.length, run, fail)
           return

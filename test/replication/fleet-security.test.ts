@@ -149,6 +149,10 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
       const s = await runCli(['fleet', 'status', '--nats', cluster.urls])
       return /node-a\s.*ready\s+2$/m.test(s.stdout) && /node-b\s.*ready\s+2$/m.test(s.stdout)
     }, 10_000, () => status.stdout)
+    // A shared secret never travels through NATS.
+    const hmac = await runCli(['party', 'add', '--nats', cluster.urls, '--id', 'gamma', '--hmac', '--attributes', 'gender', '--rate', '10'])
+    expect(hmac.code).not.toBe(0)
+    expect(hmac.stderr).toContain('--nats takes public keys only')
     const list = await runCli(['party', 'list', '--nats', cluster.urls])
     expect(list.stdout).toContain('config version 2')
     expect(list.stdout).toMatch(/^beta\s/m)
@@ -171,7 +175,7 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
     expect(withoutRequestId((await send(a, twice)).body)).toEqual(withoutRequestId(onA.body))
   }, 30_000)
 
-  it(`a daily quota of ${QUOTA} holds across both nodes within 5%`, async () => {
+  it(`a daily quota of ${QUOTA} holds across both nodes: never over it, under by less than 5%`, async () => {
     const [a, b] = nodes as [Node, Node]
     let admitted = 0
     const refusals = new Map<string, number>()
@@ -203,7 +207,7 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
     }
   }, 30_000)
 
-  it('with NATS stopped, a signed request gets 503 IDV_ERR_FLEET_UNAVAILABLE and the node keeps running', async () => {
+  it('with NATS stopped, a signed request gets 503 IDV_ERR_FLEET_UNAVAILABLE and the node keeps running; with NATS back it admits again', async () => {
     await cluster.stop()
     for (const n of nodes) {
       const r = await send(n, signed('beta'))
@@ -212,5 +216,9 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
       expect(n.alive()).toBe(true)
       expect(await metric(n, 'idv_fleet_security_checks_total{outcome="unavailable"}')).toBeGreaterThanOrEqual(1)
     }
-  }, 30_000)
+    // NATS back on the same ports and files: both nodes admit again, without a restart.
+    for (let i = 0; i < 3; i++) cluster.startServer(i)
+    await cluster.waitReady()
+    for (const n of nodes) await waitFor(`${n.name} to admit again`, async () => (await send(n, signed('beta'))).status === 200, 20_000, () => n.log())
+  }, 60_000)
 })
