@@ -83,6 +83,7 @@ export async function mirrorStream (o: MirrorOptions): Promise<MirrorResult> {
       const other = await streamInfo(await jetstreamManager(nc, { domain: o.primaryDomain, timeout: 5_000 }), STREAM, 10_000)
         .catch((err: unknown) => { throw new DrError(`the ${o.primaryDomain} domain does not answer (${String(err)}): nothing replaced`) })
       if (other === undefined) throw new DrError(`the ${o.primaryDomain} domain has no ${STREAM}: nothing replaced`)
+      if (other.config.mirror !== undefined) throw new DrError(`the ${o.primaryDomain} domain's ${STREAM} is a mirror itself: promote it first (idv fleet promote there), or no site would be writable`)
       if (other.state.last_seq < existing.state.last_seq) {
         throw new DrError(`the ${o.primaryDomain} domain's ${STREAM} ends at seq ${other.state.last_seq}, before this site's ${existing.state.last_seq}: replacing would lose changes; publish them there first (the producer's outbox holds them)`)
       }
