@@ -209,7 +209,7 @@ const catchUp: Stage = {
           stage: 'catch-up',
           what: underLoad
             ? `changes/s applied after SIGCONT, ${fmt(last - from)} changes, while serving ${o.loadConnections} verify connections`
-            : `changes/s applied after SIGCONT, ${fmt(last - from)} changes, quiet (${fmt(o.catchUpCitizens)}-citizen LMDB index)`,
+            : `changes/s applied after SIGCONT, ${fmt(last - from)} changes, node serving nothing else (${fmt(o.catchUpCitizens)}-citizen LMDB index)`,
           value: `${fmt(rate)} changes/s (${seconds.toFixed(2)} s; node CPU ${cpu.toFixed(2)} s, ${fmt((last - from) / cpu)} changes per CPU-second)` + (served === undefined ? '' : `; verify ${fmt(served.answers / served.seconds)} answers/s, ${served.errors} errors`),
           load1: load1(),
           data: { changes: last - from, seconds, rate, nodeCpuSeconds: cpu, changesPerCpuSecond: (last - from) / cpu, underLoad, ...(served === undefined ? {} : { verifyPerSecond: served.answers / served.seconds, verifyErrors: served.errors }) }
