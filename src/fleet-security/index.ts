@@ -27,11 +27,10 @@ import type { ServiceError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { CHECK_OUTCOMES, FleetGate, NONCE_BUCKET, QUOTA_BUCKET, type CheckOutcome } from './fleet-gate.js'
 import { ensureBucket, installFleetParties, openPartiesBucket, PARTIES_KEY, readFleetParties } from './party-bucket.js'
+import { configKey, type ConfigReport } from './config-report.js'
 import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
 import './codes.js'
-
-import { configKey, type ConfigReport } from './config-report.js'
 
 export { editFleetParties, openPartiesBucket, readFleetParties, PARTIES_BUCKET } from './party-bucket.js'
 export { configKey, configReports, type ConfigReport } from './config-report.js'
