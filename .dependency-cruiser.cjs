@@ -6,7 +6,7 @@
  *   libraries     signatures/ (RFC 9421), parties/ (the registry and policy),
  *                 merkle/ (RFC 6962 trees, shared by receipts/ and audit/)
  *   capabilities  metrics/, admission/, receipts/, audit/, verify/, chip/, jobs/,
- *                 card-qr/, replication/: one folder,
+ *                 card-qr/, replication/, fleet-security/: one folder,
  *                 one entry (index.ts), plugged in by src/app/capabilities.ts
  *   tools         bulk-load/, snapshot/, client/, fleet/ (what the command line drives)
  *   app           app/ (the process wiring, the command line)
@@ -17,7 +17,7 @@
  */
 const CORE = '^src/([^/]+\\.ts$|domain/|store/|http/|files/|population/|addresses/)'
 const LIBRARIES = '^src/(signatures|parties|merkle)/'
-const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip|jobs|card-qr|replication)/'
+const CAPABILITIES = '^src/(metrics|admission|receipts|audit|verify|chip|jobs|card-qr|replication|fleet-security)/'
 const TOOLS = '^src/(bulk-load|snapshot|client|fleet)/'
 
 module.exports = {
