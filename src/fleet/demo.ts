@@ -62,21 +62,21 @@ export async function runFleetDemo (o: DemoOptions): Promise<void> {
       await mirrorStream({ servers: drCluster.urls, primaryDomain: DR_PRIMARY.domain, replicas: 3, replace: false, log: (l) => { console.error(l) } })
       sites.push(['node-dr', 'lmdb', drCluster.urls])
     }
-    const nodes: Array<{ name: string, url: string }> = []
+    const nodes: Array<{ name: string, url: string, metrics: string, pid: number }> = []
     for (const [name, store, servers] of sites) {
       const child = spawn(process.execPath, [o.cli, 'serve', '--replicate', servers, '--node-id', name, '--data-dir', join(dir, name), '--hash-key-file', keyFile,
         '--store', store, '--port', '0', '--auth', 'none', '--threads', '1', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] })
       children.push(child)
-      const url = await new Promise<string>((resolve, reject) => {
+      const serving = await new Promise<{ url: string, metricsPort?: number }>((resolve, reject) => {
         let out = ''
         child.stdout!.on('data', (d: Buffer) => {
           out += d.toString()
           const line = out.split('\n').find((l) => l.includes('"msg":"serving"'))
-          if (line !== undefined) resolve((JSON.parse(line) as { url: string }).url)
+          if (line !== undefined) resolve(JSON.parse(line) as { url: string, metricsPort?: number })
         })
         child.once('exit', (code) => { reject(new Error(`${name} exited with ${code ?? 'a signal'}:\n${out.slice(-2000)}`)) })
       })
-      nodes.push({ name, url })
+      nodes.push({ name, url: serving.url, metrics: `http://127.0.0.1:${serving.metricsPort ?? 0}/metrics`, pid: child.pid ?? 0 })
     }
     const sample = lines.map((l) => JSON.parse(l) as { op: string, citizen?: { pin: string, fullName: string, dateOfBirth: string } }).find((c) => c.op === 'upsert')!.citizen!
     const body = JSON.stringify({ pin: sample.pin, attributes: { fullName: sample.fullName, dateOfBirth: sample.dateOfBirth } })
@@ -85,14 +85,14 @@ export async function runFleetDemo (o: DemoOptions): Promise<void> {
     console.log([
       '',
       `fleet demo: NATS at ${cluster.urls}`,
-      ...nodes.map((n) => `  ${n.name} serving at ${n.url}`),
+      ...nodes.map((n) => `  ${n.name} (pid ${n.pid}) serving at ${n.url}, metrics at ${n.metrics}`),
       '',
       'try:',
       ...nodes.map((n) => `  curl -s ${n.url}/v1/verify -H 'content-type: application/json' -d '${body}'`),
       `  npx idv fleet status --nats ${cluster.urls}`,
       `  npx idv publish ${more} --nats ${cluster.urls} --hash-key-file ${keyFile} --outbox ${join(dir, 'outbox')}`,
       `  npx idv snapshot publish --nats ${cluster.urls} --data-dir ${join(dir, 'node-lmdb')} --hash-key-file ${keyFile}`,
-      `  kill -STOP / -CONT a node's process, and watch its /readyz (metrics port in its 'serving' line) turn 503 and back`,
+      `  kill -STOP ${nodes[0]!.pid}, publish the changes above, and see idv fleet status show ${nodes[0]!.name} behind; kill -CONT ${nodes[0]!.pid}: it catches up (idv_replication_lag_changes on its metrics) and reports ready (${nodes[0]!.url}/readyz)`,
       ...(drCluster === undefined
         ? []
         : [

@@ -60,11 +60,12 @@ export function formatFleetStatus (s: FleetStatus): string {
     String(n.applied),
     String(n.lagChanges),
     n.lagSeconds.toFixed(1),
-    n.reportAgeSeconds > SILENT_SECONDS ? `silent ${Math.round(n.reportAgeSeconds)} s` : n.ready ? 'ready' : `not ready: ${n.reason ?? n.state}`,
-    n.configVersion === undefined ? '-' : String(n.configVersion)
+    n.configVersion === undefined ? '-' : String(n.configVersion),
+    // Last: the only column with spaces (a reason).
+    n.reportAgeSeconds > SILENT_SECONDS ? `silent ${Math.round(n.reportAgeSeconds)} s` : n.ready ? 'ready' : `not ready: ${n.reason ?? n.state}`
   ])
   if (rows.length > 0) {
-    const head = ['node', 'applied', 'lag', 'lag s', 'state', 'config']
+    const head = ['node', 'applied', 'lag', 'lag s', 'config', 'state']
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
     const fmt = (r: string[]): string => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i]!)).join('  ')
     lines.push(fmt(head), ...rows.map(fmt))

@@ -63,8 +63,11 @@ describe('npm run fleet:demo', () => {
     expect(descendants.length, out).toBeGreaterThanOrEqual(5) // three nats-server, two nodes
 
     const natsUrls = out.match(/fleet demo: NATS at (\S+)/)![1]!
-    const nodes = [...out.matchAll(/^ {2}(node-\S+) serving at (http:\/\/\S+)$/gm)].map((m) => ({ name: m[1]!, url: m[2]! }))
+    const nodes = [...out.matchAll(/^ {2}(node-\S+) \(pid (\d+)\) serving at (http:\/\/\S+), metrics at (http:\/\/\S+)$/gm)].map((m) => ({ name: m[1]!, pid: Number(m[2]), url: m[3]!, metrics: m[4]! }))
     expect(nodes.map((n) => n.name)).toEqual(['node-lmdb', 'node-native-free'])
+    // The printed pids are the demo's own children, and the metrics URLs serve the replication metrics.
+    for (const n of nodes) expect(descendants).toContain(n.pid)
+    for (const n of nodes) expect(await (await fetch(n.metrics)).text()).toContain('idv_replication_applied_sequence')
     // The printed curl commands, run with fetch.
     const curls = [...out.matchAll(/^ {2}curl -s (\S+) -H 'content-type: application\/json' -d '(.+)'$/gm)].map((m) => ({ url: m[1]!, body: m[2]! }))
     expect(curls.map((c) => c.url)).toEqual(nodes.map((n) => `${n.url}/v1/verify`))
@@ -81,14 +84,14 @@ describe('npm run fleet:demo', () => {
     expect(commands[0]).toEqual(['fleet', 'status', '--nats', natsUrls])
     await waitFor('fleet status to list both nodes ready at seq 2000', async () => {
       const status = await runCli(commands[0]!)
-      return nodes.every((n) => new RegExp(`^${n.name}\\s+2000\\s+0\\s+[\\d.]+\\s+ready$`, 'm').test(status.stdout))
+      return nodes.every((n) => new RegExp(`^${n.name}\\s+2000\\s+0\\s+[\\d.]+\\s+-\\s+ready$`, 'm').test(status.stdout))
     }, 30_000, () => out)
     const published = await runCli(commands[1]!)
     expect(published.code, published.stderr).toBe(0)
     expect(published.stdout).toContain('published 1000 changes (stream at seq 3000)')
     await waitFor('both nodes to apply the published changes', async () => {
       const status = await runCli(commands[0]!)
-      return nodes.every((n) => new RegExp(`^${n.name}\\s+3000\\s+0\\s+[\\d.]+\\s+ready$`, 'm').test(status.stdout))
+      return nodes.every((n) => new RegExp(`^${n.name}\\s+3000\\s+0\\s+[\\d.]+\\s+-\\s+ready$`, 'm').test(status.stdout))
     }, 30_000, () => out)
     const snapshot = await runCli(commands[2]!)
     expect(snapshot.code, snapshot.stderr).toBe(0)

@@ -147,7 +147,7 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
     const status = await runCli(['fleet', 'status', '--nats', cluster.urls])
     await waitFor('both nodes in fleet status at config version 2', async () => {
       const s = await runCli(['fleet', 'status', '--nats', cluster.urls])
-      return /node-a\s.*ready\s+2$/m.test(s.stdout) && /node-b\s.*ready\s+2$/m.test(s.stdout)
+      return /^node-a\s+\d+\s+0\s+[\d.]+\s+2\s+ready$/m.test(s.stdout) && /^node-b\s+\d+\s+0\s+[\d.]+\s+2\s+ready$/m.test(s.stdout)
     }, 10_000, () => status.stdout)
     // A shared secret never travels through NATS.
     const hmac = await runCli(['party', 'add', '--nats', cluster.urls, '--id', 'gamma', '--hmac', '--attributes', 'gender', '--rate', '10'])

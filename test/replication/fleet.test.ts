@@ -98,7 +98,7 @@ describe('fleet on a 3-server JetStream cluster', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500))
     const status = await runCli(['fleet', 'status', '--nats', cluster.urls])
     expect(status.stdout).toMatch(new RegExp(`node-a\\s+${published.length}\\s+0`))
-    expect(status.stdout).toMatch(/node-b\s+\d+\s+0\s+[\d.]+\s+ready/)
+    expect(status.stdout).toMatch(/node-b\s+\d+\s+0\s+[\d.]+\s+-\s+ready/)
     writeFileSync(join(dir, 'empty.ndjson'), '')
     const summary = await publishChanges({ file: join(dir, 'empty.ndjson'), servers: cluster.urls, hashKey, outboxDir: join(dir, 'outbox'), replicas: 3, onReject: () => {} })
     expect(summary.nodes).toBe(2)
