@@ -30,12 +30,13 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
 import { packageRoot } from '../../dist/src/paths.js'
 import { syntheticChanges } from '../../dist/src/fleet/synthetic-changes.js'
 import { BENCH_KEY, ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { RESULTS_DIR } from './lib/bench-paths.js'
 import { cpuSeconds } from './lib/proc-cpu.js'
-import { AckWatcher, FeedPublisher, LocalCluster, runIdv, sleep, startBenchNode, waitUntil, watcherConnection, type BenchNode } from './lib/fleet-node.js'
+import { AckWatcher, FeedPublisher, LocalCluster, runIdv, startBenchNode, waitUntil, watcherConnection, type BenchNode } from './lib/fleet-node.js'
 
 const { values } = parseArgs({
   options: {
@@ -154,27 +155,24 @@ async function publishSynthetic (p: FeedPublisher, n: number, seed: number): Pro
   return first + n - 1
 }
 
-/** A closed loop of POST /v1/verify from `connections` concurrent requests until stopped; counts answers. */
+/** A closed loop of POST /v1/verify (autocannon, as bench:verify) from `connections` connections until stopped. */
 function verifyLoad (url: string, connections: number): { stop: () => Promise<{ answers: number, errors: number, seconds: number }> } {
-  const bodies = sampleCitizens(2_000, 1).map((c) => JSON.stringify({ pin: c.pin, attributes: { gender: c.gender } }))
-  let running = true
-  let answers = 0
-  let errors = 0
+  const requests = sampleCitizens(2_000, 1).map((c) => ({
+    method: 'POST' as const,
+    path: '/v1/verify',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ pin: c.pin, attributes: { gender: c.gender } })
+  }))
   const started = performance.now()
-  const loops = Array.from({ length: connections }, async (_, k) => {
-    for (let i = k; running; i += connections) {
-      try {
-        const res = await fetch(`${url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i % bodies.length] })
-        await res.arrayBuffer()
-        if (res.status === 200) answers++; else errors++
-      } catch { errors++; await sleep(10) }
-    }
+  let instance: autocannon.Instance | undefined
+  const result = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon({ url, connections, duration: 3_600, pipelining: 1, requests }, (err, r) => { if (err !== null && err !== undefined) reject(err); else resolve(r) })
   })
   return {
     async stop () {
-      running = false
-      await Promise.all(loops)
-      return { answers, errors, seconds: (performance.now() - started) / 1000 }
+      instance!.stop()
+      const r = await result
+      return { answers: r['2xx'], errors: r.errors + r.non2xx + r.timeouts, seconds: (performance.now() - started) / 1000 }
     }
   }
 }
@@ -190,6 +188,13 @@ const catchUp: Stage = {
         // Current first: a few changes, applied and acknowledged.
         const warm = await publishSynthetic(f.publisher!, 1_000, 900 + figures.length)
         await acks.until(warm, 60_000)
+        // The same load on the current node first: what it answers when it has nothing to apply.
+        let idle: { answers: number, seconds: number } | undefined
+        if (underLoad) {
+          const l = verifyLoad(node.url, o.loadConnections)
+          await new Promise((resolve) => setTimeout(resolve, 5_000))
+          idle = await l.stop()
+        }
         node.pause()
         const from = acks.acked
         const last = await publishSynthetic(f.publisher!, o.changes, 1_000 + figures.length * 1_000_000)
@@ -208,11 +213,11 @@ const catchUp: Stage = {
         figures.push({
           stage: 'catch-up',
           what: underLoad
-            ? `changes/s applied after SIGCONT, ${fmt(last - from)} changes, while serving ${o.loadConnections} verify connections`
+            ? `changes/s applied after SIGCONT, ${fmt(last - from)} changes, while serving ${o.loadConnections} verify connections (autocannon, closed loop)`
             : `changes/s applied after SIGCONT, ${fmt(last - from)} changes, node serving nothing else (${fmt(o.catchUpCitizens)}-citizen LMDB index)`,
-          value: `${fmt(rate)} changes/s (${seconds.toFixed(2)} s; node CPU ${cpu.toFixed(2)} s, ${fmt((last - from) / cpu)} changes per CPU-second)` + (served === undefined ? '' : `; verify ${fmt(served.answers / served.seconds)} answers/s, ${served.errors} errors`),
+          value: `${fmt(rate)} changes/s (${seconds.toFixed(2)} s; node CPU ${cpu.toFixed(2)} s, ${fmt((last - from) / cpu)} changes per CPU-second)` + (served === undefined ? '' : `; verify ${fmt(served.answers / served.seconds)} answers/s meanwhile (${fmt(idle!.answers / idle!.seconds)}/s with nothing to apply), ${served.errors} errors`),
           load1: load1(),
-          data: { changes: last - from, seconds, rate, nodeCpuSeconds: cpu, changesPerCpuSecond: (last - from) / cpu, underLoad, ...(served === undefined ? {} : { verifyPerSecond: served.answers / served.seconds, verifyErrors: served.errors }) }
+          data: { changes: last - from, seconds, rate, nodeCpuSeconds: cpu, changesPerCpuSecond: (last - from) / cpu, underLoad, ...(served === undefined ? {} : { verifyPerSecond: served.answers / served.seconds, verifyIdlePerSecond: idle!.answers / idle!.seconds, verifyErrors: served.errors }) }
         })
         log(`${figures.at(-1)!.what}: ${figures.at(-1)!.value} (load ${figures.at(-1)!.load1})`)
       }
