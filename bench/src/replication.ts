@@ -14,7 +14,9 @@
  *   publish`, to the Object Store), changes made meanwhile, then a fresh node
  *   with an empty directory: time from its start until it restored the
  *   snapshot, applied every change and answers /readyz 200.
- * - further stages from the `stages` list (the fleet-wide check's cost is one).
+ * - fleet-check-cost: server CPU per Ed25519-signed request on one node with
+ *   the fleet-wide replay/quota check off, then on (bench/src/fleet-check-cost.ts),
+ *   rounds of `--seconds` (default 10) each.
  *
  * A node's commits are seen through its acknowledgements (bench/src/lib/fleet-node.ts,
  * AckWatcher): a node acks a batch right after the transaction that applied it.
@@ -22,7 +24,8 @@
  * it says how much of the two cores the run had.
  *
  * Usage: npm run bench:replication -- [--sizes 1m[,10m]] [--changes N] [--rate R]
- *   [--propagation-seconds S] [--load-connections C] [--stages catch-up,propagation,bootstrap,…]
+ *   [--propagation-seconds S] [--load-connections C] [--seconds S]
+ *   [--stages catch-up,propagation,bootstrap,fleet-check-cost]
  * Writes bench/results/<date>-<sha>-replication.json.
  */
 import { execSync } from 'node:child_process'
@@ -37,6 +40,7 @@ import { BENCH_KEY, ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { RESULTS_DIR } from './lib/bench-paths.js'
 import { cpuSeconds } from './lib/proc-cpu.js'
 import { AckWatcher, FeedPublisher, LocalCluster, runIdv, startBenchNode, waitUntil, watcherConnection, type BenchNode } from './lib/fleet-node.js'
+import { measureFleetCheckCost } from './fleet-check-cost.js'
 
 const { values } = parseArgs({
   options: {
@@ -298,25 +302,23 @@ const bootstrap: Stage = {
   }
 }
 
-/**
- * The stages this run knows, in order. The fleet-wide replay/quota check's
- * cost (server CPU per signed request, fleet against single node) is one more
- * entry, with the name FLEET_CHECK_STAGE, e.g.
- *   { name: FLEET_CHECK_STAGE, run: async (o) => fleetCheckFigures(await measureFleetCheckCost({ seconds: o.seconds })) }
- */
-const FLEET_CHECK_STAGE = 'fleet-check-cost'
-const stages: Stage[] = [catchUp, propagation, bootstrap]
-
-/** The figures of the fleet check's measurement, as this bench prints them. */
-export function fleetCheckFigures (r: { singleUs: number, fleetUs: number }): Figure[] {
-  return [{
-    stage: FLEET_CHECK_STAGE,
-    what: 'server CPU per signed request: fleet-wide replay/quota check against the single-node path',
-    value: `single node ${r.singleUs.toFixed(1)} µs · fleet ${r.fleetUs.toFixed(1)} µs · +${(r.fleetUs - r.singleUs).toFixed(1)} µs (${((r.fleetUs / r.singleUs - 1) * 100).toFixed(1)}%)`,
-    load1: load1(),
-    data: { ...r }
-  }]
+/** The cost of the fleet-wide replay/quota check: node CPU per signed request, fleet against single node (bench/src/fleet-check-cost.ts). */
+const fleetCheck: Stage = {
+  name: 'fleet-check-cost',
+  async run (o) {
+    const r = await measureFleetCheckCost({ seconds: o.seconds })
+    return [{
+      stage: 'fleet-check-cost',
+      what: `node CPU per Ed25519-signed POST /v1/verify (${r.rounds} rounds of ${r.seconds} s, ${r.concurrency} in flight): single node against the fleet-wide replay/quota check`,
+      value: `single node ${r.singleNode.nodeUsPerRequest.toFixed(0)} µs · fleet ${r.fleet.nodeUsPerRequest.toFixed(0)} µs (×${r.nodeCpuRatio.toFixed(2)}); the 3 nats-servers ${r.singleNode.natsUsPerRequest.toFixed(0)} → ${r.fleet.natsUsPerRequest.toFixed(0)} µs per request`,
+      load1: load1(),
+      data: { ...r }
+    }]
+  }
 }
+
+/** The stages this run knows, in order (`--stages` picks some). */
+const stages: Stage[] = [catchUp, propagation, bootstrap, fleetCheck]
 
 async function main (): Promise<void> {
   const wanted = values.stages?.split(',').map((s) => s.trim())
@@ -332,9 +334,6 @@ async function main (): Promise<void> {
   console.log('| stage | what | figure | load |')
   console.log('| --- | --- | --- | --- |')
   for (const f of figures) console.log(`| ${f.stage} | ${f.what} | ${f.value} | ${f.load1} |`)
-  if (!figures.some((f) => f.stage === FLEET_CHECK_STAGE)) {
-    console.log(`\nFLEET CHECK COST: not measured in this run (no "${FLEET_CHECK_STAGE}" stage${wanted === undefined ? ' in this build' : ' selected'})`)
-  }
   const root = packageRoot()
   const git = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
   mkdirSync(RESULTS_DIR, { recursive: true })
