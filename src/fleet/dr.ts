@@ -25,7 +25,7 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
-import { connectFleet, ensureStream, fleetManager, FLEET_BUCKET, STREAM, SUBJECT } from '../replication/index.js'
+import { connectFleet, ensureStream, fleetManager, FLEET_BUCKET, patiently, STREAM, SUBJECT } from '../replication/index.js'
 
 /** The promotion's working copy; its presence means a promotion is under way. */
 export const PROMOTION_COPY = `${STREAM}_PROMOTION`
@@ -272,20 +272,10 @@ async function localDomain (jsm: JetStreamManager): Promise<string> {
   return domain
 }
 
-/**
- * A stream's info, or undefined when there is none. A cluster just started
- * answers for its account before it has elected the stream's leader: a
- * timeout is asked again for up to `patienceMs`.
- */
+/** A stream's info, or undefined when there is none; asked again while the cluster elects its leader. */
 async function streamInfo (jsm: JetStreamManager, name: string, patienceMs = 20_000): Promise<StreamInfo | undefined> {
-  const deadline = Date.now() + patienceMs
-  for (;;) {
-    try {
-      return await jsm.streams.info(name)
-    } catch (err) {
-      if ((err as { code?: number }).code === 10059) return undefined
-      if (Date.now() > deadline || !/timeout|no responders|temporarily unavailable/i.test(String(err))) throw err
-      await new Promise((resolve) => setTimeout(resolve, 250))
-    }
-  }
+  return await patiently(async () => await jsm.streams.info(name).catch((err: unknown) => {
+    if ((err as { code?: number }).code === 10059) return undefined
+    throw err
+  }), patienceMs)
 }

@@ -24,7 +24,7 @@ import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io
 import { Kvm } from '@nats-io/kv'
 import { RecordCodec } from '../domain/record.js'
 import {
-  connectFleet, encodeChange, ensureStream, fleetManager, FLEET_BUCKET, keyTagOf, parseChangeLine, STREAM, SUBJECT, type NodeReport
+  connectFleet, encodeChange, ensureStream, fleetManager, FLEET_BUCKET, keyTagOf, parseChangeLine, patiently, STREAM, SUBJECT, type NodeReport
 } from '../replication/index.js'
 import { Outbox, type OutboxEntry } from './outbox.js'
 
@@ -70,7 +70,7 @@ export async function publishChanges (o: PublishOptions): Promise<PublishSummary
     const jsm = await fleetManager(nc)
     const js = jetstream(nc, { timeout: 10_000 })
     const info = await ensureStream(jsm, o.replicas)
-    await new Kvm(nc).create(FLEET_BUCKET, { replicas: o.replicas, history: 1 })
+    await patiently(async () => await new Kvm(nc!).create(FLEET_BUCKET, { replicas: o.replicas, history: 1 }))
     let last = info.state.last_seq
     const owed = outbox.entries.filter((e) => e.seq > last)
     if (owed.length > 0 && owed[0]!.seq !== last + 1) {

@@ -50,14 +50,37 @@ export async function connectFleet (urls: string, o: ConnectOptions): Promise<Na
   })
 }
 
+/** Whether an error is JetStream between leaders (a server killed or restarted, a cluster just started): worth asking again. */
+export function isTransient (err: unknown): boolean {
+  return /timeout|no responders|temporarily unavailable/i.test(String(err))
+}
+
+/**
+ * `op`, asked again while JetStream is between leaders, for up to
+ * `patienceMs`; any other error at once. A cluster answers for its account
+ * before it has elected a stream's or bucket's leader, and a killed server's
+ * streams need a few seconds to elect another.
+ */
+export async function patiently<T> (op: () => Promise<T>, patienceMs = 30_000): Promise<T> {
+  const deadline = Date.now() + patienceMs
+  for (;;) {
+    try {
+      return await op()
+    } catch (err) {
+      if (Date.now() > deadline || !isTransient(err)) throw err
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  }
+}
+
 /** The feed's stream, created if missing (R3 on a 3-server cluster; fewer servers, fewer replicas). */
 export async function ensureStream (jsm: JetStreamManager, replicas: number): Promise<StreamInfo> {
-  try {
-    return await jsm.streams.info(STREAM)
-  } catch (err) {
-    if ((err as { code?: number }).code !== 10059) throw err
-  }
-  return await jsm.streams.add({
+  const info = await patiently(async () => await jsm.streams.info(STREAM).catch((err: unknown) => {
+    if ((err as { code?: number }).code === 10059) return undefined
+    throw err
+  }))
+  if (info !== undefined) return info
+  return await patiently(async () => await jsm.streams.add({
     name: STREAM,
     subjects: [SUBJECT],
     storage: StorageType.File,
@@ -67,7 +90,7 @@ export async function ensureStream (jsm: JetStreamManager, replicas: number): Pr
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     // Nodes read the feed through direct gets for lag (2.9 has them).
     allow_direct: true
-  })
+  }))
 }
 
 export async function fleetManager (nc: NatsConnection): Promise<JetStreamManager> {

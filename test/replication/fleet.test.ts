@@ -14,7 +14,7 @@ import { createHashKey } from '../../src/files/hash-key-file.js'
 import { LocalCluster } from '../../src/fleet/local-cluster.js'
 import { publishChanges } from '../../src/fleet/publish.js'
 import { syntheticChanges } from '../../src/fleet/synthetic-changes.js'
-import { appliedSequence, STREAM } from '../../src/replication/index.js'
+import { appliedSequence, patiently, STREAM } from '../../src/replication/index.js'
 import { openStore } from '../../src/store/open.js'
 import { referenceState, stateDiff, storeState } from '../helpers/feed-reference.js'
 import { runCli, startNode, waitFor, type FleetNode } from '../helpers/fleet-node.js'
@@ -164,7 +164,9 @@ describe('fleet on a 3-server JetStream cluster', () => {
 
     const hole = published.length - 10
     const nc = await connect({ servers: cluster.url(0) })
-    await (await jetstreamManager(nc)).streams.deleteMessage(STREAM, hole)
+    const jsm = await jetstreamManager(nc)
+    // All three servers were just restarted: the stream may still be electing its leader.
+    await patiently(async () => await jsm.streams.deleteMessage(STREAM, hole))
     await nc.close()
     const d = await node('node-d') // bootstraps from the snapshot, replays, meets the hole
     await waitFor('node-d to stop at the gap', async () => (await d.readyz()).status === 503 && (await d.applied()) === hole - 1, 20_000, d.log)
