@@ -4,7 +4,9 @@
  * It can be stopped (SIGTERM), killed (SIGKILL), paused (SIGSTOP) and probed.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { publishChanges, type PublishSummary } from '../../src/fleet/publish.js'
 import { packageRoot } from '../../src/paths.js'
 
 const CLI = join(packageRoot(), 'dist', 'src', 'app', 'cli.js')
@@ -95,5 +97,32 @@ export async function waitFor (what: string, probe: () => Promise<boolean> | boo
     } catch { /* not yet */ }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context().slice(-3000)}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/**
+ * The changes a test publishes, in order, through `idv publish`'s code and an
+ * outbox in the test's directory: `published` is what every node's index must
+ * come to equal (test/helpers/feed-reference.ts). Set up with `open` once the
+ * test's directory and hash key exist.
+ */
+export class TestFeed {
+  readonly published: string[] = []
+  #dir = ''
+  #hashKey: Buffer = Buffer.alloc(0)
+
+  open (dir: string, hashKey: Buffer): void {
+    this.#dir = dir
+    this.#hashKey = hashKey
+  }
+
+  /** Publishes `lines` to `servers`; a refused line, or a stream that does not end at the last of them, fails the test. */
+  async publish (servers: string, lines: readonly string[], outboxDir = join(this.#dir, 'outbox')): Promise<PublishSummary> {
+    const file = join(this.#dir, `changes-${this.published.length}.ndjson`)
+    writeFileSync(file, lines.join('\n') + '\n')
+    const summary = await publishChanges({ file, servers, hashKey: this.#hashKey, outboxDir, replicas: 3, onReject: (line, reason) => { throw new Error(`line ${line}: ${reason}`) } })
+    if (summary.lastSeq !== this.published.length + lines.length) throw new Error(`the stream ends at seq ${summary.lastSeq}, not ${this.published.length + lines.length}`)
+    this.published.push(...lines)
+    return summary
   }
 }

@@ -9,19 +9,18 @@
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { createHashKey } from '../../src/files/hash-key-file.js'
 import { RecordCodec } from '../../src/domain/record.js'
 import { DR_PRIMARY, DR_SITE, LocalCluster } from '../../src/fleet/local-cluster.js'
-import { publishChanges, type PublishSummary } from '../../src/fleet/publish.js'
+import type { PublishSummary } from '../../src/fleet/publish.js'
 import { syntheticChanges } from '../../src/fleet/synthetic-changes.js'
 import { appliedSequence, encodeChange, keyTagOf, parseChangeLine, STREAM } from '../../src/replication/index.js'
 import { openStore } from '../../src/store/open.js'
 import { referenceState, stateDiff, storeState } from '../helpers/feed-reference.js'
-import { runCli, startNode, waitFor, type FleetNode } from '../helpers/fleet-node.js'
+import { runCli, startNode, waitFor, type FleetNode, TestFeed } from '../helpers/fleet-node.js'
 import { tempDir } from '../helpers/temp.js'
 import { packageRoot } from '../../src/paths.js'
 
@@ -31,7 +30,8 @@ let dr: LocalCluster
 let keyFile: string
 let hashKey: Buffer
 const nodes: FleetNode[] = []
-const published: string[] = []
+const feed = new TestFeed()
+const published = feed.published
 
 beforeAll(async () => {
   dir = tempDir('idv-dr')
@@ -39,6 +39,7 @@ beforeAll(async () => {
   dr = await LocalCluster.start({ dir: join(dir, 'nats-dr'), ...DR_SITE, leafRemotes: primary.leafUrls })
   keyFile = join(dir, 'hash-key')
   hashKey = createHashKey(keyFile)
+  feed.open(dir, hashKey)
 }, 60_000)
 
 afterAll(async () => {
@@ -48,14 +49,7 @@ afterAll(async () => {
 })
 
 /** Publishes through `idv publish`'s function with one outbox, whichever site takes it. */
-async function publish (servers: string, lines: readonly string[]): Promise<PublishSummary> {
-  const file = join(dir, `changes-${published.length}.ndjson`)
-  writeFileSync(file, lines.join('\n') + '\n')
-  const summary = await publishChanges({ file, servers, hashKey, outboxDir: join(dir, 'outbox'), replicas: 3, onReject: (line, reason) => { throw new Error(`line ${line}: ${reason}`) } })
-  expect(summary.lastSeq).toBe(published.length + lines.length)
-  published.push(...lines)
-  return summary
-}
+const publish = async (servers: string, lines: readonly string[]): Promise<PublishSummary> => await feed.publish(servers, lines)
 
 async function node (name: string, servers: string): Promise<FleetNode> {
   const n = await startNode({ name, dataDir: join(dir, name), hashKeyFile: keyFile, nats: servers, maxLagSeconds: 5 })

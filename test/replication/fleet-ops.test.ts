@@ -20,17 +20,16 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { createHashKey } from '../../src/files/hash-key-file.js'
 import { LocalCluster } from '../../src/fleet/local-cluster.js'
-import { publishChanges } from '../../src/fleet/publish.js'
 import { syntheticChanges } from '../../src/fleet/synthetic-changes.js'
 import { packageRoot } from '../../src/paths.js'
 import { appliedSequence, STREAM } from '../../src/replication/index.js'
 import { openStore } from '../../src/store/open.js'
 import { referenceState, stateDiff, storeState } from '../helpers/feed-reference.js'
-import { runCli, startNode, waitFor, type FleetNode } from '../helpers/fleet-node.js'
+import { runCli, startNode, waitFor, type FleetNode, TestFeed } from '../helpers/fleet-node.js'
 import { tempDir } from '../helpers/temp.js'
 
 const GRAFANA = join(packageRoot(), 'grafana')
-/** Exported by the fleet configuration capability (another part of issue 21), which this build may not have. */
+/** Exported only by a node that signs (src/fleet-security, checked in fleet-security.test.ts); this test's node runs unsigned. */
 const FROM_ELSEWHERE = new Set(['idv_fleet_config_version'])
 
 let dir: string
@@ -39,13 +38,15 @@ let keyFile: string
 let hashKey: Buffer
 const nodes: FleetNode[] = []
 let prometheus: ChildProcess | undefined
-const published: string[] = []
+const feed = new TestFeed()
+const published = feed.published
 
 beforeAll(async () => {
   dir = tempDir('idv-fleet-ops')
   cluster = await LocalCluster.start({ dir: join(dir, 'nats') })
   keyFile = join(dir, 'hash-key')
   hashKey = createHashKey(keyFile)
+  feed.open(dir, hashKey)
 }, 40_000)
 
 afterAll(async () => {
@@ -59,13 +60,7 @@ afterAll(async () => {
   await cluster?.stop()
 }, 20_000)
 
-async function publish (lines: readonly string[]): Promise<void> {
-  const file = join(dir, `changes-${published.length}.ndjson`)
-  writeFileSync(file, lines.join('\n') + '\n')
-  const summary = await publishChanges({ file, servers: cluster.urls, hashKey, outboxDir: join(dir, 'outbox'), replicas: 3, onReject: (line, reason) => { throw new Error(`line ${line}: ${reason}`) } })
-  expect(summary.rejected).toBe(0)
-  published.push(...lines)
-}
+const publish = async (lines: readonly string[]): Promise<unknown> => await feed.publish(cluster.urls, lines)
 
 async function node (name: string, store: 'lmdb' | 'native-free' = 'lmdb'): Promise<FleetNode> {
   const n = await startNode({ name, dataDir: join(dir, name), hashKeyFile: keyFile, nats: cluster.urls, maxLagSeconds: 3, store })

@@ -17,7 +17,7 @@ import { syntheticChanges } from '../../src/fleet/synthetic-changes.js'
 import { appliedSequence, patiently, STREAM } from '../../src/replication/index.js'
 import { openStore } from '../../src/store/open.js'
 import { referenceState, stateDiff, storeState } from '../helpers/feed-reference.js'
-import { runCli, startNode, waitFor, type FleetNode } from '../helpers/fleet-node.js'
+import { runCli, startNode, waitFor, type FleetNode, TestFeed } from '../helpers/fleet-node.js'
 import { tempDir } from '../helpers/temp.js'
 
 let dir: string
@@ -26,13 +26,15 @@ let keyFile: string
 let hashKey: Buffer
 const nodes: FleetNode[] = []
 /** Every change line the stream holds, in order: the reference is computed from these. */
-const published: string[] = []
+const feed = new TestFeed()
+const published = feed.published
 
 beforeAll(async () => {
   dir = tempDir('idv-fleet')
   cluster = await LocalCluster.start({ dir: join(dir, 'nats') })
   keyFile = join(dir, 'hash-key')
   hashKey = createHashKey(keyFile)
+  feed.open(dir, hashKey)
 })
 
 afterAll(async () => {
@@ -40,13 +42,7 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-async function publish (lines: readonly string[], outbox = join(dir, 'outbox')): Promise<void> {
-  const file = join(dir, `changes-${published.length}.ndjson`)
-  writeFileSync(file, lines.join('\n') + '\n')
-  const summary = await publishChanges({ file, servers: cluster.urls, hashKey, outboxDir: outbox, replicas: 3, onReject: (line, reason) => { throw new Error(`line ${line}: ${reason}`) } })
-  expect(summary.rejected).toBe(0)
-  published.push(...lines)
-}
+const publish = async (lines: readonly string[], outbox?: string): Promise<unknown> => await feed.publish(cluster.urls, lines, outbox)
 
 async function node (name: string, extra: { store?: 'lmdb' | 'native-free' } = {}): Promise<FleetNode> {
   const n = await startNode({ name, dataDir: join(dir, name), hashKeyFile: keyFile, nats: cluster.urls, maxLagSeconds: 3, ...extra })

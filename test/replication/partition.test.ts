@@ -11,17 +11,15 @@
  * heals it catches up, turns ready, answers as a node that was never cut off,
  * and its index equals the reference computed from the change lines.
  */
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHashKey } from '../../src/files/hash-key-file.js'
 import { LocalCluster } from '../../src/fleet/local-cluster.js'
-import { publishChanges } from '../../src/fleet/publish.js'
 import { syntheticChanges } from '../../src/fleet/synthetic-changes.js'
 import { appliedSequence } from '../../src/replication/index.js'
 import { openStore } from '../../src/store/open.js'
 import { referenceState, stateDiff, storeState } from '../helpers/feed-reference.js'
-import { startNode, waitFor, type FleetNode } from '../helpers/fleet-node.js'
+import { startNode, waitFor, type FleetNode, TestFeed } from '../helpers/fleet-node.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -32,7 +30,8 @@ let proxy: TcpProxy
 let keyFile: string
 let hashKey: Buffer
 const nodes: FleetNode[] = []
-const published: string[] = []
+const feed = new TestFeed()
+const published = feed.published
 
 beforeAll(async () => {
   dir = tempDir('idv-partition')
@@ -41,6 +40,7 @@ beforeAll(async () => {
   proxy = await TcpProxy.start({ host: hostname, port: Number(port) })
   keyFile = join(dir, 'hash-key')
   hashKey = createHashKey(keyFile)
+  feed.open(dir, hashKey)
 }, 40_000)
 
 afterAll(async () => {
@@ -49,13 +49,7 @@ afterAll(async () => {
   await cluster?.stop()
 }, 20_000)
 
-async function publish (lines: readonly string[]): Promise<void> {
-  const file = join(dir, `changes-${published.length}.ndjson`)
-  writeFileSync(file, lines.join('\n') + '\n')
-  const summary = await publishChanges({ file, servers: cluster.urls, hashKey, outboxDir: join(dir, 'outbox'), replicas: 3, onReject: (line, reason) => { throw new Error(`line ${line}: ${reason}`) } })
-  expect(summary.rejected).toBe(0)
-  published.push(...lines)
-}
+const publish = async (lines: readonly string[]): Promise<unknown> => await feed.publish(cluster.urls, lines)
 
 async function node (name: string, nats: string): Promise<FleetNode> {
   const n = await startNode({ name, dataDir: join(dir, name), hashKeyFile: keyFile, nats, maxLagSeconds: MAX_LAG_SECONDS })
