@@ -8,6 +8,8 @@
  *   published, then resumed; changes/s from SIGCONT until it has committed the
  *   last one. Quiet, and again while the node also answers POST /v1/verify
  *   from a closed loop of connections in this process.
+ * - apply: the store's part of catch-up, in this process without NATS:
+ *   applyBatch over a copy of the same index, the same changes.
  * - propagation: changes published on a fixed schedule (default 1,000/s for
  *   20 s); per change, the time from its send to the node's commit of it.
  * - bootstrap, per size: a snapshot of an N-citizen index (`idv snapshot
@@ -25,7 +27,7 @@
  *
  * Usage: npm run bench:replication -- [--sizes 1m[,10m]] [--changes N] [--rate R]
  *   [--propagation-seconds S] [--load-connections C] [--seconds S]
- *   [--stages catch-up,propagation,bootstrap,fleet-check-cost]
+ *   [--stages catch-up,apply,propagation,bootstrap,fleet-check-cost]
  * Writes bench/results/<date>-<sha>-replication.json.
  */
 import { execSync } from 'node:child_process'
@@ -39,7 +41,10 @@ import { syntheticChanges } from '../../dist/src/fleet/synthetic-changes.js'
 import { BENCH_KEY, ensureDataset, sampleCitizens } from './lib/dataset.js'
 import { RESULTS_DIR } from './lib/bench-paths.js'
 import { cpuSeconds } from './lib/proc-cpu.js'
-import { AckWatcher, FeedPublisher, LocalCluster, runIdv, startBenchNode, waitUntil, watcherConnection, type BenchNode } from './lib/fleet-node.js'
+import { RecordCodec } from '../../dist/src/domain/record.js'
+import { applyBatch, keyTagOf, type FeedMessage } from '../../dist/src/replication/index.js'
+import { openStore } from '../../dist/src/store/open.js'
+import { AckWatcher, encodeChanges, FeedPublisher, LocalCluster, runIdv, startBenchNode, waitUntil, watcherConnection, type BenchNode } from './lib/fleet-node.js'
 import { measureFleetCheckCost } from './fleet-check-cost.js'
 
 const { values } = parseArgs({
@@ -230,6 +235,57 @@ const catchUp: Stage = {
   }
 }
 
+/** The replicator's batch: at most this many queued changes go into one transaction (src/replication/replicator.ts). */
+const REPLICATOR_BATCH = 10_000
+
+/**
+ * The store's part of catching up, in this process and without NATS:
+ * applyBatch (decode, one LMDB transaction per batch with the applied
+ * sequence, durable before it returns) over a copy of the same index, the same
+ * number of changes. Catch-up's figure less this one is the feed's part
+ * (delivery through the NATS client, acks).
+ */
+const apply: Stage = {
+  name: 'apply',
+  async run (o) {
+    const ds = await ensureDataset('lmdb', o.catchUpCitizens, 1, log)
+    const dir = mkdtempSync(join(tmpdir(), 'idv-bench-apply-'))
+    try {
+      cpSync(ds.dataDir, join(dir, 'index'), { recursive: true, filter: (src) => !src.endsWith('/complete') })
+      const store = await openStore('lmdb', join(dir, 'index'), { mustExist: true })
+      try {
+        const codec = new RecordCodec(BENCH_KEY)
+        const keyTag = keyTagOf(BENCH_KEY)
+        const messages: FeedMessage[] = []
+        for (let i = 0; i < o.changes; i += 100_000) {
+          const lines = syntheticChanges(Math.min(100_000, o.changes - i), { seed: 3_000 + i, firstSeq: i + 1, pool: 70_000 })
+          for (const e of encodeChanges(lines, codec, keyTag)) messages.push({ data: e.data, streamSeq: e.seq })
+        }
+        const cpu0 = process.cpuUsage()
+        const t0 = performance.now()
+        for (let i = 0; i < messages.length; i += REPLICATOR_BATCH) {
+          const r = await applyBatch(store, messages.slice(i, i + REPLICATOR_BATCH), keyTag)
+          if (r.stop !== undefined) throw new Error(`apply: ${r.stop}`)
+        }
+        const seconds = (performance.now() - t0) / 1000
+        const used = process.cpuUsage(cpu0)
+        const cpu = (used.user + used.system) / 1e6
+        return [{
+          stage: 'apply',
+          what: `applyBatch alone (no NATS), ${fmt(messages.length)} changes in batches of ${fmt(REPLICATOR_BATCH)} into a copy of the ${fmt(o.catchUpCitizens)}-citizen LMDB index`,
+          value: `${fmt(messages.length / seconds)} changes/s (${seconds.toFixed(2)} s; CPU ${cpu.toFixed(2)} s, ${(cpu * 1e6 / messages.length).toFixed(1)} µs per change)`,
+          load1: load1(),
+          data: { changes: messages.length, seconds, cpuSeconds: cpu, batch: REPLICATOR_BATCH }
+        }]
+      } finally {
+        await store.close()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
 const propagation: Stage = {
   name: 'propagation',
   async run (o) {
@@ -318,7 +374,7 @@ const fleetCheck: Stage = {
 }
 
 /** The stages this run knows, in order (`--stages` picks some). */
-const stages: Stage[] = [catchUp, propagation, bootstrap, fleetCheck]
+const stages: Stage[] = [catchUp, apply, propagation, bootstrap, fleetCheck]
 
 async function main (): Promise<void> {
   const wanted = values.stages?.split(',').map((s) => s.trim())

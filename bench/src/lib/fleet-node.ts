@@ -216,11 +216,7 @@ export class FeedPublisher {
 
   /** Wire forms of NDJSON change lines (hashing done up front, off the timed path). */
   encode (lines: readonly string[]): Array<{ seq: number, data: Uint8Array }> {
-    return lines.map((line) => {
-      const parsed = parseChangeLine(line)
-      if (!parsed.ok) throw new Error(`bad synthetic change: ${parsed.reason}`)
-      return { seq: parsed.change.seq, data: encodeChange(parsed.change, this.#codec, this.#keyTag) }
-    })
+    return encodeChanges(lines, this.#codec, this.#keyTag)
   }
 
   async publish (e: { seq: number, data: Uint8Array }): Promise<void> {
@@ -272,3 +268,12 @@ export async function waitUntil (what: string, probe: () => Promise<boolean>, ms
 }
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** Change lines in the wire form `idv publish` sends (what a node receives). */
+export function encodeChanges (lines: readonly string[], codec: RecordCodec, keyTag: Uint8Array): Array<{ seq: number, data: Uint8Array }> {
+  return lines.map((line) => {
+    const parsed = parseChangeLine(line)
+    if (!parsed.ok) throw new Error(`bad synthetic change: ${parsed.reason}`)
+    return { seq: parsed.change.seq, data: encodeChange(parsed.change, codec, keyTag) }
+  })
+}
