@@ -179,6 +179,14 @@ export class Admission {
    */
   admitted (caller: Caller, request: PolicyRequest, quota: number, next: () => void, fail: (err: unknown) => void): void {
     this.admit(caller, request, quota)
+    this.fleetChecked(caller, quota, next, fail)
+  }
+
+  /**
+   * The fleet's part of `admitted` alone, for a route that ran `admit` itself
+   * (a stream's or job's head: its rows draw on the quota as they go).
+   */
+  fleetChecked (caller: Caller, quota: number, next: () => void, fail: (err: unknown) => void): void {
     const fleet = this.#fleet
     if (fleet === undefined) { next(); return }
     fleet.check(caller, quota, (refusal) => {

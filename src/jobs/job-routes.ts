@@ -72,29 +72,40 @@ function route (res: HttpResponse, req: HttpRequest, deps: JobRouteDeps, limit: 
   const id = req.getParameter(0) ?? ''
   const headers = signed?.headers ?? captureHeaders(req)
   const captured: CapturedHeaders = { get: (name) => headers.get(name) ?? '' }
-  const run = (body: Uint8Array): void => {
+  let aborted = false
+  // Authenticated and admitted by this node, then by the fleet when it shares nonces (src/fleet-security):
+  // then `handle` runs at once, or after a NATS round trip (corked, unless the client went away); `done` after either.
+  const run = (body: Uint8Array, done: () => void): void => {
+    const go = (partyId: string): void => {
+      if (!aborted) res.cork(() => { try { handle(res, partyId, body, { requestId, id, headers: captured }) } catch (err) { fail(res, err, requestId, deps) } })
+      done()
+    }
     try {
-      let partyId = ''
-      if (signed !== undefined) {
-        const caller = deps.admission!.authenticate(signed, body)
-        scope.setParty(caller.party.id)
-        deps.admission!.admit(caller, { endpoint: '/v1/jobs' }, 0)
-        partyId = caller.party.id
-      }
-      handle(res, partyId, body, { requestId, id, headers: captured })
+      if (signed === undefined) { go(''); return }
+      const caller = deps.admission!.authenticate(signed, body)
+      scope.setParty(caller.party.id)
+      deps.admission!.admit(caller, { endpoint: '/v1/jobs' }, 0)
+      deps.admission!.fleetChecked(caller, 0, () => { go(caller.party.id) }, (err) => {
+        if (!aborted) res.cork(() => { fail(res, err, requestId, deps) })
+        done()
+      })
     } catch (err) {
       fail(res, err, requestId, deps)
+      done()
     }
   }
   if (signed !== undefined) {
     const unsigned = deps.admission!.unsigned(signed)
     if (unsigned !== undefined) { sendFailure(res, unsigned, requestId, true); return }
   }
-  if (limit === 0) { run(EMPTY); return }
   const end = deps.lifecycle.begin(scope)
-  let aborted = false
+  if (limit === 0) {
+    res.onAborted(() => { aborted = true })
+    run(EMPTY, end)
+    return
+  }
   readBody(res, req.getHeader('content-length'), limit, {
-    onBody (body) { if (!aborted) run(body); end() },
+    onBody (body) { if (!aborted) run(body, end); else end() },
     onTooLarge () {
       res.cork(() => { sendError(res, 'IDV_ERR_PAYLOAD_TOO_LARGE', `the body limit here is ${limit} bytes`, requestId, true) })
       end()

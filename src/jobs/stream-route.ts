@@ -52,7 +52,7 @@ import type { RequestIds } from '../http/request-id.js'
 import { sendError, sendFailure, statusLine } from '../http/respond.js'
 import { packr } from '../http/media.js'
 import type { Logger } from '../log.js'
-import type { Admission } from '../admission/index.js'
+import type { Admission, Caller } from '../admission/index.js'
 import type { ReceiptSigner, Receipt } from '../receipts/index.js'
 import type { AuditTrail } from '../audit/index.js'
 import type { Party } from '../parties/registry.js'
@@ -114,12 +114,13 @@ function openStream (res: HttpResponse, req: HttpRequest, deps: StreamDeps): voi
   const format = streamFormat(contentType)
   const fromRow = Number(new URLSearchParams(req.getQuery() ?? '').get('from') ?? '0')
   let party
+  let caller: Caller | undefined
   try {
     if (signed !== undefined) {
       const unsigned = deps.admission!.unsigned(signed)
       if (unsigned !== undefined) throw unsigned
       // The signature covers the head only (see above): authenticate against an empty body.
-      const caller = deps.admission!.authenticate(signed, EMPTY)
+      caller = deps.admission!.authenticate(signed, EMPTY)
       party = caller.party
       scope.setParty(party.id)
       deps.admission!.admit(caller, { endpoint: '/v1/verify/stream' }, 0)
@@ -135,11 +136,11 @@ function openStream (res: HttpResponse, req: HttpRequest, deps: StreamDeps): voi
     return
   }
   const session = new StreamSession(res, scope, deps, format, requestId, party, fromRow)
-  noteResponse(res, 200)
-  res.writeStatus(statusLine(200)).writeHeader('content-type', STREAM_TYPES[format]).writeHeader('cache-control', 'no-store').writeHeader('x-request-id', requestId)
-  // Tells a resuming client that rows are signed for in segments of this many (idv check resumes from the last signed row).
-  if (session.signed) res.writeHeader('idv-receipt-rows', String(deps.limits.receiptRows))
+  // The body is taken from now on (uWS hands it only to handlers set in this callback); nothing is verified before open().
   session.start()
+  if (caller === undefined) { session.open(); return }
+  // On a fleet node the nonce is also checked fleet-wide (src/fleet-security): maybe a NATS round trip first.
+  deps.admission!.fleetChecked(caller, 0, () => { session.open() }, (err) => { session.refuse(err) })
 }
 
 const EMPTY = new Uint8Array(0)
@@ -171,6 +172,8 @@ class StreamSession {
   /** The last record is queued: nothing more is verified. */
   #ending = false
   #closed = false
+  /** Admitted (open()): verifying and answering; before, the body waits in the framer. */
+  #open = false
   #paused = false
   #blocked = false
   #scheduled = false
@@ -196,6 +199,29 @@ class StreamSession {
 
   get signed (): boolean {
     return this.#segments !== undefined
+  }
+
+  /** Admitted: the answer's head, then rows as they are verified. */
+  open (): void {
+    if (this.#closed) return
+    this.#corked(() => {
+      const res = this.#res
+      noteResponse(res, 200)
+      res.writeStatus(statusLine(200)).writeHeader('content-type', STREAM_TYPES[this.#format]).writeHeader('cache-control', 'no-store').writeHeader('x-request-id', this.#requestId)
+      // Tells a resuming client that rows are signed for in segments of this many (idv check resumes from the last signed row).
+      if (this.signed) res.writeHeader('idv-receipt-rows', String(this.#deps.limits.receiptRows))
+    })
+    this.#open = true
+    this.#schedule()
+  }
+
+  /** Refused before anything was answered (the fleet's check): the problem, and the rest of the body read and dropped. */
+  refuse (err: unknown): void {
+    if (this.#closed) return
+    // Read on (a pause would leave the client waiting on a body nobody reads): the rest is dropped (#onData).
+    if (this.#paused) { this.#paused = false; this.#res.resume() }
+    this.#res.cork(() => { sendFailure(this.#res, err, this.#requestId) })
+    this.#finish()
   }
 
   start (): void {
@@ -297,7 +323,7 @@ class StreamSession {
   #verifyTurn (turn: Turn): boolean {
     const started = performance.now()
     while (performance.now() - started < TURN_MS) {
-      if (this.#closed || this.#ending || this.#blocked || this.#waitingForBudget || this.#held >= AUDIT_HELD_ROWS) return false
+      if (!this.#open || this.#closed || this.#ending || this.#blocked || this.#waitingForBudget || this.#held >= AUDIT_HELD_ROWS) return false
       if (this.#deps.lifecycle.stopped) { turn.last = new ServiceError('IDV_ERR_NOT_READY', 'the service is shutting down'); return false }
       const grant = this.#budget.grant(SLICE)
       if ('stop' in grant) { turn.last = grant.stop; return false }

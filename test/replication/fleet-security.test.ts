@@ -123,15 +123,26 @@ function signed (party: string): Sent {
 
 /** Sends it with Host set to the fleet's authority (fetch would send the node's own). */
 async function send (n: Node, s: Sent): Promise<{ status: number, body: Record<string, unknown> }> {
+  const r = await sendRaw(n, s)
+  return { status: r.status, body: JSON.parse(r.text) as Record<string, unknown> }
+}
+
+async function sendRaw (n: Node, s: Sent, path = '/v1/verify', body = s.body): Promise<{ status: number, text: string }> {
   return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: n.port, method: 'POST', path: '/v1/verify', headers: { ...s.headers, host: AUTHORITY, 'content-length': String(s.body.length) } }, (res) => {
+    const req = request({ host: '127.0.0.1', port: n.port, method: 'POST', path, headers: { ...s.headers, host: AUTHORITY, 'content-length': String(body.length) } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }) })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
     })
     req.on('error', reject)
-    req.end(s.body)
+    req.end(body)
   })
+}
+
+/** A signed request to `path` whose signature covers the head and `signedBody` (a stream's covers the head only). */
+function signedTo (party: string, path: string, headers: Record<string, string>, signedBody: Buffer): Sent {
+  const signer = signers.get(party)!
+  return { headers: signRequest({ method: 'POST', path, authority: AUTHORITY, headers, body: signedBody }, { keyId: signer.keyId, algorithm: 'ed25519', key: signer.key }), body: signedBody }
 }
 
 const withoutRequestId = (b: Record<string, unknown>): Record<string, unknown> => { const { requestId: _, ...rest } = b; return rest }
@@ -143,6 +154,9 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
     const added = await addParty('beta')
     expect(added.stdout).toContain('to the fleet registry (config version 2)')
     for (const n of [a, b]) await waitFor(`${n.name} at config version 2`, async () => await metric(n, 'idv_fleet_config_version') === 2)
+    // The version counts once the node installed the registry in its parties file; its threads load that file on the
+    // file's change (a watch and a 50 ms debounce), so the party is served a moment later, never refused after.
+    for (const n of [a, b]) await waitFor(`${n.name} to serve beta`, async () => (await send(n, signed('beta'))).status === 200, 2_000)
     for (const n of [a, b]) expect((await send(n, signed('beta'))).status).toBe(200)
     const status = await runCli(['fleet', 'status', '--nats', cluster.urls])
     await waitFor('both nodes in fleet status at config version 2', async () => {
@@ -156,6 +170,30 @@ describe('fleet-wide security state on a 3-server JetStream cluster', () => {
     const list = await runCli(['party', 'list', '--nats', cluster.urls])
     expect(list.stdout).toContain('config version 2')
     expect(list.stdout).toMatch(/^beta\s/m)
+  }, 60_000)
+
+  it('a stream or a job replayed to the second node is refused with the same 401 as a replay on one node', async () => {
+    const [a, b] = nodes as [Node, Node]
+    const items = Buffer.from(`${JSON.stringify({ ref: 'r1', pin, attributes: { gender: 'male' } })}\n${JSON.stringify({ ref: 'r2', pin, attributes: { gender: 'female' } })}\n`)
+    const stream = signedTo('beta', '/v1/verify/stream', { 'content-type': 'application/x-ndjson' }, Buffer.alloc(0))
+    const answered = await sendRaw(a, stream, '/v1/verify/stream', items)
+    expect(answered.status).toBe(200)
+    expect(answered.text.trim().split('\n').map((l) => Object.keys(JSON.parse(l) as object)[0])).toEqual(['ref', 'ref', 'end'])
+    const streamOnB = await sendRaw(b, stream, '/v1/verify/stream', items)
+    const streamOnA = await sendRaw(a, stream, '/v1/verify/stream', items)
+    expect(streamOnA.status).toBe(401)
+    expect(JSON.parse(streamOnA.text)).toMatchObject({ code: 'IDV_ERR_REPLAY' })
+    expect(streamOnB.status).toBe(401)
+    expect(withoutRequestId(JSON.parse(streamOnB.text) as Record<string, unknown>)).toEqual(withoutRequestId(JSON.parse(streamOnA.text) as Record<string, unknown>))
+    // A job's creation: created once, replayed to B refused as on A.
+    const job = signedTo('beta', '/v1/jobs', { 'idempotency-key': 'fleet-replay-1' }, Buffer.alloc(0))
+    expect((await sendRaw(b, job, '/v1/jobs')).status).toBe(201)
+    const jobOnA = await sendRaw(a, job, '/v1/jobs')
+    const jobOnB = await sendRaw(b, job, '/v1/jobs')
+    expect(jobOnB.status).toBe(401)
+    expect(JSON.parse(jobOnB.text)).toMatchObject({ code: 'IDV_ERR_REPLAY' })
+    expect(jobOnA.status).toBe(401)
+    expect(withoutRequestId(JSON.parse(jobOnA.text) as Record<string, unknown>)).toEqual(withoutRequestId(JSON.parse(jobOnB.text) as Record<string, unknown>))
   }, 60_000)
 
   it('a request replayed to the second node is refused with the same 401 as a replay on one node', async () => {
