@@ -99,15 +99,19 @@ export class ReplicaStatus {
     this.#cells[STATE] = state
   }
 
+  /** What a stopped node does about it: waits for a covering snapshot, or (without re-bootstrap) needs a restart. */
+  #rebootstrap (): string {
+    return this.waitingFor > 0 ? `re-bootstrapping: waiting for a snapshot at seq ${this.waitingFor} or later in the Object Store` : 'restart the node to bootstrap from a snapshot'
+  }
+
   /** Why this replica must not take traffic, or undefined when it may. */
   notReadyReason (): string | undefined {
-    const rebootstrap = this.waitingFor > 0 ? `re-bootstrapping: waiting for a snapshot at seq ${this.waitingFor} or later in the Object Store` : 'restart the node to bootstrap from a snapshot'
     switch (this.state) {
       case ReplicaState.connecting: return `the replica has not reached its change feed yet (it holds changes up to ${this.applied})`
-      case ReplicaState.gap: return `gap in the change feed after seq ${this.applied}: the node stopped applying; ${rebootstrap}`
+      case ReplicaState.gap: return `gap in the change feed after seq ${this.applied}: the node stopped applying; ${this.#rebootstrap()}`
       case ReplicaState.otherKey: return 'the change feed was made with another hash key than this node\'s: the node stopped applying'
       case ReplicaState.conflict: return 'another writer moved this index\'s applied sequence: the node stopped applying (one applier per index)'
-      case ReplicaState.needsBootstrap: return `the change feed no longer holds the changes after seq ${this.applied}: ${rebootstrap}`
+      case ReplicaState.needsBootstrap: return `the change feed no longer holds the changes after seq ${this.applied}: ${this.#rebootstrap()}`
       default: {
         const lag = this.lagSeconds
         if (Number.isNaN(lag)) return `the replica has not measured its lag yet (it holds changes up to ${this.applied})`
